@@ -1,0 +1,402 @@
+// SPDX-License-Identifier: GPL-2.0
+/* HTTP/1.x request tracing on the server sockets of tracked workers.
+ *
+ * Syscall tracepoints only (no kprobes on this platform, and tracepoints are
+ * the stable ABI). The kernel side does the minimum:
+ *   - filter to tracked processes (tracked_pids, filled by discovery);
+ *   - remember which fds are server connections (accepted, or adopted when a
+ *     pre-existing socket delivers a request line);
+ *   - per read/write on such a connection: timestamp, byte count, and the
+ *     request/status lines found at line starts of the first PERFD_SCAN_MAX
+ *     bytes, each cut at '?', '#', CR or LF. Headers, bodies and query strings
+ *     never leave the kernel.
+ * User space (daemon/decoders/http) turns the event stream into requests. */
+#include "http_trace.h"
+
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+
+#include "vmlinux.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+#define S_IFMT 00170000
+#define S_IFSOCK 0140000
+
+struct {
+  __uint(type, BPF_MAP_TYPE_HASH);
+  __uint(max_entries, 8192);
+  __type(key, __u32);   /* tgid */
+  __type(value, __u32); /* unused by the kernel side */
+} tracked_pids SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_HASH);
+  __uint(max_entries, 65536);
+  __type(key, struct perfd_conn_key);
+  __type(value, struct perfd_conn_info);
+} conns SEC(".maps");
+
+enum stash_kind { STASH_PLAIN = 0, STASH_IOV = 1, STASH_MSG = 2, STASH_ACCEPT = 3 };
+
+struct stash {
+  __u64 ptr; /* buf, iovec* or msghdr* */
+  __s32 fd;
+  __u8 kind; /* PERFD_EV_READ / PERFD_EV_WRITE / PERFD_EV_ACCEPT */
+  __u8 how;  /* enum stash_kind */
+};
+
+struct {
+  __uint(type, BPF_MAP_TYPE_HASH);
+  __uint(max_entries, 16384);
+  __type(key, __u64); /* pid_tgid */
+  __type(value, struct stash);
+} stashed SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_RINGBUF);
+  __uint(max_entries, 8 * 1024 * 1024);
+} events SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+  __uint(max_entries, PERFD_CNT_MAX);
+  __type(key, __u32);
+  __type(value, __u64);
+} counters SEC(".maps");
+
+/* Per-CPU scratch: the copied buffer (with slack so a line starting anywhere
+ * in the scan window can be read PERFD_LINE_MAX bytes on) and the event being
+ * built. Too large for the 512-byte BPF stack. */
+struct scratch {
+  char buf[2 * PERFD_SCAN_MAX]; /* >= PERFD_SCAN_MAX + PERFD_LINE_MAX */
+  struct perfd_http_event ev;
+};
+
+struct {
+  __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+  __uint(max_entries, 1);
+  __type(key, __u32);
+  __type(value, struct scratch);
+} scratch_map SEC(".maps");
+
+static __always_inline void count(__u32 idx) {
+  __u64 *v = bpf_map_lookup_elem(&counters, &idx);
+  if (v) *v += 1;
+}
+
+static __always_inline bool is_tracked(__u32 tgid) {
+  return bpf_map_lookup_elem(&tracked_pids, &tgid) != NULL;
+}
+
+/* ---- syscall entry: stash the arguments until exit ---------------------- */
+
+static __always_inline int stash_args(__s32 fd, __u64 ptr, __u8 kind, __u8 how) {
+  __u64 id = bpf_get_current_pid_tgid();
+  __u32 tgid = id >> 32;
+  if (!is_tracked(tgid)) return 0;
+  /* Writes matter only on connections we already know. Reads may adopt a
+   * pre-existing connection, so they are stashed for any fd. */
+  if (kind == PERFD_EV_WRITE) {
+    struct perfd_conn_key key = {.tgid = tgid, .fd = fd};
+    if (!bpf_map_lookup_elem(&conns, &key)) return 0;
+  }
+  struct stash s = {.ptr = ptr, .fd = fd, .kind = kind, .how = how};
+  if (bpf_map_update_elem(&stashed, &id, &s, BPF_ANY)) count(PERFD_CNT_ARGS_TABLE_FULL);
+  return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_read")
+int enter_read(struct trace_event_raw_sys_enter *ctx) {
+  return stash_args(ctx->args[0], ctx->args[1], PERFD_EV_READ, STASH_PLAIN);
+}
+SEC("tracepoint/syscalls/sys_enter_recvfrom")
+int enter_recvfrom(struct trace_event_raw_sys_enter *ctx) {
+  return stash_args(ctx->args[0], ctx->args[1], PERFD_EV_READ, STASH_PLAIN);
+}
+SEC("tracepoint/syscalls/sys_enter_readv")
+int enter_readv(struct trace_event_raw_sys_enter *ctx) {
+  return stash_args(ctx->args[0], ctx->args[1], PERFD_EV_READ, STASH_IOV);
+}
+SEC("tracepoint/syscalls/sys_enter_recvmsg")
+int enter_recvmsg(struct trace_event_raw_sys_enter *ctx) {
+  return stash_args(ctx->args[0], ctx->args[1], PERFD_EV_READ, STASH_MSG);
+}
+SEC("tracepoint/syscalls/sys_enter_write")
+int enter_write(struct trace_event_raw_sys_enter *ctx) {
+  return stash_args(ctx->args[0], ctx->args[1], PERFD_EV_WRITE, STASH_PLAIN);
+}
+SEC("tracepoint/syscalls/sys_enter_sendto")
+int enter_sendto(struct trace_event_raw_sys_enter *ctx) {
+  return stash_args(ctx->args[0], ctx->args[1], PERFD_EV_WRITE, STASH_PLAIN);
+}
+SEC("tracepoint/syscalls/sys_enter_writev")
+int enter_writev(struct trace_event_raw_sys_enter *ctx) {
+  return stash_args(ctx->args[0], ctx->args[1], PERFD_EV_WRITE, STASH_IOV);
+}
+SEC("tracepoint/syscalls/sys_enter_sendmsg")
+int enter_sendmsg(struct trace_event_raw_sys_enter *ctx) {
+  return stash_args(ctx->args[0], ctx->args[1], PERFD_EV_WRITE, STASH_MSG);
+}
+SEC("tracepoint/syscalls/sys_enter_accept")
+int enter_accept(struct trace_event_raw_sys_enter *ctx) {
+  return stash_args(ctx->args[0], 0, PERFD_EV_ACCEPT, STASH_ACCEPT);
+}
+SEC("tracepoint/syscalls/sys_enter_accept4")
+int enter_accept4(struct trace_event_raw_sys_enter *ctx) {
+  return stash_args(ctx->args[0], 0, PERFD_EV_ACCEPT, STASH_ACCEPT);
+}
+
+/* ---- helpers for syscall exit ------------------------------------------ */
+
+/* Request lines start with a method, status lines with "HTTP". Four bytes
+ * decide; user space validates the whole line. */
+static __always_inline bool is_line_start(const char *p) {
+  __u32 w = (__u8)p[0] | ((__u8)p[1] << 8) | ((__u8)p[2] << 16) | ((__u32)(__u8)p[3] << 24);
+#define W(a, b, c, d) ((__u32)(a) | ((__u32)(b) << 8) | ((__u32)(c) << 16) | ((__u32)(d) << 24))
+  return w == W('G', 'E', 'T', ' ') || w == W('P', 'O', 'S', 'T') || w == W('P', 'U', 'T', ' ') ||
+         w == W('D', 'E', 'L', 'E') || w == W('P', 'A', 'T', 'C') || w == W('H', 'E', 'A', 'D') ||
+         w == W('O', 'P', 'T', 'I') || w == W('C', 'O', 'N', 'N') || w == W('T', 'R', 'A', 'C') ||
+         w == W('H', 'T', 'T', 'P');
+#undef W
+}
+
+static __always_inline bool is_request_start(const char *p) {
+  return is_line_start(p) && !(p[0] == 'H' && p[1] == 'T');
+}
+
+static __always_inline bool fd_is_socket(__s32 fd) {
+  struct task_struct *task = bpf_get_current_task_btf();
+  struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+  if (!fdt || fd < 0 || (__u32)fd >= BPF_CORE_READ(fdt, max_fds)) return false;
+  struct file **fds = BPF_CORE_READ(fdt, fd);
+  struct file *f = NULL;
+  if (bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]) || !f) return false;
+  umode_t mode = BPF_CORE_READ(f, f_inode, i_mode);
+  return (mode & S_IFMT) == S_IFSOCK;
+}
+
+/* Resolve the stashed pointer to the first data buffer and how many of the
+ * transferred bytes it holds: only the first iovec is looked at, and never
+ * past its end (the next bytes in memory belong to something else). */
+static __always_inline __u64 first_buffer(const struct stash *s, __s64 ret, __u32 *len) {
+  *len = ret > PERFD_SCAN_MAX ? PERFD_SCAN_MAX : (__u32)ret;
+  if (s->how == STASH_PLAIN) return s->ptr;
+  __u64 iov_ptr = s->ptr;
+  if (s->how == STASH_MSG) {
+    struct user_msghdr msg;
+    if (bpf_probe_read_user(&msg, sizeof(msg), (void *)s->ptr) || msg.msg_iovlen == 0) return 0;
+    iov_ptr = (__u64)msg.msg_iov;
+  }
+  struct iovec iov;
+  if (bpf_probe_read_user(&iov, sizeof(iov), (void *)iov_ptr)) return 0;
+  if (iov.iov_len < *len) *len = iov.iov_len;
+  return (__u64)iov.iov_base;
+}
+
+struct scan_ctx {
+  struct scratch *sc;
+  __u32 n; /* valid bytes in sc->buf */
+};
+
+/* bpf_loop callback: records line starts at offset i (i == 0 or after LF). */
+static long scan_one(__u32 i, void *data) {
+  struct scan_ctx *c = data;
+  struct scratch *sc = c->sc;
+  if (i >= c->n) return 1;
+  i &= PERFD_SCAN_MAX - 1;
+  if (i > 0 && sc->buf[i - 1] != '\n') return 0;
+  if (!is_line_start(&sc->buf[i])) return 0;
+  __u8 k = sc->ev.h.nlines;
+  if (k >= PERFD_MAX_LINES) {
+    sc->ev.h.flags |= PERFD_F_LINES_DROPPED;
+    return 1;
+  }
+  sc->ev.h.line_off[k & (PERFD_MAX_LINES - 1)] = i;
+  sc->ev.h.nlines = k + 1;
+  return 0;
+}
+
+struct cut_ctx {
+  const char *line;
+  __u32 len;
+  __u8 flags;
+};
+
+/* bpf_loop callback: finds where a line must be cut. */
+static long cut_one(__u32 i, void *data) {
+  struct cut_ctx *c = data;
+  char ch = c->line[i & (PERFD_LINE_MAX - 1)];
+  if (ch == '?' || ch == '#') {
+    c->len = i;
+    c->flags |= PERFD_LINE_QUERY_CUT;
+    return 1;
+  }
+  if (ch == '\r' || ch == '\n') {
+    c->len = i;
+    return 1;
+  }
+  return 0;
+}
+
+static __always_inline void emit(struct scratch *sc, bool with_lines) {
+  long err;
+  if (with_lines)
+    err = bpf_ringbuf_output(&events, &sc->ev, sizeof(sc->ev), 0);
+  else
+    err = bpf_ringbuf_output(&events, &sc->ev.h, sizeof(sc->ev.h), 0);
+  if (err) count(PERFD_CNT_RINGBUF_DROPS);
+}
+
+static __always_inline struct scratch *scratch_get(void) {
+  __u32 zero = 0;
+  return bpf_map_lookup_elem(&scratch_map, &zero);
+}
+
+static __always_inline void fill_header(struct scratch *sc, __u64 id, __s32 fd, __u64 conn_id,
+                                        __s64 ret, __u8 kind) {
+  sc->ev.h.ts_ns = bpf_ktime_get_ns();
+  sc->ev.h.conn_id = conn_id;
+  sc->ev.h.ret = ret;
+  sc->ev.h.tgid = id >> 32;
+  sc->ev.h.tid = (__u32)id;
+  sc->ev.h.fd = fd;
+  sc->ev.h.kind = kind;
+  sc->ev.h.flags = 0;
+  sc->ev.h.nlines = 0;
+  sc->ev.h.pad = 0;
+}
+
+/* ---- syscall exit ------------------------------------------------------- */
+
+static __always_inline int on_exit(struct trace_event_raw_sys_exit *ctx) {
+  __u64 id = bpf_get_current_pid_tgid();
+  struct stash *sp = bpf_map_lookup_elem(&stashed, &id);
+  if (!sp) return 0;
+  struct stash s = *sp;
+  bpf_map_delete_elem(&stashed, &id);
+
+  __s64 ret = ctx->ret;
+  __u32 tgid = id >> 32;
+  struct scratch *sc = scratch_get();
+  if (!sc) return 0;
+
+  if (s.kind == PERFD_EV_ACCEPT) {
+    if (ret < 0) return 0;
+    struct perfd_conn_key key = {.tgid = tgid, .fd = (__s32)ret};
+    struct perfd_conn_info info = {.conn_id = bpf_ktime_get_ns()};
+    if (bpf_map_update_elem(&conns, &key, &info, BPF_ANY)) {
+      count(PERFD_CNT_CONN_TABLE_FULL);
+      return 0;
+    }
+    fill_header(sc, id, key.fd, info.conn_id, 0, PERFD_EV_ACCEPT);
+    emit(sc, false);
+    return 0;
+  }
+
+  struct perfd_conn_key key = {.tgid = tgid, .fd = s.fd};
+  struct perfd_conn_info *info = bpf_map_lookup_elem(&conns, &key);
+  if (!info && (s.kind != PERFD_EV_READ || ret <= 0)) return 0;
+  /* EAGAIN on a non-blocking socket is not traffic. */
+  if (ret == -11) return 0;
+
+  __u32 n = 0;
+  __u8 flags = 0;
+  __u64 buf = 0;
+  if (ret > 0) {
+    buf = first_buffer(&s, ret, &n);
+    if (ret > PERFD_SCAN_MAX) flags |= PERFD_F_SCAN_LIMITED;
+    if (n > PERFD_SCAN_MAX) n = PERFD_SCAN_MAX;
+    /* Re-bound n in the register the helper call uses: clang spills the
+     * clamped value and the verifier loses the bound. */
+    __u64 size = n;
+    asm volatile("%0 &= %1" : "+r"(size) : "i"(2 * PERFD_SCAN_MAX - 1));
+    if (!buf || bpf_probe_read_user(sc->buf, size, (void *)buf)) {
+      count(PERFD_CNT_READ_FAULTS);
+      flags |= PERFD_F_READ_FAULT;
+      n = 0;
+    }
+  }
+
+  __u64 conn_id;
+  if (info) {
+    conn_id = info->conn_id;
+  } else {
+    /* Adopt a server connection that was accepted before perfd attached:
+     * a socket whose first bytes we see are a request line. */
+    if (n < 4 || !is_request_start(sc->buf) || !fd_is_socket(s.fd)) return 0;
+    struct perfd_conn_info ni = {.conn_id = bpf_ktime_get_ns()};
+    if (bpf_map_update_elem(&conns, &key, &ni, BPF_NOEXIST)) {
+      count(PERFD_CNT_CONN_TABLE_FULL);
+      return 0;
+    }
+    count(PERFD_CNT_ADOPTED);
+    conn_id = ni.conn_id;
+    flags |= PERFD_F_ADOPTED;
+  }
+
+  fill_header(sc, id, s.fd, conn_id, ret, s.kind);
+  sc->ev.h.flags = flags;
+  if (n >= 4) {
+    /* Zero the tail so a line start near the end never reads stale bytes. */
+    __builtin_memset(&sc->buf[PERFD_SCAN_MAX], 0, PERFD_SCAN_MAX);
+    struct scan_ctx c = {.sc = sc, .n = n};
+    bpf_loop(PERFD_SCAN_MAX, scan_one, &c, 0);
+  }
+  __u8 nl = sc->ev.h.nlines;
+  for (__u32 k = 0; k < PERFD_MAX_LINES; k++) {
+    if (k >= nl) break;
+    __u32 off = sc->ev.h.line_off[k] & (PERFD_SCAN_MAX - 1);
+    __u32 avail = n > off ? n - off : 0;
+    __u32 max = avail < PERFD_LINE_MAX ? avail : PERFD_LINE_MAX;
+    struct cut_ctx cc = {.line = &sc->buf[off], .len = max, .flags = 0};
+    bpf_loop(max, cut_one, &cc, 0);
+    if (cc.len == PERFD_LINE_MAX) cc.flags |= PERFD_LINE_LONG;
+    __u32 len = cc.len & (PERFD_LINE_MAX - 1);
+    if (cc.len == PERFD_LINE_MAX) len = PERFD_LINE_MAX - 1;
+    bpf_probe_read_kernel(sc->ev.lines[k], len, &sc->buf[off]);
+    sc->ev.h.line_len[k] = len;
+    sc->ev.h.line_flags[k] = cc.flags;
+  }
+  emit(sc, nl > 0);
+  return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_read")
+int exit_read(struct trace_event_raw_sys_exit *ctx) { return on_exit(ctx); }
+SEC("tracepoint/syscalls/sys_exit_recvfrom")
+int exit_recvfrom(struct trace_event_raw_sys_exit *ctx) { return on_exit(ctx); }
+SEC("tracepoint/syscalls/sys_exit_readv")
+int exit_readv(struct trace_event_raw_sys_exit *ctx) { return on_exit(ctx); }
+SEC("tracepoint/syscalls/sys_exit_recvmsg")
+int exit_recvmsg(struct trace_event_raw_sys_exit *ctx) { return on_exit(ctx); }
+SEC("tracepoint/syscalls/sys_exit_write")
+int exit_write(struct trace_event_raw_sys_exit *ctx) { return on_exit(ctx); }
+SEC("tracepoint/syscalls/sys_exit_sendto")
+int exit_sendto(struct trace_event_raw_sys_exit *ctx) { return on_exit(ctx); }
+SEC("tracepoint/syscalls/sys_exit_writev")
+int exit_writev(struct trace_event_raw_sys_exit *ctx) { return on_exit(ctx); }
+SEC("tracepoint/syscalls/sys_exit_sendmsg")
+int exit_sendmsg(struct trace_event_raw_sys_exit *ctx) { return on_exit(ctx); }
+SEC("tracepoint/syscalls/sys_exit_accept")
+int exit_accept(struct trace_event_raw_sys_exit *ctx) { return on_exit(ctx); }
+SEC("tracepoint/syscalls/sys_exit_accept4")
+int exit_accept4(struct trace_event_raw_sys_exit *ctx) { return on_exit(ctx); }
+
+SEC("tracepoint/syscalls/sys_enter_close")
+int enter_close(struct trace_event_raw_sys_enter *ctx) {
+  __u64 id = bpf_get_current_pid_tgid();
+  __u32 tgid = id >> 32;
+  if (!is_tracked(tgid)) return 0;
+  struct perfd_conn_key key = {.tgid = tgid, .fd = (__s32)ctx->args[0]};
+  struct perfd_conn_info *info = bpf_map_lookup_elem(&conns, &key);
+  if (!info) return 0;
+  __u64 conn_id = info->conn_id;
+  bpf_map_delete_elem(&conns, &key);
+  struct scratch *sc = scratch_get();
+  if (!sc) return 0;
+  fill_header(sc, id, key.fd, conn_id, 0, PERFD_EV_CLOSE);
+  emit(sc, false);
+  return 0;
+}

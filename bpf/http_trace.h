@@ -1,0 +1,101 @@
+/* Shared between http_trace.bpf.c and user space: plain C, fixed-width types,
+ * no kernel headers. Every struct that crosses the ring buffer is
+ * static-asserted so a layout change breaks the build, not the data. */
+#ifndef PERFD_BPF_HTTP_TRACE_H
+#define PERFD_BPF_HTTP_TRACE_H
+
+#ifdef __BPF__
+/* vmlinux.h already defines the __u* types. */
+#else
+#include <linux/types.h>
+#endif
+
+/* Longest request/status line prefix that leaves the kernel. The kernel cuts
+ * every line at the first '?', '#', CR or LF, so query strings, fragments and
+ * headers never leave it. */
+#define PERFD_LINE_MAX 128
+/* Request/status lines found per read or write (pipelining). */
+#define PERFD_MAX_LINES 4
+/* Bytes of each read/write scanned for line starts. Must be a power of two. */
+#define PERFD_SCAN_MAX 512
+
+enum perfd_http_kind {
+  PERFD_EV_ACCEPT = 1, /* server connection accepted (or adopted) */
+  PERFD_EV_READ = 2,   /* bytes read from a tracked connection (ret = count) */
+  PERFD_EV_WRITE = 3,  /* bytes written to a tracked connection */
+  PERFD_EV_CLOSE = 4,  /* the worker closed the connection */
+};
+
+enum perfd_http_flags {
+  /* The connection predates perfd: adopted at its first request line. */
+  PERFD_F_ADOPTED = 1 << 0,
+  /* More line starts existed in the scan window than PERFD_MAX_LINES. */
+  PERFD_F_LINES_DROPPED = 1 << 1,
+  /* The buffer was longer than PERFD_SCAN_MAX: later pipelined lines, if
+   * any, were not looked for. */
+  PERFD_F_SCAN_LIMITED = 1 << 2,
+  /* Copying the user buffer failed (e.g. page not resident). */
+  PERFD_F_READ_FAULT = 1 << 3,
+};
+
+/* Line flags, one byte per line. */
+enum perfd_line_flags {
+  PERFD_LINE_QUERY_CUT = 1 << 0, /* cut at '?' or '#' */
+  PERFD_LINE_LONG = 1 << 1,      /* cut at PERFD_LINE_MAX */
+};
+
+struct perfd_http_event_header {
+  __u64 ts_ns;   /* bpf_ktime_get_ns() at syscall exit */
+  __u64 conn_id; /* unique per connection: fds are reused, this is not */
+  __s64 ret;     /* bytes transferred, or -errno */
+  __u32 tgid;
+  __u32 tid;
+  __s32 fd;
+  __u8 kind;   /* enum perfd_http_kind */
+  __u8 flags;  /* enum perfd_http_flags */
+  __u8 nlines; /* valid entries in lines[] */
+  __u8 pad;
+  __u16 line_off[PERFD_MAX_LINES]; /* offset of each line in the buffer */
+  __u8 line_len[PERFD_MAX_LINES];
+  __u8 line_flags[PERFD_MAX_LINES];
+};
+
+/* Events without lines are sent as the header alone (ring buffer space is
+ * the scarce resource at high request rates). */
+struct perfd_http_event {
+  struct perfd_http_event_header h;
+  char lines[PERFD_MAX_LINES][PERFD_LINE_MAX];
+};
+
+/* Index of the in-kernel counters (per-CPU array). User space sums CPUs and
+ * exports them under the names in daemon/exporters/self_metrics.cc. */
+enum perfd_http_counter {
+  PERFD_CNT_RINGBUF_DROPS = 0, /* event lost: ring buffer full */
+  PERFD_CNT_CONN_TABLE_FULL,   /* connection not tracked: map full */
+  PERFD_CNT_READ_FAULTS,       /* bpf_probe_read_user failed */
+  PERFD_CNT_ADOPTED,           /* pre-existing connections adopted */
+  PERFD_CNT_ARGS_TABLE_FULL,   /* syscall args could not be stashed */
+  PERFD_CNT_MAX,
+};
+
+struct perfd_conn_key {
+  __u32 tgid;
+  __s32 fd;
+};
+
+struct perfd_conn_info {
+  __u64 conn_id;
+};
+
+#ifndef __cplusplus
+_Static_assert(sizeof(struct perfd_http_event_header) == 56, "header layout");
+_Static_assert(sizeof(struct perfd_http_event) == 56 + PERFD_MAX_LINES * PERFD_LINE_MAX,
+               "event layout");
+_Static_assert((PERFD_SCAN_MAX & (PERFD_SCAN_MAX - 1)) == 0, "power of two");
+#else
+static_assert(sizeof(struct perfd_http_event_header) == 56, "header layout");
+static_assert(sizeof(struct perfd_http_event) == 56 + PERFD_MAX_LINES * PERFD_LINE_MAX,
+              "event layout");
+#endif
+
+#endif

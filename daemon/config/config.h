@@ -1,0 +1,72 @@
+// perfd configuration: YAML file + command-line overrides. Every field has a
+// documented default (docs/CONFIG.md); an unknown key or a bad value is a
+// ConfigError that names the key, and perfd exits with code 2.
+#pragma once
+
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace perfd {
+
+class ConfigError : public std::runtime_error {
+ public:
+  ConfigError(std::string key, const std::string& message)
+      : std::runtime_error(key + ": " + message), key_(std::move(key)) {}
+  const std::string& key() const { return key_; }
+
+ private:
+  std::string key_;
+};
+
+// services[]: the first rule whose regex matches the worker's command line
+// (argv joined by single spaces) names the service.
+struct ServiceRule {
+  std::string match;  // ECMAScript regex, searched (not anchored)
+  std::string name;
+};
+
+// routes.rules[]: route templates for a service ("" = every service).
+struct RouteRule {
+  std::string service;
+  std::string pattern;  // e.g. "/users/{user_id}"; "{...}" matches one segment
+};
+
+struct Config {
+  // listen.*
+  std::string metrics_address = "0.0.0.0:9464";  // Prometheus /metrics
+  std::string grpc_socket = "/run/perfd/perfd.sock";
+  std::string grpc_socket_group;  // non-empty: socket is root:<group> 0660
+  std::string grpc_tcp;           // e.g. "127.0.0.1:50051"; empty = off
+
+  // discovery.*
+  uint32_t scan_interval_ms = 250;
+  std::vector<ServiceRule> services;
+
+  // routes.*
+  bool openapi = true;                 // read the service's OpenAPI document
+  std::string openapi_path = "/openapi.json";
+  uint32_t openapi_timeout_ms = 1000;
+  uint32_t max_routes_per_service = 100;  // excess counted under "other"
+  std::vector<RouteRule> route_rules;
+
+  // http.*
+  // A response is complete when the next response starts, the connection
+  // closes, or no byte was written for this long (keep-alive idle).
+  uint32_t response_idle_timeout_ms = 1000;
+
+  // aggregation.*
+  uint32_t window_max_seconds = 600;  // longest --window perfctl may ask for
+
+  // log.*
+  std::string log_level = "info";  // trace, debug, info, warn, error
+};
+
+// Parses YAML text. Throws ConfigError naming the offending key
+// (e.g. "routes.max_per_service").
+Config ParseConfig(const std::string& yaml_text);
+// Reads and parses a file; a missing/unreadable file is a ConfigError too.
+Config LoadConfigFile(const std::string& path);
+
+}  // namespace perfd

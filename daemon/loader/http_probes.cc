@@ -1,0 +1,122 @@
+#include "daemon/loader/http_probes.h"
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "http_trace.skel.h"
+
+namespace perfd {
+
+namespace {
+
+std::string Errno(int err) { return std::strerror(err < 0 ? -err : err); }
+
+// libbpf finds tracepoint ids under tracefs. Minimal hosts and containers
+// often lack the mount; perfd runs privileged anyway, so mount it.
+void EnsureTracefs() {
+  struct stat st;
+  if (stat("/sys/kernel/tracing/events", &st) == 0 ||
+      stat("/sys/kernel/debug/tracing/events", &st) == 0)
+    return;
+  if (mount("tracefs", "/sys/kernel/tracing", "tracefs", 0, nullptr) != 0)
+    throw LoaderError("tracefs is not mounted and mounting it on /sys/kernel/tracing failed: " +
+                      Errno(errno));
+}
+
+}  // namespace
+
+std::unique_ptr<HttpProbes> HttpProbes::Open() {
+  EnsureTracefs();
+  std::unique_ptr<HttpProbes> p(new HttpProbes());
+  p->skel_ = http_trace__open();
+  if (!p->skel_) throw LoaderError("http_trace: open failed: " + Errno(errno));
+  if (int err = http_trace__load(p->skel_))
+    throw LoaderError("http_trace: load failed (verifier or missing BTF?): " + Errno(err));
+  if (int err = http_trace__attach(p->skel_))
+    throw LoaderError("http_trace: attaching syscall tracepoints failed: " + Errno(err) +
+                      " (is tracefs available?)");
+  p->ring_ =
+      ring_buffer__new(bpf_map__fd(p->skel_->maps.events), &HttpProbes::OnRecord, p.get(), nullptr);
+  if (!p->ring_) throw LoaderError("http_trace: ring buffer setup failed: " + Errno(errno));
+  return p;
+}
+
+HttpProbes::~HttpProbes() {
+  if (ring_) ring_buffer__free(ring_);
+  if (skel_) http_trace__destroy(skel_);
+}
+
+void HttpProbes::TrackPid(uint32_t tgid) {
+  uint32_t one = 1;
+  if (bpf_map__update_elem(skel_->maps.tracked_pids, &tgid, sizeof(tgid), &one, sizeof(one),
+                           BPF_ANY))
+    throw LoaderError("tracked_pids update for pid " + std::to_string(tgid) +
+                      " failed: " + Errno(errno));
+}
+
+void HttpProbes::UntrackPid(uint32_t tgid) {
+  bpf_map__delete_elem(skel_->maps.tracked_pids, &tgid, sizeof(tgid), 0);
+  // Collect first, delete after: deleting while iterating restarts the walk.
+  std::vector<perfd_conn_key> doomed;
+  perfd_conn_key key{}, next{};
+  const perfd_conn_key* prev = nullptr;
+  while (bpf_map__get_next_key(skel_->maps.conns, prev, &next, sizeof(next)) == 0) {
+    if (next.tgid == tgid) doomed.push_back(next);
+    key = next;
+    prev = &key;
+  }
+  for (const auto& k : doomed) bpf_map__delete_elem(skel_->maps.conns, &k, sizeof(k), 0);
+}
+
+int HttpProbes::OnRecord(void* ctx, void* data, size_t size) {
+  auto* self = static_cast<HttpProbes*>(ctx);
+  if (size < sizeof(perfd_http_event_header)) {
+    ++self->malformed_;
+    return 0;
+  }
+  const auto* ev = static_cast<const perfd_http_event*>(data);
+  const bool has_lines = ev->h.nlines > 0 && size >= sizeof(perfd_http_event);
+  if (ev->h.nlines > 0 && !has_lines) ++self->malformed_;
+  (*self->current_fn_)(ev->h, has_lines ? ev->lines : nullptr);
+  return 0;
+}
+
+int HttpProbes::Poll(int timeout_ms, const EventFn& fn) {
+  current_fn_ = &fn;
+  int n = ring_buffer__poll(ring_, timeout_ms);
+  current_fn_ = nullptr;
+  return n == -EINTR ? 0 : n;
+}
+
+std::array<uint64_t, PERFD_CNT_MAX> HttpProbes::Counters() const {
+  std::array<uint64_t, PERFD_CNT_MAX> out{};
+  const int ncpu = libbpf_num_possible_cpus();
+  if (ncpu <= 0) return out;
+  std::vector<uint64_t> per_cpu(ncpu);
+  for (uint32_t i = 0; i < PERFD_CNT_MAX; ++i) {
+    if (bpf_map__lookup_elem(skel_->maps.counters, &i, sizeof(i), per_cpu.data(),
+                             per_cpu.size() * sizeof(uint64_t), 0) == 0)
+      for (uint64_t v : per_cpu) out[i] += v;
+  }
+  return out;
+}
+
+std::vector<ProgramStats> HttpProbes::Programs() const {
+  std::vector<ProgramStats> out;
+  bpf_program* prog;
+  bpf_object__for_each_program(prog, skel_->obj) {
+    bpf_prog_info info{};
+    uint32_t len = sizeof(info);
+    if (bpf_obj_get_info_by_fd(bpf_program__fd(prog), &info, &len)) continue;
+    out.push_back({bpf_program__name(prog), info.run_cnt, info.run_time_ns, info.recursion_misses});
+  }
+  return out;
+}
+
+}  // namespace perfd

@@ -1,0 +1,71 @@
+// The HTTP probe family (bpf/http_trace.bpf.c) as the daemon sees it: load,
+// attach, tell it which processes to trace, drain its events, read its
+// counters. This module is the only code that touches libbpf or the skeleton.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "bpf/http_trace.h"
+
+struct http_trace;  // generated skeleton
+struct ring_buffer;
+
+namespace perfd {
+
+class LoaderError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+struct ProgramStats {
+  std::string name;
+  uint64_t run_count = 0;  // needs kernel.bpf_stats_enabled=1
+  uint64_t run_time_ns = 0;
+  uint64_t recursion_misses = 0;
+};
+
+class HttpProbes {
+ public:
+  // One ring-buffer record; lines is null when header.nlines == 0.
+  using EventFn = std::function<void(const perfd_http_event_header& header,
+                                     const char (*lines)[PERFD_LINE_MAX])>;
+
+  // Loads and attaches every program. Throws LoaderError with the reason.
+  static std::unique_ptr<HttpProbes> Open();
+  ~HttpProbes();  // detaches everything
+  HttpProbes(const HttpProbes&) = delete;
+  HttpProbes& operator=(const HttpProbes&) = delete;
+
+  // Map updates are syscalls: safe from any thread.
+  void TrackPid(uint32_t tgid);
+  // Also forgets the process's connections, so a reused pid starts clean.
+  void UntrackPid(uint32_t tgid);
+
+  // Drains the ring buffer, waiting up to timeout_ms for the first event.
+  // Returns the number of events handled (negative errno on failure).
+  // Call from one thread only.
+  int Poll(int timeout_ms, const EventFn& fn);
+
+  // In-kernel counters (enum perfd_http_counter), summed over CPUs.
+  std::array<uint64_t, PERFD_CNT_MAX> Counters() const;
+  std::vector<ProgramStats> Programs() const;
+  // Records that were shorter than the header (never expected; counted).
+  uint64_t malformed_records() const { return malformed_; }
+
+ private:
+  HttpProbes() = default;
+  static int OnRecord(void* ctx, void* data, size_t size);
+
+  http_trace* skel_ = nullptr;
+  ring_buffer* ring_ = nullptr;
+  const EventFn* current_fn_ = nullptr;
+  uint64_t malformed_ = 0;
+};
+
+}  // namespace perfd

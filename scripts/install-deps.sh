@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Installs everything perfd needs to build, test and run its example, from
+# Debian 12's archive only (PyPI is never used). Idempotent: apt-get skips what
+# is already installed, and the slow `apt-get update` runs only when a package
+# is missing.
+set -euo pipefail
+
+PKGS=(
+  # build
+  build-essential cmake pkg-config clang llvm clang-format
+  libbpf-dev bpftool libelf-dev zlib1g-dev
+  prometheus-cpp-dev libgrpc++-dev protobuf-compiler-grpc protobuf-compiler libprotobuf-dev
+  libspdlog-dev libfmt-dev libcli11-dev libyaml-cpp-dev nlohmann-json3-dev libgtest-dev libgmock-dev
+  # workloads and test peers
+  python3 python3-fastapi python3-uvicorn python3-uvloop python3-httptools
+  python3-asyncpg python3-psycopg python3-jwt python3-pydantic python3-pytest gunicorn
+  postgresql redis-server wrk prometheus curl procps iproute2
+  # reading pprof profiles in tests (go tool pprof)
+  golang-go
+)
+
+missing=()
+for p in "${PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "install-deps: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+# The Debian packages start system services we do not want running behind the
+# tests' backs (tests start their own throwaway instances on loopback).
+for svc in prometheus redis-server postgresql; do
+  if command -v systemctl >/dev/null && systemctl is-active --quiet "$svc" 2>/dev/null; then
+    systemctl stop "$svc" || true
+  fi
+done
+echo "install-deps: ok"

@@ -1,0 +1,275 @@
+// Loads bpf/http_trace.bpf.c into the running kernel, tracks this test
+// process, drives real sockets and checks the events that come back.
+#include "daemon/loader/http_probes.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstring>
+#include <string>
+#include <vector>
+
+namespace perfd {
+namespace {
+
+struct Event {
+  perfd_http_event_header h;
+  std::vector<std::string> lines;
+  std::string raw;  // every byte of the record's lines area
+};
+
+class HttpProbesTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    if (geteuid() != 0) return;  // each test skips
+    try {
+      probes_ = HttpProbes::Open().release();
+    } catch (const LoaderError& e) {
+      open_error_ = e.what();
+    }
+  }
+  static void TearDownTestSuite() {
+    delete probes_;
+    probes_ = nullptr;
+  }
+  void SetUp() override {
+    if (geteuid() != 0) GTEST_SKIP() << "needs root";
+    ASSERT_NE(probes_, nullptr) << open_error_;
+    Drain();
+    probes_->TrackPid(getpid());
+  }
+  void TearDown() override {
+    if (probes_) probes_->UntrackPid(getpid());
+  }
+
+  // Collects this process's events until none arrive for 100 ms.
+  std::vector<Event> Drain() {
+    std::vector<Event> out;
+    HttpProbes::EventFn fn = [&](const perfd_http_event_header& h,
+                                 const char(*lines)[PERFD_LINE_MAX]) {
+      if (h.tgid != static_cast<uint32_t>(getpid())) return;
+      Event e{h, {}, {}};
+      if (lines) {
+        for (int i = 0; i < h.nlines; ++i) e.lines.emplace_back(lines[i], h.line_len[i]);
+        e.raw.assign(lines[0], PERFD_MAX_LINES * PERFD_LINE_MAX);
+      }
+      out.push_back(std::move(e));
+    };
+    while (probes_->Poll(100, fn) > 0) {
+    }
+    return out;
+  }
+
+  // A connected TCP pair: {client, accepted server fd}.
+  std::pair<int, int> TcpPair() {
+    int ls = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    EXPECT_EQ(bind(ls, reinterpret_cast<sockaddr*>(&a), sizeof(a)), 0);
+    EXPECT_EQ(listen(ls, 8), 0);
+    socklen_t len = sizeof(a);
+    getsockname(ls, reinterpret_cast<sockaddr*>(&a), &len);
+    int c = socket(AF_INET, SOCK_STREAM, 0);
+    EXPECT_EQ(connect(c, reinterpret_cast<sockaddr*>(&a), sizeof(a)), 0);
+    int s = accept4(ls, nullptr, nullptr, SOCK_CLOEXEC);
+    close(ls);
+    return {c, s};
+  }
+
+  static std::vector<Event> OfKind(const std::vector<Event>& evs, int kind, int fd) {
+    std::vector<Event> out;
+    for (const auto& e : evs)
+      if (e.h.kind == kind && e.h.fd == fd) out.push_back(e);
+    return out;
+  }
+
+  static HttpProbes* probes_;
+  static std::string open_error_;
+};
+HttpProbes* HttpProbesTest::probes_ = nullptr;
+std::string HttpProbesTest::open_error_;
+
+void SendAll(int fd, const std::string& s) {
+  ASSERT_EQ(send(fd, s.data(), s.size(), 0), (ssize_t)s.size());
+}
+
+TEST_F(HttpProbesTest, AcceptReadWriteCloseOverTcp) {
+  auto [c, s] = TcpPair();
+  SendAll(c,
+          "GET /users/42?token=SECRET HTTP/1.1\r\nAuthorization: Bearer SECRET2\r\nCookie: "
+          "s=SECRET3\r\n\r\n");
+  char buf[4096];
+  ssize_t n = read(s, buf, sizeof(buf));
+  ASSERT_GT(n, 0);
+  std::string resp = "HTTP/1.1 200 OK\r\nset-cookie: s=SECRET4\r\ncontent-length: 2\r\n\r\nok";
+  ASSERT_EQ(write(s, resp.data(), resp.size()), (ssize_t)resp.size());
+  close(s);
+  close(c);
+  auto evs = Drain();
+
+  auto accepts = OfKind(evs, PERFD_EV_ACCEPT, s);
+  auto reads = OfKind(evs, PERFD_EV_READ, s);
+  auto writes = OfKind(evs, PERFD_EV_WRITE, s);
+  auto closes = OfKind(evs, PERFD_EV_CLOSE, s);
+  ASSERT_EQ(accepts.size(), 1u);
+  ASSERT_EQ(reads.size(), 1u);
+  ASSERT_EQ(writes.size(), 1u);
+  ASSERT_EQ(closes.size(), 1u);
+  EXPECT_EQ(reads[0].h.ret, n);
+  ASSERT_EQ(reads[0].lines.size(), 1u);
+  EXPECT_EQ(reads[0].lines[0], "GET /users/42");  // cut at '?'
+  EXPECT_TRUE(reads[0].h.line_flags[0] & PERFD_LINE_QUERY_CUT);
+  ASSERT_EQ(writes[0].lines.size(), 1u);
+  EXPECT_EQ(writes[0].lines[0], "HTTP/1.1 200 OK");
+  EXPECT_EQ(writes[0].h.ret, (int64_t)resp.size());
+  // One connection id throughout, and time moves forward.
+  EXPECT_EQ(reads[0].h.conn_id, accepts[0].h.conn_id);
+  EXPECT_EQ(closes[0].h.conn_id, accepts[0].h.conn_id);
+  EXPECT_LE(reads[0].h.ts_ns, writes[0].h.ts_ns);
+  // Nothing secret left the kernel, not even in unused line bytes.
+  for (const auto& e : evs)
+    EXPECT_EQ(e.raw.find("SECRET"), std::string::npos) << "leaked: " << e.raw;
+}
+
+TEST_F(HttpProbesTest, PipelinedRequestLinesInOneRead) {
+  auto [c, s] = TcpPair();
+  SendAll(c,
+          "GET /a HTTP/1.1\r\nHost: x\r\n\r\nPOST /b HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc"
+          "DELETE /c/9 HTTP/1.1\r\n\r\n");
+  usleep(20000);
+  char buf[4096];
+  ASSERT_GT(recv(s, buf, sizeof(buf), 0), 0);
+  close(s);
+  close(c);
+  auto reads = OfKind(Drain(), PERFD_EV_READ, s);
+  ASSERT_EQ(reads.size(), 1u);
+  // "abcDELETE" is not at a line start: a body glued to the next request line
+  // is the case the kernel cannot see; the 3rd line is found only after LF.
+  ASSERT_EQ(reads[0].lines.size(), 2u);
+  EXPECT_EQ(reads[0].lines[0], "GET /a HTTP/1.1");
+  EXPECT_EQ(reads[0].lines[1], "POST /b HTTP/1.1");
+}
+
+TEST_F(HttpProbesTest, VectoredAndMsgSyscalls) {
+  auto [c, s] = TcpPair();
+  SendAll(c, "PUT /v HTTP/1.1\r\n\r\n");
+  char b1[8], b2[256];
+  iovec riov[2] = {{b1, sizeof(b1)}, {b2, sizeof(b2)}};
+  ASSERT_GT(readv(s, riov, 2), 0);
+  std::string h = "HTTP/1.1 201 Created\r\n\r\n";
+  iovec wiov[1] = {{h.data(), h.size()}};
+  ASSERT_GT(writev(s, wiov, 1), 0);
+  msghdr m{};
+  std::string h2 = "HTTP/1.1 404 Not Found\r\n\r\n";
+  iovec miov[1] = {{h2.data(), h2.size()}};
+  m.msg_iov = miov;
+  m.msg_iovlen = 1;
+  ASSERT_GT(sendmsg(s, &m, 0), 0);
+  close(s);
+  close(c);
+  auto evs = Drain();
+  auto reads = OfKind(evs, PERFD_EV_READ, s);
+  auto writes = OfKind(evs, PERFD_EV_WRITE, s);
+  ASSERT_EQ(reads.size(), 1u);
+  ASSERT_EQ(reads[0].lines.size(), 1u);
+  // Only the first iovec is read, and never past its 8 bytes.
+  EXPECT_EQ(reads[0].lines[0], "PUT /v H");
+  ASSERT_EQ(writes.size(), 2u);
+  EXPECT_EQ(writes[0].lines.at(0), "HTTP/1.1 201 Created");
+  EXPECT_EQ(writes[1].lines.at(0), "HTTP/1.1 404 Not Found");
+}
+
+TEST_F(HttpProbesTest, BodyReadsCarryNoLines) {
+  auto [c, s] = TcpPair();
+  SendAll(c, "POST /upload HTTP/1.1\r\nContent-Length: 10\r\n\r\n");
+  char buf[256];
+  ASSERT_GT(read(s, buf, sizeof(buf)), 0);
+  SendAll(c, "password=1");
+  ASSERT_EQ(read(s, buf, sizeof(buf)), 10);
+  close(s);
+  close(c);
+  auto reads = OfKind(Drain(), PERFD_EV_READ, s);
+  ASSERT_EQ(reads.size(), 2u);
+  EXPECT_EQ(reads[0].lines.size(), 1u);
+  EXPECT_EQ(reads[1].lines.size(), 0u);
+  EXPECT_EQ(reads[1].h.ret, 10);
+}
+
+TEST_F(HttpProbesTest, AdoptsConnectionsAcceptedBeforeTracking) {
+  probes_->UntrackPid(getpid());
+  auto [c, s] = TcpPair();  // accepted while untracked
+  probes_->TrackPid(getpid());
+  SendAll(c, "GET /old HTTP/1.1\r\n\r\n");
+  char buf[256];
+  ASSERT_GT(read(s, buf, sizeof(buf)), 0);
+  close(s);
+  close(c);
+  auto evs = Drain();
+  auto reads = OfKind(evs, PERFD_EV_READ, s);
+  ASSERT_EQ(reads.size(), 1u);
+  EXPECT_TRUE(reads[0].h.flags & PERFD_F_ADOPTED);
+  EXPECT_EQ(reads[0].lines.at(0), "GET /old HTTP/1.1");
+  EXPECT_EQ(OfKind(evs, PERFD_EV_CLOSE, s).size(), 1u);
+}
+
+TEST_F(HttpProbesTest, FilesThatLookLikeRequestsAreNotAdopted) {
+  char path[] = "/tmp/perfd_bpf_test_XXXXXX";
+  int fd = mkstemp(path);
+  ASSERT_GE(fd, 0);
+  std::string content = "GET /not-a-socket HTTP/1.1\r\n\r\n";
+  ASSERT_EQ(write(fd, content.data(), content.size()), (ssize_t)content.size());
+  lseek(fd, 0, SEEK_SET);
+  char buf[128];
+  ASSERT_GT(read(fd, buf, sizeof(buf)), 0);
+  close(fd);
+  unlink(path);
+  auto evs = Drain();
+  EXPECT_TRUE(OfKind(evs, PERFD_EV_READ, fd).empty());
+}
+
+TEST_F(HttpProbesTest, UnixSocketsAndUntrackedProcesses) {
+  int ls = socket(AF_UNIX, SOCK_STREAM, 0);
+  sockaddr_un a{};
+  a.sun_family = AF_UNIX;
+  std::snprintf(a.sun_path, sizeof(a.sun_path), "/tmp/perfd_bpf_test_%d.sock", getpid());
+  unlink(a.sun_path);
+  ASSERT_EQ(bind(ls, reinterpret_cast<sockaddr*>(&a), sizeof(a)), 0);
+  ASSERT_EQ(listen(ls, 4), 0);
+  int c = socket(AF_UNIX, SOCK_STREAM, 0);
+  ASSERT_EQ(connect(c, reinterpret_cast<sockaddr*>(&a), sizeof(a)), 0);
+  int s = accept(ls, nullptr, nullptr);
+  SendAll(c, "HEAD /unix HTTP/1.1\r\n\r\n");
+  char buf[128];
+  ASSERT_GT(read(s, buf, sizeof(buf)), 0);
+  auto evs = Drain();
+  auto reads = OfKind(evs, PERFD_EV_READ, s);
+  ASSERT_EQ(reads.size(), 1u);
+  EXPECT_EQ(reads[0].lines.at(0), "HEAD /unix HTTP/1.1");
+
+  probes_->UntrackPid(getpid());
+  SendAll(c, "GET /after HTTP/1.1\r\n\r\n");
+  ASSERT_GT(read(s, buf, sizeof(buf)), 0);
+  EXPECT_TRUE(Drain().empty());
+  close(s);
+  close(c);
+  close(ls);
+  unlink(a.sun_path);
+}
+
+TEST_F(HttpProbesTest, CountersAndProgramsReadable) {
+  auto counters = probes_->Counters();
+  EXPECT_EQ(counters[PERFD_CNT_RINGBUF_DROPS], 0u);
+  auto progs = probes_->Programs();
+  EXPECT_GE(progs.size(), 21u);
+}
+
+}  // namespace
+}  // namespace perfd
