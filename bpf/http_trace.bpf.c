@@ -11,13 +11,12 @@
  *     bytes, each cut at '?', '#', CR or LF. Headers, bodies and query strings
  *     never leave the kernel.
  * User space (daemon/decoders/http) turns the event stream into requests. */
-#include "http_trace.h"
-
+#include "vmlinux.h"
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 
-#include "vmlinux.h"
+#include "http_trace.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
