@@ -1,0 +1,66 @@
+#include "daemon/aggregator/route_window.h"
+
+#include <algorithm>
+
+namespace perfd {
+
+namespace {
+constexpr uint64_t kNsPerSecond = 1000000000ULL;
+}  // namespace
+
+RouteWindow::RouteWindow(uint32_t window_max_seconds)
+    : slots_(std::max<uint32_t>(window_max_seconds, 1)) {}
+
+void RouteWindow::Record(int status, bool aborted, uint64_t start_ns, uint64_t end_ns) {
+  uint64_t second = end_ns / kNsPerSecond;
+  Slot& slot = slots_[second % slots_.size()];
+  if (slot.second != second) {
+    // A later second already owns this slot: the event is too old to count.
+    if (slot.second != UINT64_MAX && slot.second > second) return;
+    slot.second = second;
+    slot.requests = slot.errors = slot.aborted = 0;
+    slot.max_seconds = 0;
+    slot.status_codes.clear();
+    slot.latency.Clear();
+  }
+  ++slot.requests;
+  if (aborted) ++slot.aborted;
+  if (aborted || status >= 500) ++slot.errors;
+
+  int code = aborted ? kAbortedStatus : status;
+  auto it = std::find_if(slot.status_codes.begin(), slot.status_codes.end(),
+                         [code](const auto& entry) { return entry.first == code; });
+  if (it == slot.status_codes.end()) {
+    slot.status_codes.emplace_back(code, 1);
+  } else {
+    ++it->second;
+  }
+
+  if (start_ns != 0 && start_ns <= end_ns) {
+    double seconds = static_cast<double>(end_ns - start_ns) / 1e9;
+    slot.latency.Add(seconds);
+    slot.max_seconds = std::max(slot.max_seconds, seconds);
+  }
+}
+
+WindowStats RouteWindow::Snapshot(uint32_t window_seconds, uint64_t now_ns) const {
+  WindowStats stats;
+  uint64_t window = std::clamp<uint64_t>(window_seconds, 1, slots_.size());
+  uint64_t now = now_ns / kNsPerSecond;
+  uint64_t first = now + 1 >= window ? now + 1 - window : 0;
+  for (uint64_t second = first; second <= now; ++second) {
+    const Slot& slot = slots_[second % slots_.size()];
+    if (slot.second != second) continue;  // stale or never used: nothing then
+    stats.requests += slot.requests;
+    stats.errors += slot.errors;
+    stats.aborted += slot.aborted;
+    stats.max_seconds = std::max(stats.max_seconds, slot.max_seconds);
+    stats.latency.Merge(slot.latency);  // same (default) accuracy everywhere
+    for (const auto& [code, count] : slot.status_codes) {
+      stats.status_codes[code == kAbortedStatus ? "aborted" : std::to_string(code)] += count;
+    }
+  }
+  return stats;
+}
+
+}  // namespace perfd

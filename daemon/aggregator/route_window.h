@@ -1,0 +1,62 @@
+// Request statistics of one route over a sliding window of 1-second slots.
+// A ring of window_max_seconds slots is indexed by second (ns / 1e9); a slot
+// still holding an older second is reset lazily when that index is reused,
+// so recording never scans the ring and memory stays fixed per route.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "daemon/aggregator/latency_sketch.h"
+
+namespace perfd {
+
+// Merged numbers of the slots in a window.
+struct WindowStats {
+  uint64_t requests = 0;  // completed + aborted
+  uint64_t errors = 0;    // status >= 500 or aborted (each request once)
+  uint64_t aborted = 0;
+  LatencySketch latency;  // seconds
+  double max_seconds = 0;
+  std::map<std::string, uint64_t> status_codes;  // "200" / "aborted" -> count
+};
+
+class RouteWindow {
+ public:
+  explicit RouteWindow(uint32_t window_max_seconds);
+
+  // Counted in the slot of end_ns (the request's end). Latency end - start is
+  // recorded when start_ns is known (non-zero) and not after end_ns; aborted
+  // requests keep their latency because slow requests that clients give up
+  // on are exactly the tail one wants to see. Ignored when end_ns's slot has
+  // already been reused by a later second (event older than the window).
+  void Record(int status, bool aborted, uint64_t start_ns, uint64_t end_ns);
+
+  // The last window_seconds slots up to and including now_ns's second.
+  // window_seconds is clamped to [1, window_max_seconds].
+  WindowStats Snapshot(uint32_t window_seconds, uint64_t now_ns) const;
+
+  uint32_t window_max_seconds() const { return static_cast<uint32_t>(slots_.size()); }
+
+ private:
+  static constexpr int kAbortedStatus = -1;  // status_codes key for aborted
+
+  struct Slot {
+    uint64_t second = UINT64_MAX;  // which second this slot holds; MAX: none yet
+    uint64_t requests = 0;
+    uint64_t errors = 0;
+    uint64_t aborted = 0;
+    double max_seconds = 0;
+    // Few distinct codes per route: a flat vector beats a map, and clearing
+    // it keeps its capacity for the next second.
+    std::vector<std::pair<int, uint64_t>> status_codes;
+    LatencySketch latency;
+  };
+
+  std::vector<Slot> slots_;
+};
+
+}  // namespace perfd
