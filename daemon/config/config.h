@@ -45,7 +45,7 @@ struct Config {
   std::vector<ServiceRule> services;
 
   // routes.*
-  bool openapi = true;                 // read the service's OpenAPI document
+  bool openapi = true;  // read the service's OpenAPI document
   std::string openapi_path = "/openapi.json";
   uint32_t openapi_timeout_ms = 1000;
   uint32_t max_routes_per_service = 100;  // excess counted under "other"

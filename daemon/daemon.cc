@@ -1,0 +1,244 @@
+#include "daemon/daemon.h"
+
+#include <prometheus/exposer.h>
+#include <prometheus/registry.h>
+#include <spdlog/spdlog.h>
+#include <time.h>
+
+#include <chrono>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "daemon/aggregator/aggregator.h"
+#include "daemon/api/grpc_server.h"
+#include "daemon/api/grpc_service.h"
+#include "daemon/decoders/http/http_tracker.h"
+#include "daemon/discovery/discovery.h"
+#include "daemon/discovery/proc_reader.h"
+#include "daemon/exporters/http_metrics.h"
+#include "daemon/exporters/self_metrics.h"
+#include "daemon/loader/http_probes.h"
+#include "daemon/pipeline/aggregator_observer.h"
+#include "daemon/pipeline/openapi_fetcher.h"
+#include "daemon/pipeline/request_router.h"
+
+namespace perfd {
+
+namespace {
+
+uint64_t MonotonicNs() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return uint64_t(ts.tv_sec) * 1000000000ull + ts.tv_nsec;
+}
+
+// Discovery runs on its own thread (reading /proc must never delay event
+// draining); it attaches new workers at once and hands the changes to the
+// event thread, which owns the decoder and router state.
+class DiscoveryLoop : public WorkerDirectory {
+ public:
+  DiscoveryLoop(const Config& config, HttpProbes& probes)
+      : config_(config), discovery_(config, reader_), probes_(probes) {}
+  ~DiscoveryLoop() override { Stop(); }
+
+  void Start(const std::atomic<bool>& stop) {
+    thread_ = std::thread([this, &stop] {
+      while (!stop && !stopping_) {
+        ScanOnce();
+        std::this_thread::sleep_for(std::chrono::milliseconds(config_.scan_interval_ms));
+      }
+    });
+  }
+  void Stop() {
+    stopping_ = true;
+    if (thread_.joinable()) thread_.join();
+  }
+
+  void ScanOnce() {
+    Discovery::Diff diff = discovery_.Scan();
+    for (const auto& w : diff.added) {
+      try {
+        probes_.TrackPid(w.pid);
+        spdlog::info("tracking worker pid {} of service {} ({} {})", w.pid, w.service, w.server,
+                     w.app_spec);
+      } catch (const LoaderError& e) {
+        spdlog::error("{}", e.what());
+        ++errors_;
+      }
+    }
+    if (diff.added.empty() && diff.removed.empty()) return;
+    std::lock_guard<std::mutex> lock(mu_);
+    for (auto& w : diff.added) pending_.added.push_back(std::move(w));
+    for (auto& w : diff.removed) pending_.removed.push_back(std::move(w));
+  }
+
+  Discovery::Diff TakePending() {
+    std::lock_guard<std::mutex> lock(mu_);
+    Discovery::Diff out = std::move(pending_);
+    pending_ = {};
+    return out;
+  }
+
+  std::vector<Worker> Workers() const override { return discovery_.Workers(); }
+  uint64_t errors() const { return errors_; }
+
+ private:
+  const Config& config_;
+  ProcReader reader_;
+  Discovery discovery_;
+  HttpProbes& probes_;
+  std::mutex mu_;
+  Discovery::Diff pending_;
+  std::atomic<bool> stopping_{false};
+  std::atomic<uint64_t> errors_{0};
+  std::thread thread_;
+};
+
+std::vector<SelfSample> CollectSelfStats(const HttpProbes& probes, const http::HttpTracker& tracker,
+                                         const RequestRouter& router, const OpenApiFetcher& fetcher,
+                                         const DiscoveryLoop& discovery) {
+  std::vector<SelfSample> s;
+  auto add = [&s](std::string name, double v, std::map<std::string, std::string> labels = {}) {
+    s.push_back({std::move(name), std::move(labels), v});
+  };
+  add("perfd_tracked_workers", discovery.Workers().size());
+  add("perfd_tracked_connections", tracker.connections());
+  auto k = probes.Counters();
+  add("perfd_ringbuf_drops_total", k[PERFD_CNT_RINGBUF_DROPS]);
+  add("perfd_conn_table_full_total", k[PERFD_CNT_CONN_TABLE_FULL]);
+  add("perfd_args_table_full_total", k[PERFD_CNT_ARGS_TABLE_FULL]);
+  add("perfd_read_faults_total", k[PERFD_CNT_READ_FAULTS]);
+  add("perfd_adopted_connections_total", k[PERFD_CNT_ADOPTED]);
+  add("perfd_malformed_records_total", probes.malformed_records());
+  const auto t = tracker.stats();
+  add("perfd_events_total", t.accepts, {{"kind", "accept"}});
+  add("perfd_events_total", t.reads, {{"kind", "read"}});
+  add("perfd_events_total", t.writes, {{"kind", "write"}});
+  add("perfd_events_total", t.closes, {{"kind", "close"}});
+  add("perfd_events_total", t.unknown_kind, {{"kind", "unknown"}});
+  const auto& st = t.stitch;
+  add("perfd_http_requests_total", st.requests_completed, {{"outcome", "completed"}});
+  add("perfd_http_requests_total", st.requests_aborted, {{"outcome", "aborted"}});
+  const std::pair<const char*, uint64_t> decoder[] = {
+      {"malformed_event", t.malformed},
+      {"lines_dropped", t.lines_dropped},
+      {"scan_limited", t.scan_limited},
+      {"conns_evicted_idle", t.conns_evicted_idle},
+      {"conns_evicted_stale", t.conns_evicted_stale},
+      {"unparsed_request_lines", st.unparsed_request_lines},
+      {"unparsed_status_lines", st.unparsed_status_lines},
+      {"unparsed_read_bytes", st.unparsed_read_bytes},
+      {"unmatched_responses", st.unmatched_responses},
+      {"unmatched_write_bytes", st.unmatched_write_bytes},
+      {"queue_overflows", st.queue_overflows},
+      {"upgrades", st.upgrades},
+  };
+  for (const auto& [kind, v] : decoder) add("perfd_http_decoder_total", v, {{"kind", kind}});
+  add("perfd_requests_unknown_worker_total", router.unknown_pid_requests());
+  for (const auto& [svc, n] : router.RouteOverflows())
+    add("perfd_route_overflow_total", n, {{"service_name", svc}});
+  for (const auto& [result, n] : fetcher.Results())
+    add("perfd_openapi_fetches_total", n, {{"result", result}});
+  add("perfd_errors_total", discovery.errors(), {{"component", "loader"}});
+  for (const auto& p : probes.Programs()) {
+    add("perfd_bpf_program_runs_total", p.run_count, {{"program", p.name}});
+    add("perfd_bpf_program_run_seconds_total", p.run_time_ns / 1e9, {{"program", p.name}});
+    add("perfd_bpf_program_recursion_misses_total", p.recursion_misses, {{"program", p.name}});
+  }
+  return s;
+}
+
+}  // namespace
+
+int RunDaemon(const Config& config, const std::atomic<bool>& stop) {
+  std::unique_ptr<HttpProbes> probes;
+  try {
+    probes = HttpProbes::Open();
+  } catch (const LoaderError& e) {
+    spdlog::critical("cannot load BPF programs: {}", e.what());
+    return 1;
+  }
+  spdlog::info("BPF programs attached ({} programs)", probes->Programs().size());
+
+  Aggregator aggregator(config.window_max_seconds);
+  RequestRouter router(config);
+  AggregatorObserver agg_observer(aggregator);
+  auto registry = std::make_shared<prometheus::Registry>();
+  HttpMetrics http_metrics(*registry);
+  auto self_metrics = std::make_shared<SelfMetrics>();
+  router.AddObserver(&agg_observer);
+  router.AddObserver(&http_metrics);
+  http::HttpTracker tracker(router, uint64_t(config.response_idle_timeout_ms) * 1000000ull);
+
+  std::unique_ptr<prometheus::Exposer> exposer;
+  try {
+    exposer = std::make_unique<prometheus::Exposer>(config.metrics_address);
+  } catch (const std::exception& e) {
+    spdlog::critical("cannot serve /metrics on {}: {}", config.metrics_address, e.what());
+    return 1;
+  }
+  exposer->RegisterCollectable(registry);
+  exposer->RegisterCollectable(self_metrics);
+  spdlog::info("serving Prometheus metrics on http://{}/metrics", config.metrics_address);
+
+  OpenApiFetcher fetcher(config.openapi_path, config.openapi_timeout_ms,
+                         [&router](const std::string& service, std::vector<std::string> paths) {
+                           router.Routes(service)->SetOpenApiTemplates(paths);
+                         });
+
+  DiscoveryLoop discovery(config, *probes);
+  PerfdService service(aggregator, discovery, config.window_max_seconds);
+  ApiServer api(service);
+  try {
+    api.Start(config.grpc_socket, config.grpc_socket_group, config.grpc_tcp);
+  } catch (const std::exception& e) {
+    spdlog::critical("cannot start the gRPC API: {}", e.what());
+    return 1;
+  }
+  spdlog::info("gRPC API on unix:{}{}", config.grpc_socket,
+               config.grpc_tcp.empty() ? "" : " and " + config.grpc_tcp);
+
+  discovery.ScanOnce();  // attach to what runs now before serving events
+  discovery.Start(stop);
+
+  http::HttpTracker* t = &tracker;
+  const HttpProbes::EventFn on_event = [t](const perfd_http_event_header& h,
+                                           const char(*lines)[PERFD_LINE_MAX]) {
+    t->OnEvent(h, lines);
+  };
+  uint64_t last_flush = 0, last_stats = 0;
+  while (!stop) {
+    int n = probes->Poll(100, on_event);
+    if (n < 0) spdlog::warn("ring buffer poll failed: {}", n);
+    const uint64_t now = MonotonicNs();
+    Discovery::Diff diff = discovery.TakePending();
+    for (const auto& w : diff.added) {
+      router.AddWorker(w);
+      if (config.openapi) fetcher.Request(w.service, w.pid);
+    }
+    for (const auto& w : diff.removed) {
+      // Drain what the kernel already queued for it, then close its books:
+      // completed requests are kept, in-flight ones reported as aborted.
+      probes->Poll(0, on_event);
+      tracker.DropProcess(w.pid, now);
+      router.ForgetWorker(w.pid);
+      probes->UntrackPid(w.pid);
+      spdlog::info("worker pid {} of service {} exited; probes detached", w.pid, w.service);
+    }
+    if (now - last_flush > 100000000ull) {
+      tracker.FlushIdle(now);
+      last_flush = now;
+    }
+    if (now - last_stats > 1000000000ull) {
+      self_metrics->Publish(CollectSelfStats(*probes, tracker, router, fetcher, discovery));
+      last_stats = now;
+    }
+  }
+  spdlog::info("stopping: detaching probes");
+  discovery.Stop();
+  api.Shutdown();
+  return 0;
+}
+
+}  // namespace perfd

@@ -1,0 +1,85 @@
+#include "daemon/exporters/self_metrics.h"
+
+#include <stdexcept>
+
+namespace perfd {
+
+const std::vector<SelfMetricDef> kSelfMetrics = {
+    {"perfd_tracked_workers", SelfMetricType::kGauge, "uvicorn worker processes traced now"},
+    {"perfd_tracked_connections", SelfMetricType::kGauge,
+     "server connections with decoder state now"},
+    {"perfd_events_total", SelfMetricType::kCounter, "Ring-buffer events decoded, by kind"},
+    {"perfd_ringbuf_drops_total", SelfMetricType::kCounter,
+     "Events lost in the kernel because the ring buffer was full"},
+    {"perfd_conn_table_full_total", SelfMetricType::kCounter,
+     "Connections not traced because the kernel connection table was full"},
+    {"perfd_args_table_full_total", SelfMetricType::kCounter,
+     "Syscalls not traced because the kernel argument table was full"},
+    {"perfd_read_faults_total", SelfMetricType::kCounter,
+     "Reads/writes whose bytes the kernel could not copy (page not resident)"},
+    {"perfd_adopted_connections_total", SelfMetricType::kCounter,
+     "Connections accepted before perfd attached, adopted at their first request line"},
+    {"perfd_malformed_records_total", SelfMetricType::kCounter,
+     "Ring-buffer records shorter than their declared layout"},
+    {"perfd_http_decoder_total", SelfMetricType::kCounter,
+     "HTTP decoder outcomes and anomalies, by kind (unparsed lines/bytes, unmatched "
+     "responses, dropped lines, ...)"},
+    {"perfd_http_requests_total", SelfMetricType::kCounter,
+     "Requests decoded, by outcome (completed, aborted)"},
+    {"perfd_requests_unknown_worker_total", SelfMetricType::kCounter,
+     "Requests from processes no longer mapped to a service"},
+    {"perfd_route_overflow_total", SelfMetricType::kCounter,
+     "Requests folded into route \"other\" because the per-service route cap was reached"},
+    {"perfd_openapi_fetches_total", SelfMetricType::kCounter,
+     "OpenAPI document fetches, by result"},
+    {"perfd_errors_total", SelfMetricType::kCounter, "Internal errors, by component"},
+    {"perfd_bpf_program_runs_total", SelfMetricType::kCounter,
+     "BPF program invocations (needs sysctl kernel.bpf_stats_enabled=1)"},
+    {"perfd_bpf_program_run_seconds_total", SelfMetricType::kCounter,
+     "CPU time spent in BPF programs (needs kernel.bpf_stats_enabled=1)"},
+    {"perfd_bpf_program_recursion_misses_total", SelfMetricType::kCounter,
+     "BPF program invocations skipped by the kernel because of recursion"},
+};
+
+namespace {
+
+const SelfMetricDef* Find(const std::string& name) {
+  for (const auto& d : kSelfMetrics)
+    if (name == d.name) return &d;
+  return nullptr;
+}
+
+}  // namespace
+
+void SelfMetrics::Publish(std::vector<SelfSample> samples) {
+  for (const auto& s : samples)
+    if (!Find(s.name)) throw std::invalid_argument("unknown self-metric " + s.name);
+  std::lock_guard<std::mutex> lock(mu_);
+  samples_ = std::move(samples);
+}
+
+std::vector<prometheus::MetricFamily> SelfMetrics::Collect() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<prometheus::MetricFamily> out;
+  for (const auto& def : kSelfMetrics) {
+    prometheus::MetricFamily fam;
+    fam.name = def.name;
+    fam.help = def.help;
+    fam.type = def.type == SelfMetricType::kCounter ? prometheus::MetricType::Counter
+                                                    : prometheus::MetricType::Gauge;
+    for (const auto& s : samples_) {
+      if (s.name != def.name) continue;
+      prometheus::ClientMetric m;
+      for (const auto& [k, v] : s.labels) m.label.push_back({k, v});
+      if (def.type == SelfMetricType::kCounter)
+        m.counter.value = s.value;
+      else
+        m.gauge.value = s.value;
+      fam.metric.push_back(std::move(m));
+    }
+    if (!fam.metric.empty()) out.push_back(std::move(fam));
+  }
+  return out;
+}
+
+}  // namespace perfd

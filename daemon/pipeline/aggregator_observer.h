@@ -1,0 +1,24 @@
+// Feeds routed requests into the windowed Aggregator behind the gRPC API.
+#pragma once
+
+#include "daemon/aggregator/aggregator.h"
+#include "daemon/pipeline/request_router.h"
+
+namespace perfd {
+
+class AggregatorObserver : public RequestObserver {
+ public:
+  explicit AggregatorObserver(Aggregator& agg) : agg_(agg) {}
+  void OnStart(const std::string& service, const std::string& method,
+               const std::string& route) override {
+    agg_.RecordStart(service, method, route);
+  }
+  void OnComplete(const RoutedRequest& r) override {
+    agg_.RecordComplete(r.service, r.method, r.route, r.status, r.aborted, r.start_ns, r.end_ns);
+  }
+
+ private:
+  Aggregator& agg_;
+};
+
+}  // namespace perfd

@@ -1,0 +1,65 @@
+#include "daemon/pipeline/request_router.h"
+
+namespace perfd {
+
+RequestRouter::RequestRouter(const Config& config) : config_(config) {}
+
+void RequestRouter::AddWorker(const Worker& worker) {
+  service_by_pid_[worker.pid] = worker.service;
+  Routes(worker.service);
+}
+
+void RequestRouter::ForgetWorker(uint32_t pid) { service_by_pid_.erase(pid); }
+
+std::shared_ptr<RouteTable> RequestRouter::Routes(const std::string& service) {
+  std::lock_guard<std::mutex> lock(routes_mu_);
+  auto it = routes_.find(service);
+  if (it != routes_.end()) return it->second;
+  std::vector<std::string> patterns;
+  for (const auto& rule : config_.route_rules)
+    if (rule.service.empty() || rule.service == service) patterns.push_back(rule.pattern);
+  auto table = std::make_shared<RouteTable>(std::move(patterns), config_.max_routes_per_service);
+  routes_.emplace(service, table);
+  return table;
+}
+
+std::map<std::string, uint64_t> RequestRouter::RouteOverflows() const {
+  std::lock_guard<std::mutex> lock(routes_mu_);
+  std::map<std::string, uint64_t> out;
+  for (const auto& [service, table] : routes_) out[service] = table->overflowed();
+  return out;
+}
+
+const std::string* RequestRouter::ServiceOf(uint32_t pid) {
+  auto it = service_by_pid_.find(pid);
+  return it == service_by_pid_.end() ? nullptr : &it->second;
+}
+
+void RequestRouter::OnRequestStart(const http::RequestStart& start) {
+  const std::string* service = ServiceOf(start.pid);
+  if (!service) return;  // counted at completion
+  std::string route = Routes(*service)->Route(start.path);
+  for (auto* o : observers_) o->OnStart(*service, start.method, route);
+  started_.emplace(std::make_tuple(start.pid, start.conn_id, start.start_ns), std::move(route));
+}
+
+void RequestRouter::OnRequestComplete(const http::CompletedRequest& req) {
+  const std::string* service = ServiceOf(req.pid);
+  auto it = started_.find(std::make_tuple(req.pid, req.conn_id, req.start_ns));
+  std::string route;
+  if (it != started_.end()) {
+    route = std::move(it->second);
+    started_.erase(it);
+  }
+  if (!service) {
+    ++unknown_pid_requests_;
+    return;
+  }
+  if (route.empty()) route = Routes(*service)->Route(req.path);
+  RoutedRequest r{
+      *service,     route,     req.method, req.status, req.outcome == http::Outcome::kAborted,
+      req.start_ns, req.end_ns};
+  for (auto* o : observers_) o->OnComplete(r);
+}
+
+}  // namespace perfd

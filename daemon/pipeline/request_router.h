@@ -1,0 +1,78 @@
+// Joins decoded requests with who served them: pid → service (discovery),
+// path → route template (per-service RouteTable), then hands the result to
+// every RequestObserver (aggregator, Prometheus exporter).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <tuple>
+#include <unordered_map>
+#include <vector>
+
+#include "daemon/config/config.h"
+#include "daemon/decoders/http/http_types.h"
+#include "daemon/discovery/worker.h"
+#include "daemon/routes/route_table.h"
+
+namespace perfd {
+
+// A request with its service and route resolved.
+struct RoutedRequest {
+  const std::string& service;
+  const std::string& route;
+  const std::string& method;
+  int status = 0;
+  bool aborted = false;
+  uint64_t start_ns = 0;
+  uint64_t end_ns = 0;
+};
+
+class RequestObserver {
+ public:
+  virtual ~RequestObserver() = default;
+  virtual void OnStart(const std::string& service, const std::string& method,
+                       const std::string& route) = 0;
+  virtual void OnComplete(const RoutedRequest& req) = 0;
+};
+
+class RequestRouter : public http::RequestSink {
+ public:
+  explicit RequestRouter(const Config& config);
+
+  void AddObserver(RequestObserver* observer) { observers_.push_back(observer); }
+
+  // Called by the event thread when discovery reports changes. A removed
+  // worker's pid mapping is kept until its connections are flushed
+  // (ForgetWorker), so its last requests still land in the right service.
+  void AddWorker(const Worker& worker);
+  void ForgetWorker(uint32_t pid);
+
+  // The route table of a service, created on first use. Thread-safe.
+  std::shared_ptr<RouteTable> Routes(const std::string& service);
+  // Route-cap overflow per service (for self-metrics). Thread-safe.
+  std::map<std::string, uint64_t> RouteOverflows() const;
+  // Requests from pids no worker maps to (should stay 0).
+  uint64_t unknown_pid_requests() const { return unknown_pid_requests_; }
+
+  void OnRequestStart(const http::RequestStart& start) override;
+  void OnRequestComplete(const http::CompletedRequest& req) override;
+
+ private:
+  const std::string* ServiceOf(uint32_t pid);
+
+  const Config& config_;
+  std::vector<RequestObserver*> observers_;
+  std::unordered_map<uint32_t, std::string> service_by_pid_;  // event thread only
+  // Route resolved at start, reused at completion: the templates can change
+  // in between (OpenAPI arrives, cap reached) and the in-flight gauge must
+  // be decremented where it was incremented. Key: (pid, conn_id, start_ns).
+  std::map<std::tuple<uint32_t, uint64_t, uint64_t>, std::string> started_;
+  mutable std::mutex routes_mu_;
+  std::map<std::string, std::shared_ptr<RouteTable>> routes_;
+  uint64_t unknown_pid_requests_ = 0;
+};
+
+}  // namespace perfd
