@@ -1,0 +1,33 @@
+// Column layout for perfctl's tables: widths from the widest cell, two
+// spaces between columns, numbers right-aligned. Widths count code points,
+// so "850µs" lines up with ASCII cells.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace perfd::cli {
+
+class TextTable {
+ public:
+  enum class Align { kLeft, kRight };
+  struct Column {
+    std::string header;
+    Align align;
+  };
+
+  explicit TextTable(std::vector<Column> columns);
+  // Missing cells render empty; extra cells are ignored.
+  void AddRow(std::vector<std::string> cells);
+  // Header then rows, each line ending in '\n', no trailing spaces.
+  std::string Render() const;
+
+ private:
+  std::vector<Column> columns_;
+  std::vector<std::vector<std::string>> rows_;
+};
+
+// Display width of UTF-8 text (code points; perfctl prints no wide glyphs).
+size_t DisplayWidth(const std::string& utf8);
+
+}  // namespace perfd::cli

@@ -1,0 +1,187 @@
+#include "cli/top_table.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <ctime>
+#include <functional>
+#include <tuple>
+
+#include "cli/text_table.h"
+
+namespace perfd::cli {
+namespace {
+
+struct SortKeyName {
+  const char* name;
+  SortKey key;
+};
+constexpr SortKeyName kSortKeys[] = {
+    {"rps", SortKey::kRps},           {"p50", SortKey::kP50},     {"p90", SortKey::kP90},
+    {"p99", SortKey::kP99},           {"max", SortKey::kMax},     {"errors", SortKey::kErrors},
+    {"inflight", SortKey::kInflight}, {"route", SortKey::kRoute},
+};
+
+std::string Printf(const char* format, double value) {
+  char buf[64];
+  std::snprintf(buf, sizeof(buf), format, value);
+  return buf;
+}
+
+// value in [1, 1000) after rounding to 3 significant digits, else nullopt.
+std::optional<std::string> ThreeDigits(double value) {
+  for (int decimals = 2; decimals >= 0; --decimals) {
+    const double limit = std::pow(10.0, 3 - decimals);  // 10, 100, 1000
+    const std::string text = Printf(("%." + std::to_string(decimals) + "f").c_str(), value);
+    const double rounded = std::strtod(text.c_str(), nullptr);
+    if (rounded < 1.0) return std::nullopt;
+    if (rounded < limit) return text;
+  }
+  return std::nullopt;
+}
+
+using Key = std::function<double(const v1::RouteStats&)>;
+
+Key KeyFor(SortKey key) {
+  switch (key) {
+    case SortKey::kRps:
+      return [](const v1::RouteStats& r) { return r.requests_per_second(); };
+    case SortKey::kP50:
+      return [](const v1::RouteStats& r) { return r.p50_seconds(); };
+    case SortKey::kP90:
+      return [](const v1::RouteStats& r) { return r.p90_seconds(); };
+    case SortKey::kP99:
+      return [](const v1::RouteStats& r) { return r.p99_seconds(); };
+    case SortKey::kMax:
+      return [](const v1::RouteStats& r) { return r.max_seconds(); };
+    case SortKey::kErrors:
+      return [](const v1::RouteStats& r) { return r.error_ratio(); };
+    case SortKey::kInflight:
+      return [](const v1::RouteStats& r) { return static_cast<double>(r.in_flight()); };
+    case SortKey::kRoute:
+      break;
+  }
+  return [](const v1::RouteStats&) { return 0.0; };
+}
+
+std::string ClockTime(int64_t unix_nanos) {
+  if (unix_nanos <= 0) return "";
+  const time_t seconds = static_cast<time_t>(unix_nanos / 1000000000);
+  struct tm local {};
+  localtime_r(&seconds, &local);
+  char buf[16];
+  std::strftime(buf, sizeof(buf), "%H:%M:%S", &local);
+  return buf;
+}
+
+}  // namespace
+
+std::optional<SortKey> ParseSortKey(const std::string& name) {
+  for (const auto& entry : kSortKeys) {
+    if (name == entry.name) return entry.key;
+  }
+  return std::nullopt;
+}
+
+std::vector<std::string> SortKeyNames() {
+  std::vector<std::string> names;
+  for (const auto& entry : kSortKeys) names.emplace_back(entry.name);
+  return names;
+}
+
+std::string FormatLatency(double seconds) {
+  if (!(seconds > 0)) return "0";
+  // Microseconds are whole: sub-µs precision is noise for HTTP latency.
+  const double us = std::round(seconds * 1e6);
+  if (us < 1) return "<1µs";
+  if (us < 1000) return Printf("%.0f", us) + "µs";
+  // Rounding may carry into the next unit (999.6ms is "1.00s"), which
+  // ThreeDigits reports by returning nullopt.
+  if (auto ms = ThreeDigits(seconds * 1e3)) return *ms + "ms";
+  if (auto s = ThreeDigits(seconds)) return *s + "s";
+  return Printf("%.0f", seconds) + "s";
+}
+
+std::string FormatRate(double per_second) {
+  if (!(per_second > 0)) return "0";
+  if (per_second < 1) return Printf("%.2f", per_second);
+  if (per_second < 100) return Printf("%.1f", per_second);
+  return Printf("%.0f", per_second);
+}
+
+std::string FormatErrorPercent(double ratio) {
+  if (!(ratio > 0)) return "0.0%";
+  const double percent = ratio * 100;
+  if (percent < 0.05) return "<0.1%";
+  return Printf("%.1f", percent) + "%";
+}
+
+std::string RouteLabel(const v1::RouteStats& route) {
+  return route.method().empty() ? route.route() : route.method() + " " + route.route();
+}
+
+std::vector<v1::RouteStats> SortRoutes(const v1::GetTopResponse& top, SortKey key) {
+  std::vector<v1::RouteStats> routes(top.routes().begin(), top.routes().end());
+  auto by_name = [](const v1::RouteStats& a, const v1::RouteStats& b) {
+    return std::tie(a.route(), a.method()) < std::tie(b.route(), b.method());
+  };
+  if (key == SortKey::kRoute) {
+    std::stable_sort(routes.begin(), routes.end(), by_name);
+    return routes;
+  }
+  const Key value = KeyFor(key);
+  std::stable_sort(routes.begin(), routes.end(), [&](const auto& a, const auto& b) {
+    const double va = value(a), vb = value(b);
+    if (va != vb) return va > vb;
+    if (key == SortKey::kErrors && a.errors() != b.errors()) return a.errors() > b.errors();
+    return by_name(a, b);
+  });
+  return routes;
+}
+
+std::string RenderTopTable(const v1::GetTopResponse& top, const TopTableOptions& options) {
+  double total_rps = 0;
+  for (const auto& route : top.routes()) total_rps += route.requests_per_second();
+
+  std::string out =
+      "service " + top.service() + "   window " + std::to_string(top.window_seconds()) + "s";
+  if (options.workers >= 0) out += "   workers " + std::to_string(options.workers);
+  out += "   total " + FormatRate(total_rps) + " req/s";
+  if (const std::string at = ClockTime(top.timestamp_unix_nanos()); !at.empty()) {
+    out += "   at " + at;
+  }
+  out += "\n\n";
+
+  using A = TextTable::Align;
+  TextTable table({{"ROUTE", A::kLeft},
+                   {"REQ/S", A::kRight},
+                   {"ERR%", A::kRight},
+                   {"P50", A::kRight},
+                   {"P90", A::kRight},
+                   {"P99", A::kRight},
+                   {"MAX", A::kRight},
+                   {"INFLIGHT", A::kRight}});
+  const std::vector<v1::RouteStats> routes = SortRoutes(top, options.sort);
+  const size_t shown = options.limit == 0 ? routes.size() : std::min(options.limit, routes.size());
+  for (size_t i = 0; i < shown; ++i) {
+    const v1::RouteStats& r = routes[i];
+    // A route with only in-flight requests has no completed latencies.
+    const bool done = r.requests() > 0;
+    table.AddRow({RouteLabel(r), FormatRate(r.requests_per_second()),
+                  done ? FormatErrorPercent(r.error_ratio()) : "-",
+                  done ? FormatLatency(r.p50_seconds()) : "-",
+                  done ? FormatLatency(r.p90_seconds()) : "-",
+                  done ? FormatLatency(r.p99_seconds()) : "-",
+                  done ? FormatLatency(r.max_seconds()) : "-", std::to_string(r.in_flight())});
+  }
+  out += table.Render();
+  if (routes.empty()) {
+    out += "(no requests in the last " + std::to_string(top.window_seconds()) + "s)\n";
+  } else if (shown < routes.size()) {
+    out += "(" + std::to_string(routes.size() - shown) + " more routes; --limit 0 shows all)\n";
+  }
+  return out;
+}
+
+}  // namespace perfd::cli

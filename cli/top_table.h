@@ -1,0 +1,44 @@
+// `perfctl top` rendering: pure functions from a GetTopResponse to text, so
+// the layout is unit tested without a daemon.
+#pragma once
+
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "perfd/v1/perfd.pb.h"
+
+namespace perfd::cli {
+
+enum class SortKey { kRps, kP50, kP90, kP99, kMax, kErrors, kInflight, kRoute };
+
+// "rps", "p50", "p90", "p99", "max", "errors", "inflight", "route".
+std::optional<SortKey> ParseSortKey(const std::string& name);
+std::vector<std::string> SortKeyNames();
+
+// Three significant digits in the largest unit that keeps the value >= 1:
+// "850µs", "12.3ms", "1.20s"; "0" for zero.
+std::string FormatLatency(double seconds);
+// "0", "0.05", "12.3", "1234".
+std::string FormatRate(double per_second);
+// error_ratio (0..1) as a percentage; never shows a non-zero ratio as 0.
+std::string FormatErrorPercent(double ratio);
+// "GET /users/{user_id}".
+std::string RouteLabel(const v1::RouteStats& route);
+
+// Descending by the key (ties by route, then method); kRoute is ascending.
+// kErrors sorts by error ratio, then by error count.
+std::vector<v1::RouteStats> SortRoutes(const v1::GetTopResponse& top, SortKey key);
+
+struct TopTableOptions {
+  SortKey sort = SortKey::kRps;
+  size_t limit = 0;  // 0: all routes
+  int workers = -1;  // from ListServices; < 0: unknown, not shown
+};
+
+// Header line (service, window, workers, total req/s, time), a blank line,
+// then the ROUTE / REQ/S / ERR% / P50 / P90 / P99 / MAX / INFLIGHT table.
+std::string RenderTopTable(const v1::GetTopResponse& top, const TopTableOptions& options);
+
+}  // namespace perfd::cli

@@ -1,0 +1,46 @@
+// Hosts the perfd.v1 service on a unix socket (always) and TCP (optional).
+// The unix socket is the access control: 0600 root-owned by default, or
+// root:<group> 0660 when a group is configured.
+#pragma once
+
+#include <grpcpp/grpcpp.h>
+
+#include <memory>
+#include <stdexcept>
+#include <string>
+
+namespace perfd {
+
+class ApiServerError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+class ApiServer {
+ public:
+  // service must outlive the server.
+  explicit ApiServer(grpc::Service& service);
+  ~ApiServer();  // Shutdown()
+  ApiServer(const ApiServer&) = delete;
+  ApiServer& operator=(const ApiServer&) = delete;
+
+  // Creates the socket's parent directory (0755) if missing, replaces a stale
+  // socket file, listens on unix:<path> and, when tcp_address is non-empty,
+  // on that host:port. Throws ApiServerError naming the address on failure
+  // (unknown group, path not a socket, another perfd listening, bind error).
+  void Start(const std::string& unix_socket_path, const std::string& socket_group,
+             const std::string& tcp_address);
+  // Stops accepting, waits briefly for in-flight calls, removes the socket.
+  void Shutdown();
+
+  // The bound TCP port (useful with "127.0.0.1:0"); 0 without TCP.
+  int tcp_port() const { return tcp_port_; }
+
+ private:
+  grpc::Service& service_;
+  std::unique_ptr<grpc::Server> server_;
+  std::string socket_path_;
+  int tcp_port_ = 0;
+};
+
+}  // namespace perfd

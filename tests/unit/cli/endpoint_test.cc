@@ -1,0 +1,51 @@
+#include "cli/endpoint.h"
+
+#include <gtest/gtest.h>
+
+namespace perfd::cli {
+namespace {
+
+TEST(ChannelTarget, PathsBecomeUnixTargets) {
+  EXPECT_EQ(ChannelTarget("unix:///run/perfd/perfd.sock"), "unix:///run/perfd/perfd.sock");
+  EXPECT_EQ(ChannelTarget("/tmp/p.sock"), "unix:/tmp/p.sock");
+  EXPECT_EQ(ChannelTarget("10.0.0.5:50051"), "10.0.0.5:50051");
+  EXPECT_EQ(ChannelTarget("localhost:50051"), "localhost:50051");
+}
+
+TEST(DescribeRpcError, UnreachableDaemon) {
+  // The message gRPC 1.51 gives for a missing socket file.
+  grpc::Status status(grpc::StatusCode::UNAVAILABLE,
+                      "failed to connect to all addresses; last error: UNKNOWN: "
+                      "unix:/run/perfd/perfd.sock: No such file or directory");
+  EXPECT_EQ(DescribeRpcError(status, "unix:///run/perfd/perfd.sock"),
+            "perfctl: cannot reach perfd at unix:///run/perfd/perfd.sock: failed to connect "
+            "to all addresses; last error: UNKNOWN: unix:/run/perfd/perfd.sock: No such file "
+            "or directory (is perfd running? see docs/PERFCTL.md)");
+
+  EXPECT_EQ(DescribeRpcError(grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED, "Deadline Exceeded"),
+                             "10.0.0.5:50051"),
+            "perfctl: cannot reach perfd at 10.0.0.5:50051: no answer in time (is perfd "
+            "running? see docs/PERFCTL.md)");
+}
+
+TEST(DescribeRpcError, PermissionDeniedPointsAtSudo) {
+  grpc::Status status(grpc::StatusCode::UNAVAILABLE,
+                      "failed to connect to all addresses; last error: UNKNOWN: "
+                      "unix:/run/perfd/perfd.sock: Permission denied");
+  const std::string line = DescribeRpcError(status, "unix:///run/perfd/perfd.sock");
+  EXPECT_EQ(line.find("perfctl: cannot reach perfd at unix:///run/perfd/perfd.sock: "), 0u);
+  EXPECT_NE(line.find("use sudo, or set listen.grpc_socket_group"), std::string::npos) << line;
+}
+
+TEST(DescribeRpcError, ServerErrorsPrintTheServerMessage) {
+  grpc::Status status(grpc::StatusCode::NOT_FOUND,
+                      "unknown service \"nope\"; known services: api, billing");
+  EXPECT_EQ(DescribeRpcError(status, "x"),
+            "perfctl: unknown service \"nope\"; known services: api, billing");
+  EXPECT_NE(DescribeRpcError(grpc::Status(grpc::StatusCode::UNIMPLEMENTED, ""), "h:1")
+                .find("h:1 does not serve the perfd API"),
+            std::string::npos);
+}
+
+}  // namespace
+}  // namespace perfd::cli

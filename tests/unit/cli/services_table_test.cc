@@ -1,0 +1,49 @@
+#include "cli/services_table.h"
+
+#include <gtest/gtest.h>
+
+namespace perfd::cli {
+namespace {
+
+v1::Worker* AddWorker(v1::Service* s, uint32_t pid, const std::string& app,
+                      const std::string& server = "uvicorn") {
+  v1::Worker* w = s->add_workers();
+  w->set_pid(pid);
+  w->set_app_spec(app);
+  w->set_server(server);
+  return w;
+}
+
+TEST(RenderServicesTable, RowsAndDistinctValues) {
+  v1::ListServicesResponse list;
+  v1::Service* api = list.add_services();
+  api->set_name("api");
+  api->set_requests_total(123456);
+  AddWorker(api, 101, "shop.main:app", "gunicorn");
+  AddWorker(api, 102, "shop.main:app");
+  v1::Service* idle = list.add_services();
+  idle->set_name("billing-service");
+
+  EXPECT_EQ(RenderServicesTable(list),
+            "SERVICE          WORKERS  REQUESTS  SERVER            APP            PIDS\n"
+            "api                    2    123456  gunicorn,uvicorn  shop.main:app  101,102\n"
+            "billing-service        0         0  -                 -              -\n");
+}
+
+TEST(RenderServicesTable, ManyWorkersAreElided) {
+  v1::ListServicesResponse list;
+  v1::Service* s = list.add_services();
+  s->set_name("big");
+  for (uint32_t pid = 1; pid <= 20; ++pid) AddWorker(s, pid, "big:app");
+  const std::string out = RenderServicesTable(list);
+  EXPECT_NE(out.find("1,2,3,4,5,6,7,8,…\n"), std::string::npos) << out;
+  EXPECT_NE(out.find(" 20 "), std::string::npos) << out;
+}
+
+TEST(RenderServicesTable, EmptySaysSo) {
+  EXPECT_EQ(RenderServicesTable({}),
+            "SERVICE  WORKERS  REQUESTS  SERVER  APP  PIDS\n(no services traced yet)\n");
+}
+
+}  // namespace
+}  // namespace perfd::cli

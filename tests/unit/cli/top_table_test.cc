@@ -1,0 +1,197 @@
+#include "cli/top_table.h"
+
+#include <gtest/gtest.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "cli/text_table.h"
+
+namespace perfd::cli {
+namespace {
+
+TEST(FormatLatency, ThreeSignificantDigitsInTheRightUnit) {
+  EXPECT_EQ(FormatLatency(0), "0");
+  EXPECT_EQ(FormatLatency(850e-6), "850µs");
+  EXPECT_EQ(FormatLatency(0.0123), "12.3ms");
+  EXPECT_EQ(FormatLatency(1.2), "1.20s");
+  EXPECT_EQ(FormatLatency(1e-6), "1µs");
+  EXPECT_EQ(FormatLatency(0.4e-6), "<1µs");
+  EXPECT_EQ(FormatLatency(42.4e-6), "42µs");
+  EXPECT_EQ(FormatLatency(0.00123), "1.23ms");
+  EXPECT_EQ(FormatLatency(0.123), "123ms");
+  EXPECT_EQ(FormatLatency(12.34), "12.3s");
+  EXPECT_EQ(FormatLatency(123.4), "123s");
+  EXPECT_EQ(FormatLatency(5000), "5000s");
+}
+
+TEST(FormatLatency, RoundingCarriesIntoTheNextUnitOrDigit) {
+  EXPECT_EQ(FormatLatency(999.6e-6), "1.00ms");
+  EXPECT_EQ(FormatLatency(999.4e-6), "999µs");
+  EXPECT_EQ(FormatLatency(0.0099996), "10.0ms");
+  EXPECT_EQ(FormatLatency(0.099996), "100ms");
+  EXPECT_EQ(FormatLatency(0.9996), "1.00s");
+  EXPECT_EQ(FormatLatency(9.999), "10.0s");
+}
+
+TEST(FormatRateAndErrors, Shapes) {
+  EXPECT_EQ(FormatRate(0), "0");
+  EXPECT_EQ(FormatRate(0.05), "0.05");
+  EXPECT_EQ(FormatRate(12.34), "12.3");
+  EXPECT_EQ(FormatRate(1234.4), "1234");
+  EXPECT_EQ(FormatErrorPercent(0), "0.0%");
+  EXPECT_EQ(FormatErrorPercent(0.0001), "<0.1%");  // 1 in 10000 is not zero
+  EXPECT_EQ(FormatErrorPercent(0.07), "7.0%");
+  EXPECT_EQ(FormatErrorPercent(1), "100.0%");
+}
+
+TEST(SortKeys, ParseEveryNameAndRejectOthers) {
+  for (const auto& name : SortKeyNames()) EXPECT_TRUE(ParseSortKey(name).has_value()) << name;
+  EXPECT_EQ(SortKeyNames().size(), 8u);
+  EXPECT_EQ(ParseSortKey("p99"), SortKey::kP99);
+  EXPECT_FALSE(ParseSortKey("P99").has_value());
+  EXPECT_FALSE(ParseSortKey("latency").has_value());
+}
+
+v1::RouteStats Route(const std::string& method, const std::string& route, double rps, double p50,
+                     double p90, double p99, double max, double error_ratio, uint64_t errors,
+                     uint32_t in_flight) {
+  v1::RouteStats r;
+  r.set_method(method);
+  r.set_route(route);
+  r.set_requests_per_second(rps);
+  r.set_requests(static_cast<uint64_t>(rps * 60));
+  r.set_p50_seconds(p50);
+  r.set_p90_seconds(p90);
+  r.set_p99_seconds(p99);
+  r.set_max_seconds(max);
+  r.set_error_ratio(error_ratio);
+  r.set_errors(errors);
+  r.set_in_flight(in_flight);
+  return r;
+}
+
+v1::GetTopResponse Sample() {
+  v1::GetTopResponse top;
+  top.set_service("shop");
+  top.set_window_seconds(60);
+  // 2023-11-14 22:13:20 UTC
+  top.set_timestamp_unix_nanos(1700000000LL * 1000000000LL);
+  *top.add_routes() =
+      Route("GET", "/users/{user_id}", 120.4, 850e-6, 0.0123, 0.0456, 0.3, 0.001, 7, 2);
+  *top.add_routes() = Route("POST", "/orders", 0.25, 0.045, 0.2, 1.2, 2.5, 0.05, 10, 0);
+  *top.add_routes() = Route("GET", "/health", 10, 120e-6, 200e-6, 300e-6, 0.001, 0, 0, 5);
+  return top;
+}
+
+std::vector<std::string> Labels(const std::vector<v1::RouteStats>& routes) {
+  std::vector<std::string> labels;
+  for (const auto& r : routes) labels.push_back(RouteLabel(r));
+  return labels;
+}
+
+TEST(SortRoutes, EachKeyDescendingRouteAscending) {
+  const auto top = Sample();
+  using L = std::vector<std::string>;
+  const L users_health_orders = {"GET /users/{user_id}", "GET /health", "POST /orders"};
+  const L orders_users_health = {"POST /orders", "GET /users/{user_id}", "GET /health"};
+  EXPECT_EQ(Labels(SortRoutes(top, SortKey::kRps)), users_health_orders);
+  EXPECT_EQ(Labels(SortRoutes(top, SortKey::kP50)), orders_users_health);
+  EXPECT_EQ(Labels(SortRoutes(top, SortKey::kP90)), orders_users_health);
+  EXPECT_EQ(Labels(SortRoutes(top, SortKey::kP99)), orders_users_health);
+  EXPECT_EQ(Labels(SortRoutes(top, SortKey::kMax)), orders_users_health);
+  EXPECT_EQ(Labels(SortRoutes(top, SortKey::kErrors)), orders_users_health);
+  EXPECT_EQ(Labels(SortRoutes(top, SortKey::kInflight)),
+            L({"GET /health", "GET /users/{user_id}", "POST /orders"}));
+  EXPECT_EQ(Labels(SortRoutes(top, SortKey::kRoute)),
+            L({"GET /health", "POST /orders", "GET /users/{user_id}"}));
+}
+
+TEST(SortRoutes, TiesBreakByRouteThenMethod) {
+  v1::GetTopResponse top;
+  *top.add_routes() = Route("POST", "/b", 1, 0, 0, 0, 0, 0.5, 1, 0);
+  *top.add_routes() = Route("GET", "/b", 1, 0, 0, 0, 0, 0.5, 3, 0);
+  *top.add_routes() = Route("GET", "/a", 1, 0, 0, 0, 0, 0.5, 1, 0);
+  EXPECT_EQ(Labels(SortRoutes(top, SortKey::kRps)),
+            (std::vector<std::string>{"GET /a", "GET /b", "POST /b"}));
+  // Same error ratio: more errors first.
+  EXPECT_EQ(Labels(SortRoutes(top, SortKey::kErrors)),
+            (std::vector<std::string>{"GET /b", "GET /a", "POST /b"}));
+}
+
+class RenderTopTableTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const char* tz = getenv("TZ");
+    saved_tz_ = tz ? tz : "";
+    had_tz_ = tz != nullptr;
+    setenv("TZ", "UTC", 1);
+    tzset();
+  }
+  void TearDown() override {
+    if (had_tz_) {
+      setenv("TZ", saved_tz_.c_str(), 1);
+    } else {
+      unsetenv("TZ");
+    }
+    tzset();
+  }
+  std::string saved_tz_;
+  bool had_tz_ = false;
+};
+
+TEST_F(RenderTopTableTest, GoldenLayout) {
+  TopTableOptions options;
+  options.workers = 4;
+  const std::string out = RenderTopTable(Sample(), options);
+  std::vector<std::string> lines;
+  for (size_t start = 0, end; (end = out.find('\n', start)) != std::string::npos; start = end + 1) {
+    lines.push_back(out.substr(start, end - start));
+  }
+  ASSERT_EQ(lines.size(), 6u) << out;
+  EXPECT_EQ(lines[0], "service shop   window 60s   workers 4   total 131 req/s   at 22:13:20");
+  EXPECT_EQ(lines[1], "");
+  EXPECT_EQ(lines[2],
+            "ROUTE                 REQ/S  ERR%     P50     P90     P99     MAX  INFLIGHT");
+  EXPECT_EQ(lines[3],
+            "GET /users/{user_id}    120  0.1%   850µs  12.3ms  45.6ms   300ms         2");
+  EXPECT_EQ(lines[4],
+            "GET /health            10.0  0.0%   120µs   200µs   300µs  1.00ms         5");
+  EXPECT_EQ(lines[5],
+            "POST /orders           0.25  5.0%  45.0ms   200ms   1.20s   2.50s         0");
+  // Every row has the same display width: right-aligned columns end together.
+  for (size_t i = 3; i < lines.size(); ++i) {
+    EXPECT_EQ(DisplayWidth(lines[i]), DisplayWidth(lines[2])) << lines[i];
+  }
+}
+
+TEST_F(RenderTopTableTest, LimitEmptyAndInFlightOnly) {
+  TopTableOptions options;
+  options.limit = 1;
+  options.sort = SortKey::kP99;
+  std::string out = RenderTopTable(Sample(), options);
+  EXPECT_NE(out.find("POST /orders"), std::string::npos);
+  EXPECT_EQ(out.find("GET /health"), std::string::npos);
+  EXPECT_NE(out.find("(2 more routes; --limit 0 shows all)\n"), std::string::npos);
+  EXPECT_EQ(out.find("workers"), std::string::npos);  // unknown count is not shown
+
+  v1::GetTopResponse empty;
+  empty.set_service("shop");
+  empty.set_window_seconds(300);
+  out = RenderTopTable(empty, {});
+  EXPECT_NE(out.find("total 0 req/s"), std::string::npos) << out;
+  EXPECT_NE(out.find("(no requests in the last 300s)\n"), std::string::npos) << out;
+
+  v1::GetTopResponse waiting;
+  waiting.set_service("shop");
+  waiting.set_window_seconds(60);
+  v1::RouteStats* r = waiting.add_routes();
+  r->set_method("POST");
+  r->set_route("/slow");
+  r->set_in_flight(3);
+  out = RenderTopTable(waiting, {});
+  EXPECT_NE(out.find("POST /slow      0     -    -    -    -    -         3\n"), std::string::npos)
+      << out;
+}
+
+}  // namespace
+}  // namespace perfd::cli
