@@ -1,0 +1,313 @@
+// YAML → Config. The walk is strict on purpose: a typo in a key silently
+// falling back to a default is worse than refusing to start, so every map
+// checks its keys against the schema and every error names the dotted path.
+#include "daemon/config/config.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <cstring>
+#include <functional>
+#include <map>
+#include <set>
+
+#include "daemon/config/config_checks.h"
+
+namespace perfd {
+namespace {
+
+std::string Join(const std::string& path, const std::string& key) {
+  return path.empty() ? key : path + "." + key;
+}
+
+size_t EditDistance(const std::string& a, const std::string& b) {
+  std::vector<size_t> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t diag = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      const size_t up = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diag = up;
+    }
+  }
+  return row[b.size()];
+}
+
+const char* KindName(const YAML::Node& node) {
+  switch (node.Type()) {
+    case YAML::NodeType::Map:
+      return "a mapping";
+    case YAML::NodeType::Sequence:
+      return "a list";
+    case YAML::NodeType::Null:
+      return "nothing";
+    default:
+      return "a scalar";
+  }
+}
+
+// One mapping of the schema: handlers per known key. Unknown and duplicate
+// keys are errors; a null node (e.g. "listen:" with nothing under it) is an
+// empty mapping, i.e. all defaults.
+using Handler = std::function<void(const YAML::Node&, const std::string& path)>;
+
+void WalkMap(const YAML::Node& node, const std::string& path,
+             const std::map<std::string, Handler>& handlers) {
+  if (node.IsNull()) return;
+  if (!node.IsMap()) {
+    throw ConfigError(path.empty() ? "config" : path,
+                      std::string("expected a mapping, got ") + KindName(node));
+  }
+  std::set<std::string> seen;
+  for (const auto& kv : node) {
+    if (!kv.first.IsScalar()) throw ConfigError(Join(path, "?"), "keys must be plain strings");
+    const std::string key = kv.first.Scalar();
+    const std::string key_path = Join(path, key);
+    if (!seen.insert(key).second) throw ConfigError(key_path, "duplicate key");
+    auto it = handlers.find(key);
+    if (it == handlers.end()) {
+      std::string message = "unknown key";
+      size_t best = 3;
+      for (const auto& [known, unused] : handlers) {
+        const size_t d = EditDistance(key, known);
+        if (d < best) {
+          best = d;
+          message = "unknown key (did you mean '" + known + "'?)";
+        }
+      }
+      throw ConfigError(key_path, message);
+    }
+    it->second(kv.second, key_path);
+  }
+}
+
+template <typename F>
+void WalkList(const YAML::Node& node, const std::string& path, F&& item) {
+  if (node.IsNull()) return;
+  if (!node.IsSequence()) {
+    throw ConfigError(path, std::string("expected a list, got ") + KindName(node));
+  }
+  for (size_t i = 0; i < node.size(); ++i) {
+    item(node[i], path + "[" + std::to_string(i) + "]");
+  }
+}
+
+// A quoted scalar ("250") is a string in YAML; yaml-cpp marks it with the
+// non-specific tag "!". Numbers and booleans must be plain scalars.
+bool IsQuoted(const YAML::Node& node) { return node.Tag() == "!"; }
+
+std::string GetString(const YAML::Node& node, const std::string& path, bool null_is_empty) {
+  if (node.IsNull() && null_is_empty) return "";
+  if (!node.IsScalar()) {
+    throw ConfigError(path, std::string("expected a string, got ") + KindName(node));
+  }
+  return node.Scalar();
+}
+
+uint32_t GetUint(const YAML::Node& node, const std::string& path, uint64_t min, uint64_t max) {
+  const std::string range = " (" + std::to_string(min) + ".." + std::to_string(max) + ")";
+  if (!node.IsScalar() || IsQuoted(node)) {
+    throw ConfigError(path, std::string("expected an integer") + range + ", got " +
+                                (node.IsScalar() ? "a quoted string" : KindName(node)));
+  }
+  const std::string& s = node.Scalar();
+  size_t i = (!s.empty() && (s[0] == '-' || s[0] == '+')) ? 1 : 0;
+  if (i == s.size() ||
+      !std::all_of(s.begin() + i, s.end(), [](char ch) { return ch >= '0' && ch <= '9'; })) {
+    throw ConfigError(path, "expected an integer" + range + ", got '" + s + "'");
+  }
+  const bool negative = s[0] == '-';
+  const std::string digits = s.substr(i);
+  const bool huge = digits.size() > 18;
+  const uint64_t v = huge ? 0 : std::stoull(digits);
+  if (negative || huge || v < min || v > max) {
+    throw ConfigError(path, "must be between " + std::to_string(min) + " and " +
+                                std::to_string(max) + ", got " + s);
+  }
+  return static_cast<uint32_t>(v);
+}
+
+bool GetBool(const YAML::Node& node, const std::string& path) {
+  if (node.IsScalar() && !IsQuoted(node)) {
+    std::string s = node.Scalar();
+    for (char& ch : s) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    if (s == "true" || s == "yes" || s == "on") return true;
+    if (s == "false" || s == "no" || s == "off") return false;
+  }
+  throw ConfigError(path, "expected true or false, got " +
+                              (node.IsScalar() ? "'" + node.Scalar() + "'" : KindName(node)));
+}
+
+void Check(const std::string& path, const std::string& error) {
+  if (!error.empty()) throw ConfigError(path, error);
+}
+
+void ParseListen(const YAML::Node& node, const std::string& path, Config& c) {
+  WalkMap(node, path,
+          {{"metrics",
+            [&](const YAML::Node& n, const std::string& p) {
+              c.metrics_address = GetString(n, p, false);
+              Check(p, config_checks::CheckHostPort(c.metrics_address));
+            }},
+           {"grpc_socket",
+            [&](const YAML::Node& n, const std::string& p) {
+              c.grpc_socket = GetString(n, p, true);
+              Check(p, config_checks::CheckUnixSocketPath(c.grpc_socket));
+            }},
+           {"grpc_socket_group",
+            [&](const YAML::Node& n, const std::string& p) {
+              c.grpc_socket_group = GetString(n, p, true);
+              Check(p, config_checks::CheckGroupName(c.grpc_socket_group));
+            }},
+           {"grpc_tcp", [&](const YAML::Node& n, const std::string& p) {
+              c.grpc_tcp = GetString(n, p, true);
+              if (!c.grpc_tcp.empty()) Check(p, config_checks::CheckHostPort(c.grpc_tcp));
+            }}});
+}
+
+void ParseService(const YAML::Node& node, const std::string& path, Config& c) {
+  if (node.IsNull()) throw ConfigError(path, "expected a mapping with match and name");
+  ServiceRule rule;
+  bool has_match = false;
+  bool has_name = false;
+  WalkMap(node, path,
+          {{"match",
+            [&](const YAML::Node& n, const std::string& p) {
+              rule.match = GetString(n, p, false);
+              Check(p, config_checks::CheckRegex(rule.match));
+              has_match = true;
+            }},
+           {"name", [&](const YAML::Node& n, const std::string& p) {
+              rule.name = GetString(n, p, false);
+              if (rule.name.empty()) throw ConfigError(p, "empty service name");
+              has_name = true;
+            }}});
+  if (!has_match) throw ConfigError(path + ".match", "missing required key");
+  if (!has_name) throw ConfigError(path + ".name", "missing required key");
+  c.services.push_back(std::move(rule));
+}
+
+void ParseRouteRule(const YAML::Node& node, const std::string& path, Config& c) {
+  if (node.IsNull()) throw ConfigError(path, "expected a mapping with pattern (and service)");
+  RouteRule rule;
+  bool has_pattern = false;
+  WalkMap(node, path,
+          {{"service", [&](const YAML::Node& n,
+                           const std::string& p) { rule.service = GetString(n, p, true); }},
+           {"pattern", [&](const YAML::Node& n, const std::string& p) {
+              rule.pattern = GetString(n, p, false);
+              Check(p, config_checks::CheckRoutePattern(rule.pattern));
+              has_pattern = true;
+            }}});
+  if (!has_pattern) throw ConfigError(path + ".pattern", "missing required key");
+  c.route_rules.push_back(std::move(rule));
+}
+
+void ParseRoutes(const YAML::Node& node, const std::string& path, Config& c) {
+  WalkMap(
+      node, path,
+      {{"openapi", [&](const YAML::Node& n, const std::string& p) { c.openapi = GetBool(n, p); }},
+       {"openapi_path",
+        [&](const YAML::Node& n, const std::string& p) {
+          c.openapi_path = GetString(n, p, false);
+          if (c.openapi_path.empty() || c.openapi_path.front() != '/') {
+            throw ConfigError(p, "must start with '/', got '" + c.openapi_path + "'");
+          }
+        }},
+       {"openapi_timeout_ms",
+        [&](const YAML::Node& n, const std::string& p) {
+          c.openapi_timeout_ms = GetUint(n, p, 1, 600000);
+        }},
+       {"max_per_service",
+        [&](const YAML::Node& n, const std::string& p) {
+          c.max_routes_per_service = GetUint(n, p, 1, 100000);
+        }},
+       {"rules", [&](const YAML::Node& n, const std::string& p) {
+          WalkList(n, p, [&](const YAML::Node& item, const std::string& ip) {
+            ParseRouteRule(item, ip, c);
+          });
+        }}});
+}
+
+Config ParseNamed(const std::string& yaml_text, const std::string& source) {
+  std::vector<YAML::Node> docs;
+  try {
+    docs = YAML::LoadAll(yaml_text);
+  } catch (const YAML::Exception& e) {
+    throw ConfigError(source, "YAML syntax error at line " + std::to_string(e.mark.line + 1) +
+                                  ", column " + std::to_string(e.mark.column + 1) + ": " + e.msg);
+  }
+  if (docs.size() > 1) throw ConfigError(source, "expected one YAML document, found several");
+  Config c;
+  if (docs.empty()) return c;
+  WalkMap(
+      docs[0], "",
+      {{"listen", [&](const YAML::Node& n, const std::string& p) { ParseListen(n, p, c); }},
+       {"discovery",
+        [&](const YAML::Node& n, const std::string& p) {
+          WalkMap(n, p, {{"scan_interval_ms", [&](const YAML::Node& v, const std::string& vp) {
+                            c.scan_interval_ms = GetUint(v, vp, 10, 60000);
+                          }}});
+        }},
+       {"services",
+        [&](const YAML::Node& n, const std::string& p) {
+          WalkList(n, p, [&](const YAML::Node& item, const std::string& ip) {
+            ParseService(item, ip, c);
+          });
+        }},
+       {"routes", [&](const YAML::Node& n, const std::string& p) { ParseRoutes(n, p, c); }},
+       {"http",
+        [&](const YAML::Node& n, const std::string& p) {
+          WalkMap(n, p,
+                  {{"response_idle_timeout_ms", [&](const YAML::Node& v, const std::string& vp) {
+                      c.response_idle_timeout_ms = GetUint(v, vp, 1, 600000);
+                    }}});
+        }},
+       {"aggregation",
+        [&](const YAML::Node& n, const std::string& p) {
+          WalkMap(n, p, {{"window_max_seconds", [&](const YAML::Node& v, const std::string& vp) {
+                            c.window_max_seconds = GetUint(v, vp, 10, 86400);
+                          }}});
+        }},
+       {"log", [&](const YAML::Node& n, const std::string& p) {
+          WalkMap(n, p, {{"level", [&](const YAML::Node& v, const std::string& vp) {
+                            c.log_level = GetString(v, vp, false);
+                            Check(vp, config_checks::CheckLogLevel(c.log_level));
+                          }}});
+        }}});
+  return c;
+}
+
+}  // namespace
+
+Config ParseConfig(const std::string& yaml_text) { return ParseNamed(yaml_text, "config"); }
+
+Config LoadConfigFile(const std::string& path) {
+  // POSIX read() rather than ifstream: ifstream reads a directory as an empty
+  // file, which would silently mean "all defaults".
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) throw ConfigError("config", "cannot open " + path + ": " + std::strerror(errno));
+  std::string text;
+  char buf[8192];
+  for (;;) {
+    const ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n == 0) break;
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      const int err = errno;
+      ::close(fd);
+      throw ConfigError("config", "cannot read " + path + ": " + std::strerror(err));
+    }
+    text.append(buf, static_cast<size_t>(n));
+  }
+  ::close(fd);
+  return ParseNamed(text, path);
+}
+
+}  // namespace perfd

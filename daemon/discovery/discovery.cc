@@ -1,0 +1,159 @@
+#include "daemon/discovery/discovery.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <deque>
+#include <set>
+
+namespace perfd {
+
+Discovery::Discovery(const Config& config, ProcReader& reader)
+    : reader_(reader), namer_(config.services) {}
+
+const ProcessInfo* Discovery::Lookup(uint32_t pid, Memo& memo) const {
+  auto it = memo.find(pid);
+  if (it == memo.end()) it = memo.emplace(pid, reader_.ReadProcess(pid)).first;
+  // unordered_map nodes are stable: the pointer survives later inserts.
+  return it->second ? &*it->second : nullptr;
+}
+
+bool Discovery::Reclassify(uint32_t pid, int rechecks, Memo& memo,
+                           std::map<uint32_t, Worker>& workers, Diff& diff) {
+  const ProcessInfo* info = Lookup(pid, memo);
+  if (info == nullptr) return false;  // exited meanwhile: the next scan drops it
+  const ProcessInfo* parent = info->ppid != 0 ? Lookup(info->ppid, memo) : nullptr;
+  const ProcessInfo* grandparent =
+      (parent != nullptr && parent->ppid != 0) ? Lookup(parent->ppid, memo) : nullptr;
+  const Classification c = ClassifyProcess(*info, parent, grandparent);
+
+  auto old = known_.find(pid);
+  const bool existed = old != known_.end();
+  const Role old_role = existed ? old->second.role : Role::kNone;
+  Known& k = known_[pid];
+  k.start_time = info->start_time;
+  k.ppid = info->ppid;
+  k.comm = info->comm;
+  k.role = c.role;
+  k.rechecks_left = c.same_argv_as_parent ? rechecks : 0;
+
+  std::optional<Worker> now;
+  if (c.role == Role::kWorker) {
+    Worker w;
+    w.pid = pid;
+    w.start_time = info->start_time;
+    w.app_spec = c.app_spec;
+    w.server = c.server;
+    w.argv = info->argv;
+    const auto& naming_argv = (c.named_by_parent && parent) ? parent->argv : info->argv;
+    w.service = namer_.Name(JoinArgv(naming_argv), info->env, c.app_spec);
+    now = std::move(w);
+  }
+  auto cur = workers.find(pid);
+  if (cur != workers.end() && now && cur->second.start_time == now->start_time &&
+      cur->second.service == now->service && cur->second.app_spec == now->app_spec &&
+      cur->second.server == now->server) {
+    // Same worker, new title (setproctitle after fork): not a change.
+    cur->second.argv = now->argv;
+  } else {
+    if (cur != workers.end()) {
+      diff.removed.push_back(cur->second);
+      workers.erase(cur);
+    }
+    if (now) {
+      diff.added.push_back(*now);
+      workers.emplace(pid, std::move(*now));
+    }
+  }
+  return existed && old_role != c.role;
+}
+
+Discovery::Diff Discovery::Scan() {
+  const auto start = std::chrono::steady_clock::now();
+  ScanStats stats;
+  std::unordered_map<uint32_t, ProcStat> live;
+  for (uint32_t pid : reader_.ListPids()) {
+    if (auto st = reader_.ReadStat(pid)) live.emplace(pid, std::move(*st));
+  }
+  stats.processes = live.size();
+
+  std::map<uint32_t, Worker> workers = workers_;  // only this thread writes workers_
+  Diff diff;
+
+  // Exits, and pids reused by a new process (different start time).
+  for (auto it = known_.begin(); it != known_.end();) {
+    const auto l = live.find(it->first);
+    if (l == live.end() || l->second.start_time != it->second.start_time) {
+      const auto w = workers.find(it->first);
+      if (w != workers.end()) {
+        diff.removed.push_back(w->second);
+        workers.erase(w);
+      }
+      it = known_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+
+  // New pids; pids that exec'd (comm changed: e.g. a shell that execs
+  // uvicorn keeps pid and start time) or were re-parented; pending re-checks.
+  std::vector<std::pair<uint32_t, int>> todo_list;
+  for (const auto& [pid, st] : live) {
+    const auto k = known_.find(pid);
+    if (k == known_.end() || k->second.comm != st.comm || k->second.ppid != st.ppid) {
+      todo_list.emplace_back(pid, kSameArgvRechecks);
+    } else if (k->second.rechecks_left > 0) {
+      todo_list.emplace_back(pid, k->second.rechecks_left - 1);
+    }
+  }
+  std::sort(todo_list.begin(), todo_list.end());
+  std::deque<std::pair<uint32_t, int>> todo(todo_list.begin(), todo_list.end());
+  std::set<uint32_t> queued;
+  for (const auto& item : todo_list) queued.insert(item.first);
+
+  Memo memo;
+  while (!todo.empty()) {
+    const auto [pid, rechecks] = todo.front();
+    todo.pop_front();
+    ++stats.classified;
+    if (Reclassify(pid, rechecks, memo, workers, diff)) {
+      // A process that became (or stopped being) a supervisor changes what
+      // its children are, e.g. a gunicorn master re-exec'd by USR2 whose
+      // old master just exited.
+      for (const auto& [child, st] : live) {
+        if (st.ppid == pid && queued.insert(child).second) {
+          todo.emplace_back(child, kSameArgvRechecks);
+        }
+      }
+    }
+  }
+
+  for (const auto& w : diff.removed) {
+    spdlog::info("discovery: worker gone pid={} service={} app={}", w.pid, w.service, w.app_spec);
+  }
+  for (const auto& w : diff.added) {
+    spdlog::info("discovery: worker found pid={} service={} app={} server={}", w.pid, w.service,
+                 w.app_spec, w.server);
+  }
+  stats.duration = std::chrono::duration_cast<std::chrono::microseconds>(
+      std::chrono::steady_clock::now() - start);
+  std::lock_guard<std::mutex> lock(mu_);
+  workers_ = std::move(workers);
+  last_scan_ = stats;
+  return diff;
+}
+
+std::vector<Worker> Discovery::Workers() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<Worker> out;
+  out.reserve(workers_.size());
+  for (const auto& [pid, w] : workers_) out.push_back(w);
+  return out;
+}
+
+Discovery::ScanStats Discovery::last_scan() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return last_scan_;
+}
+
+}  // namespace perfd

@@ -1,0 +1,77 @@
+// Finds the uvicorn workers on this host by scanning /proc. Scan() is cheap
+// in steady state: it lists pids and reads /proc/<pid>/stat of each; only pids
+// not seen before (or that exec'd or were re-parented) get their cmdline and
+// environment read and classified. Verdicts, negative ones included, are
+// cached by pid + start time, so a reused pid is never mistaken for the old
+// process.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "daemon/config/config.h"
+#include "daemon/discovery/proc_reader.h"
+#include "daemon/discovery/service_namer.h"
+#include "daemon/discovery/worker.h"
+#include "daemon/discovery/worker_classifier.h"
+
+namespace perfd {
+
+class Discovery {
+ public:
+  struct Diff {
+    std::vector<Worker> added;
+    std::vector<Worker> removed;
+  };
+  struct ScanStats {
+    size_t processes = 0;   // pids whose stat was read
+    size_t classified = 0;  // pids whose cmdline/environ were read
+    std::chrono::microseconds duration{0};
+  };
+
+  // The reader must outlive Discovery. Throws ConfigError on a bad
+  // services[].match regex.
+  Discovery(const Config& config, ProcReader& reader);
+
+  // Call from one thread only (the discovery loop).
+  Diff Scan();
+  // Safe to call from any thread, concurrently with Scan(). Sorted by pid.
+  std::vector<Worker> Workers() const;
+  ScanStats last_scan() const;
+
+ private:
+  // How many scans a process whose argv equals its parent's is re-read: a
+  // spawn child between fork and exec looks like that for a few ms.
+  static constexpr int kSameArgvRechecks = 8;
+
+  struct Known {
+    uint64_t start_time = 0;
+    uint32_t ppid = 0;
+    std::string comm;
+    Role role = Role::kNone;
+    int rechecks_left = 0;
+  };
+  using Memo = std::unordered_map<uint32_t, std::optional<ProcessInfo>>;
+
+  const ProcessInfo* Lookup(uint32_t pid, Memo& memo) const;
+  // Classifies pid and updates known_/workers, recording changes in diff.
+  // Returns true when its role changed (its children then need a look too).
+  bool Reclassify(uint32_t pid, int rechecks, Memo& memo, std::map<uint32_t, Worker>& workers,
+                  Diff& diff);
+
+  ProcReader& reader_;
+  ServiceNamer namer_;
+  std::unordered_map<uint32_t, Known> known_;  // Scan() thread only
+
+  mutable std::mutex mu_;
+  std::map<uint32_t, Worker> workers_;  // written under mu_ by Scan() only
+  ScanStats last_scan_;                 // guarded by mu_
+};
+
+}  // namespace perfd

@@ -1,0 +1,48 @@
+// Names the service a worker belongs to. Precedence: the first config
+// services[] rule whose regex is found in the command line, then the
+// PERFD_SERVICE and OTEL_SERVICE_NAME environment variables, then the top
+// package of the ASGI app ("shop.main:app" → "shop").
+#pragma once
+
+#include <map>
+#include <regex>
+#include <string>
+#include <vector>
+
+#include "daemon/config/config.h"
+
+namespace perfd {
+
+inline constexpr size_t kMaxServiceNameLength = 64;
+inline constexpr const char* kUnknownService = "unknown";
+
+class ServiceNamer {
+ public:
+  // Compiles the rules once; a bad regex is a ConfigError naming
+  // "services[i].match" (ParseConfig already rejects those).
+  explicit ServiceNamer(const std::vector<ServiceRule>& rules);
+
+  // cmdline: argv joined by single spaces (for a spawn child, the
+  // supervisor's). env: the kept environment variables of the worker.
+  std::string Name(const std::string& cmdline, const std::map<std::string, std::string>& env,
+                   const std::string& app_spec) const;
+
+ private:
+  struct Compiled {
+    std::regex re;
+    std::string name;
+  };
+  std::vector<Compiled> rules_;
+};
+
+// argv joined by single spaces: what services[].match is searched in.
+std::string JoinArgv(const std::vector<std::string>& argv);
+
+// "shop.main:app" → "shop", "main:app" → "main", "shop.main:create_app()" →
+// "shop"; "" when app_spec has no module.
+std::string ServiceFromAppSpec(const std::string& app_spec);
+
+// Characters outside [A-Za-z0-9_.-] become '_'; at most 64 characters.
+std::string SanitizeServiceName(const std::string& name);
+
+}  // namespace perfd

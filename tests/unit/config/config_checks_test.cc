@@ -1,0 +1,45 @@
+#include "daemon/config/config_checks.h"
+
+#include <gtest/gtest.h>
+
+namespace perfd::config_checks {
+namespace {
+
+TEST(ConfigChecksTest, HostPort) {
+  for (const char* ok : {"0.0.0.0:9464", "127.0.0.1:1", "[::]:9464", "[::1]:65535", "localhost:80",
+                         "perfd-metrics.internal:9464", "host:0", "my_app:80"}) {
+    EXPECT_EQ(CheckHostPort(ok), "") << ok;
+  }
+  for (const char* bad : {"", "9464", ":9464", "localhost:", "localhost:65536", "localhost:-1",
+                          "localhost:80x", "[::1]9464", "[::1:9464", "[zz]:80", "::1:80",
+                          "-bad-:80", "a..b:80", "1.2.3:80", "256.0.0.1:80", "localhost:123456"}) {
+    EXPECT_NE(CheckHostPort(bad), "") << bad;
+  }
+}
+
+TEST(ConfigChecksTest, RoutePattern) {
+  for (const char* ok : {"/", "/users/{user_id}", "/a/{x}/b/{y}", "/files/{name}.json"}) {
+    EXPECT_EQ(CheckRoutePattern(ok), "") << ok;
+  }
+  for (const char* bad : {"", "users", "/a/{", "/a/}", "/a/{}", "/a/{{x}}", "/a/{x/y}"}) {
+    EXPECT_NE(CheckRoutePattern(bad), "") << bad;
+  }
+}
+
+TEST(ConfigChecksTest, RegexLogLevelSocketGroup) {
+  EXPECT_EQ(CheckRegex("uvicorn .*shop"), "");
+  EXPECT_NE(CheckRegex("a{2,1}"), "");
+  EXPECT_NE(CheckRegex("(?<name>x)"), "");  // not ECMAScript in std::regex
+  EXPECT_NE(CheckLogLevel("warning"), "");
+  EXPECT_EQ(CheckLogLevel("warn"), "");
+  EXPECT_EQ(CheckUnixSocketPath(""), "");
+  EXPECT_EQ(CheckUnixSocketPath("/run/perfd/perfd.sock"), "");
+  EXPECT_EQ(CheckUnixSocketPath("/" + std::string(106, 'x')), "");
+  EXPECT_NE(CheckUnixSocketPath("/" + std::string(107, 'x')), "");
+  EXPECT_EQ(CheckGroupName("1001"), "");
+  EXPECT_NE(CheckGroupName("-rf"), "");
+  EXPECT_NE(CheckGroupName("a:b"), "");
+}
+
+}  // namespace
+}  // namespace perfd::config_checks

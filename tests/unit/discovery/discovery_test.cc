@@ -1,0 +1,289 @@
+#include "daemon/discovery/discovery.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <atomic>
+#include <thread>
+
+#include "tests/unit/discovery/fake_proc.h"
+
+namespace perfd {
+namespace {
+
+using testing::FakeProcess;
+using testing::FakeProcTree;
+using testing::Proc;
+using V = std::vector<std::string>;
+
+// Counts the expensive reads, to check steady-state scans avoid them.
+class CountingReader : public ProcReader {
+ public:
+  using ProcReader::ProcReader;
+  std::optional<ProcStat> ReadStat(uint32_t pid) const override {
+    ++stat_reads;
+    return ProcReader::ReadStat(pid);
+  }
+  std::optional<ProcessInfo> ReadProcess(uint32_t pid) const override {
+    ++process_reads;
+    return ProcReader::ReadProcess(pid);
+  }
+  mutable int stat_reads = 0;
+  mutable int process_reads = 0;
+};
+
+std::vector<uint32_t> Pids(const std::vector<Worker>& workers) {
+  std::vector<uint32_t> pids;
+  for (const auto& w : workers) pids.push_back(w.pid);
+  std::sort(pids.begin(), pids.end());
+  return pids;
+}
+
+const Worker* Find(const std::vector<Worker>& workers, uint32_t pid) {
+  for (const auto& w : workers) {
+    if (w.pid == pid) return &w;
+  }
+  return nullptr;
+}
+
+const V kUvicornWorkers2 = {
+    "/usr/bin/python3", "/usr/bin/uvicorn", "--workers", "2", "--port", "9000", "billing.api:app"};
+// As observed: multiprocessing passes the interpreter's flags (-B) along.
+const V kSpawn = {"/usr/bin/python3", "-B", "-c",
+                  "from multiprocessing.spawn import spawn_main; spawn_main(tracker_fd=5, "
+                  "pipe_handle=7)",
+                  "--multiprocessing-fork"};
+const V kTracker = {"/usr/bin/python3", "-B", "-c",
+                    "from multiprocessing.resource_tracker import main;main(4)"};
+const V kGunicorn = {
+    "/usr/bin/python3", "/usr/bin/gunicorn", "-k", "uvicorn.workers.UvicornWorker", "-w", "2",
+    "orders.main:app"};
+
+class DiscoveryTest : public ::testing::Test {
+ protected:
+  DiscoveryTest() : reader_(tree_.root()) {
+    tree_.Add(Proc(1, 0, {"/sbin/init"}));
+    tree_.Add(Proc(2, 0, {}));  // kthreadd
+    tree_.Add(Proc(50, 1, {"-bash"}));
+  }
+  // A host with every kind of process discovery must tell apart.
+  void AddMixedHost() {
+    tree_.Add(Proc(100, 50, {"python3", "-m", "uvicorn", "shop.main:app", "--port", "8000"}));
+    tree_.Add(Proc(110, 50, {"grep", "uvicorn"}));
+    tree_.Add(Proc(200, 50, kUvicornWorkers2));
+    tree_.Add(Proc(201, 200, kTracker));
+    tree_.Add(Proc(202, 200, kSpawn));
+    tree_.Add(Proc(203, 200, kSpawn));
+    tree_.Add(Proc(300, 1, kGunicorn));
+    tree_.Add(Proc(301, 300, kGunicorn));
+    tree_.Add(Proc(302, 300, kGunicorn));
+    tree_.Add(Proc(303, 302, kGunicorn));  // the app forked inside a worker
+  }
+  FakeProcTree tree_;
+  CountingReader reader_;
+};
+
+TEST_F(DiscoveryTest, FindsExactlyTheWorkers) {
+  AddMixedHost();
+  Discovery discovery(Config{}, reader_);
+  const auto diff = discovery.Scan();
+  EXPECT_EQ(Pids(diff.added), (std::vector<uint32_t>{100, 202, 203, 301, 302}));
+  EXPECT_TRUE(diff.removed.empty());
+  const auto workers = discovery.Workers();
+  EXPECT_EQ(Pids(workers), (std::vector<uint32_t>{100, 202, 203, 301, 302}));
+
+  const Worker* single = Find(workers, 100);
+  EXPECT_EQ(single->service, "shop");
+  EXPECT_EQ(single->app_spec, "shop.main:app");
+  EXPECT_EQ(single->server, "uvicorn");
+  EXPECT_EQ(single->start_time, 1100u);
+  EXPECT_EQ(single->argv[0], "python3");
+  const Worker* spawned = Find(workers, 202);
+  EXPECT_EQ(spawned->service, "billing");
+  EXPECT_EQ(spawned->app_spec, "billing.api:app");
+  EXPECT_EQ(spawned->argv, kSpawn);  // its own argv, not the supervisor's
+  const Worker* forked = Find(workers, 301);
+  EXPECT_EQ(forked->service, "orders");
+  EXPECT_EQ(forked->server, "gunicorn");
+}
+
+TEST_F(DiscoveryTest, SteadyStateScanReadsOnlyStat) {
+  AddMixedHost();
+  Discovery discovery(Config{}, reader_);
+  discovery.Scan();
+  EXPECT_GT(reader_.process_reads, 0);
+  reader_.process_reads = 0;
+  reader_.stat_reads = 0;
+  for (int i = 0; i < 3; ++i) {
+    const auto diff = discovery.Scan();
+    EXPECT_TRUE(diff.added.empty());
+    EXPECT_TRUE(diff.removed.empty());
+  }
+  EXPECT_EQ(reader_.process_reads, 0);
+  EXPECT_EQ(reader_.stat_reads, 3 * 13);  // 13 processes in the tree
+  EXPECT_EQ(discovery.last_scan().classified, 0u);
+  EXPECT_EQ(discovery.last_scan().processes, 13u);
+}
+
+TEST_F(DiscoveryTest, WorkerRestartRemovesOldAndAddsNew) {
+  AddMixedHost();
+  Discovery discovery(Config{}, reader_);
+  discovery.Scan();
+  // gunicorn --max-requests: worker 301 exits, master forks 304.
+  tree_.Remove(301);
+  tree_.Add(Proc(304, 300, kGunicorn));
+  // uvicorn supervisor restarts a dead spawn child as 204.
+  tree_.Remove(203);
+  tree_.Add(Proc(204, 200, kSpawn));
+  const auto diff = discovery.Scan();
+  EXPECT_EQ(Pids(diff.removed), (std::vector<uint32_t>{203, 301}));
+  EXPECT_EQ(Pids(diff.added), (std::vector<uint32_t>{204, 304}));
+  EXPECT_EQ(Pids(discovery.Workers()), (std::vector<uint32_t>{100, 202, 204, 302, 304}));
+}
+
+TEST_F(DiscoveryTest, PidReuseIsTwoDifferentProcesses) {
+  AddMixedHost();
+  Discovery discovery(Config{}, reader_);
+  discovery.Scan();
+  // 100 exits and the pid goes to an unrelated process: removal only.
+  FakeProcess reused = Proc(100, 50, {"sleep", "10"});
+  reused.start_time = 99999;
+  tree_.Add(reused);
+  auto diff = discovery.Scan();
+  EXPECT_EQ(Pids(diff.removed), std::vector<uint32_t>{100});
+  EXPECT_TRUE(diff.added.empty());
+  // A cached negative verdict is not reused either: pid 110 (grep) becomes
+  // a new uvicorn worker with a new start time.
+  FakeProcess grep_reused = Proc(110, 50, {"uvicorn", "inventory:app"});
+  grep_reused.start_time = 99998;
+  tree_.Add(grep_reused);
+  diff = discovery.Scan();
+  EXPECT_TRUE(diff.removed.empty());
+  ASSERT_EQ(diff.added.size(), 1u);
+  EXPECT_EQ(diff.added[0].pid, 110u);
+  EXPECT_EQ(diff.added[0].start_time, 99998u);
+  EXPECT_EQ(diff.added[0].service, "inventory");
+  // Same pid reused by another worker: removed and added in one diff.
+  FakeProcess again = Proc(110, 50, {"uvicorn", "payments:app"});
+  again.start_time = 123456;
+  tree_.Add(again);
+  diff = discovery.Scan();
+  ASSERT_EQ(diff.removed.size(), 1u);
+  ASSERT_EQ(diff.added.size(), 1u);
+  EXPECT_EQ(diff.removed[0].service, "inventory");
+  EXPECT_EQ(diff.added[0].service, "payments");
+}
+
+TEST_F(DiscoveryTest, ShellThatExecsUvicornIsFound) {
+  // Container entrypoints: "sh -c 'exec uvicorn ...'" keeps pid and start time.
+  FakeProcess sh = Proc(400, 1, {"/bin/sh", "-c", "exec uvicorn shop.main:app"});
+  sh.start_time = 5000;
+  tree_.Add(sh);
+  Discovery discovery(Config{}, reader_);
+  EXPECT_TRUE(discovery.Scan().added.empty());
+  FakeProcess execd = Proc(400, 1, {"/usr/bin/python3", "/usr/bin/uvicorn", "shop.main:app"});
+  execd.start_time = 5000;
+  execd.comm = "uvicorn";
+  tree_.Add(execd);
+  EXPECT_EQ(Pids(discovery.Scan().added), std::vector<uint32_t>{400});
+}
+
+TEST_F(DiscoveryTest, SpawnChildSeenBeforeItsExecIsRechecked) {
+  const V sup = {"python3", "-m", "uvicorn", "--workers", "2", "shop.main:app"};
+  tree_.Add(Proc(200, 50, sup));
+  // Between fork and exec the child has the supervisor's argv and comm.
+  tree_.Add(Proc(201, 200, sup));
+  Discovery discovery(Config{}, reader_);
+  EXPECT_TRUE(discovery.Scan().added.empty());
+  // exec: same pid, start time and comm ("python3"), new argv.
+  tree_.Add(Proc(201, 200, kSpawn));
+  EXPECT_EQ(Pids(discovery.Scan().added), std::vector<uint32_t>{201});
+}
+
+TEST_F(DiscoveryTest, RecheckBudgetRunsOut) {
+  // A long-lived fork of a single worker (multiprocessing "fork") is re-read
+  // for a few scans only.
+  const V worker = {"uvicorn", "shop.main:app"};
+  tree_.Add(Proc(100, 50, worker));
+  tree_.Add(Proc(101, 100, worker));
+  Discovery discovery(Config{}, reader_);
+  discovery.Scan();
+  for (int i = 0; i < 20; ++i) discovery.Scan();
+  reader_.process_reads = 0;
+  discovery.Scan();
+  EXPECT_EQ(reader_.process_reads, 0);
+  EXPECT_EQ(Pids(discovery.Workers()), std::vector<uint32_t>{100});
+}
+
+TEST_F(DiscoveryTest, ReparentingReclassifiesTheSubtree) {
+  // gunicorn USR2: the old master 300 forks+execs a new master 310 with the
+  // same argv; 310 forks workers 311. While 300 lives, 310 looks like a
+  // worker of 300 and 311 like a fork of a worker.
+  tree_.Add(Proc(300, 1, kGunicorn));
+  tree_.Add(Proc(310, 300, kGunicorn));
+  tree_.Add(Proc(311, 310, kGunicorn));
+  Discovery discovery(Config{}, reader_);
+  EXPECT_EQ(Pids(discovery.Scan().added), std::vector<uint32_t>{310});
+  // The old master quits; 310 is re-parented to init.
+  tree_.Remove(300);
+  tree_.Add(Proc(310, 1, kGunicorn));
+  const auto diff = discovery.Scan();
+  EXPECT_EQ(Pids(diff.removed), std::vector<uint32_t>{310});
+  EXPECT_EQ(Pids(diff.added), std::vector<uint32_t>{311});
+}
+
+TEST_F(DiscoveryTest, NamingPrecedenceAndSanitization) {
+  Config config;
+  config.services = {{"--port 9000", "billing admin"}};
+  tree_.Add(Proc(200, 50, kUvicornWorkers2));
+  tree_.Add(Proc(202, 200, kSpawn, {{"PERFD_SERVICE", "ignored"}}));
+  tree_.Add(Proc(100, 50, {"uvicorn", "shop.main:app"}, {{"OTEL_SERVICE_NAME", "shop/otel"}}));
+  tree_.Add(Proc(101, 50, {"uvicorn", "cart.main:app"},
+                 {{"OTEL_SERVICE_NAME", "otel"}, {"PERFD_SERVICE", "cart-svc"}}));
+  Discovery discovery(config, reader_);
+  discovery.Scan();
+  const auto workers = discovery.Workers();
+  // The rule matches the supervisor's command line, not the child's stub.
+  EXPECT_EQ(Find(workers, 202)->service, "billing_admin");
+  EXPECT_EQ(Find(workers, 100)->service, "shop_otel");
+  EXPECT_EQ(Find(workers, 101)->service, "cart-svc");
+}
+
+TEST_F(DiscoveryTest, ProcessVanishingMidScanIsSkipped) {
+  tree_.Add(Proc(100, 50, {"uvicorn", "shop.main:app"}));
+  tree_.Add(Proc(120, 50, {"uvicorn", "cart:app"}));
+  std::remove((tree_.root() + "/120/cmdline").c_str());  // exited after stat
+  Discovery discovery(Config{}, reader_);
+  EXPECT_EQ(Pids(discovery.Scan().added), std::vector<uint32_t>{100});
+  tree_.Remove(120);
+  const auto diff = discovery.Scan();
+  EXPECT_TRUE(diff.added.empty());
+  EXPECT_TRUE(diff.removed.empty());
+}
+
+TEST_F(DiscoveryTest, WorkersIsSafeDuringScans) {
+  AddMixedHost();
+  Discovery discovery(Config{}, reader_);
+  std::atomic<bool> stop{false};
+  std::thread reader([&] {
+    while (!stop) {
+      const auto workers = discovery.Workers();
+      ASSERT_TRUE(workers.empty() || workers.size() == 5 || workers.size() == 4);
+    }
+  });
+  for (int i = 0; i < 50; ++i) {
+    if (i % 2 == 0) {
+      tree_.Remove(100);
+    } else {
+      FakeProcess p = Proc(100, 50, {"uvicorn", "shop.main:app"});
+      p.start_time = 7000 + static_cast<uint64_t>(i);
+      tree_.Add(p);
+    }
+    discovery.Scan();
+  }
+  stop = true;
+  reader.join();
+}
+
+}  // namespace
+}  // namespace perfd

@@ -1,0 +1,69 @@
+#include "daemon/discovery/service_namer.h"
+
+#include <gtest/gtest.h>
+
+namespace perfd {
+namespace {
+
+using Env = std::map<std::string, std::string>;
+
+TEST(ServiceNamerTest, DerivedFromTheAppSpec) {
+  const ServiceNamer namer(std::vector<ServiceRule>{});
+  EXPECT_EQ(namer.Name("uvicorn shop.main:app", {}, "shop.main:app"), "shop");
+  EXPECT_EQ(namer.Name("", {}, "main:app"), "main");
+  EXPECT_EQ(namer.Name("", {}, "app:app"), "app");
+  EXPECT_EQ(namer.Name("", {}, "shop.main:create_app()"), "shop");
+  EXPECT_EQ(namer.Name("", {}, ""), "unknown");
+}
+
+TEST(ServiceNamerTest, PrecedenceRulesThenPerfdServiceThenOtel) {
+  const ServiceNamer namer({{"--port 9000", "admin"}, {"shop", "shop-api"}, {"shop", "never"}});
+  const Env both = {{"PERFD_SERVICE", "from-perfd"}, {"OTEL_SERVICE_NAME", "from-otel"}};
+  // The first matching rule wins even when env vars are set.
+  EXPECT_EQ(namer.Name("uvicorn shop.main:app --port 9000", both, "shop.main:app"), "admin");
+  EXPECT_EQ(namer.Name("uvicorn shop.main:app", both, "shop.main:app"), "shop-api");
+  // No rule matches: PERFD_SERVICE, then OTEL_SERVICE_NAME, then the app.
+  EXPECT_EQ(namer.Name("uvicorn billing:app", both, "billing:app"), "from-perfd");
+  EXPECT_EQ(namer.Name("uvicorn billing:app", {{"OTEL_SERVICE_NAME", "from-otel"}}, "billing:app"),
+            "from-otel");
+  EXPECT_EQ(namer.Name("uvicorn billing:app", {{"PERFD_SERVICE", ""}, {"OTEL_SERVICE_NAME", "o"}},
+                       "billing:app"),
+            "o");
+  EXPECT_EQ(namer.Name("uvicorn billing:app", {}, "billing:app"), "billing");
+}
+
+TEST(ServiceNamerTest, RulesAreSearchedNotAnchored) {
+  const ServiceNamer namer({{"^gunicorn: worker \\[shop", "shop"}, {"port[ =]80\\b", "edge"}});
+  EXPECT_EQ(namer.Name("gunicorn: worker [shop.main:app]", {}, ""), "shop");
+  EXPECT_EQ(namer.Name("uvicorn a:b --port=80", {}, "a:b"), "edge");
+  EXPECT_EQ(namer.Name("uvicorn a:b --port=8080", {}, "a:b"), "a");
+}
+
+TEST(ServiceNamerTest, Sanitization) {
+  EXPECT_EQ(SanitizeServiceName("my service/v2"), "my_service_v2");
+  EXPECT_EQ(SanitizeServiceName("ok.name-1_x"), "ok.name-1_x");
+  EXPECT_EQ(SanitizeServiceName("caf\xc3\xa9"), "caf__");
+  EXPECT_EQ(SanitizeServiceName(std::string(100, 'a')), std::string(64, 'a'));
+  const ServiceNamer namer(std::vector<ServiceRule>{{"x", "bad name{}"}});
+  EXPECT_EQ(namer.Name("x", {}, ""), "bad_name__");
+  EXPECT_EQ(ServiceNamer(std::vector<ServiceRule>{}).Name("", {{"PERFD_SERVICE", "a\"b\nc"}}, ""),
+            "a_b_c");
+}
+
+TEST(ServiceNamerTest, BadRegexNamesTheRule) {
+  try {
+    ServiceNamer namer({{"ok", "a"}, {"(", "b"}});
+    ADD_FAILURE();
+  } catch (const ConfigError& e) {
+    EXPECT_EQ(e.key(), "services[1].match");
+  }
+}
+
+TEST(ServiceNamerTest, JoinArgv) {
+  EXPECT_EQ(JoinArgv({"uvicorn", "a:b", "--port", "80"}), "uvicorn a:b --port 80");
+  EXPECT_EQ(JoinArgv({"", "x"}), " x");
+  EXPECT_EQ(JoinArgv({}), "");
+}
+
+}  // namespace
+}  // namespace perfd
