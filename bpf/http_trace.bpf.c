@@ -17,6 +17,7 @@
 #include <bpf/bpf_tracing.h>
 
 #include "http_trace.h"
+#include "py_walk.bpf.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -265,6 +266,19 @@ static __always_inline void fill_header(struct scratch *sc, __u64 id, __s32 fd, 
   sc->ev.h.flags = 0;
   sc->ev.h.nlines = 0;
   sc->ev.h.pad = 0;
+  sc->ev.h.py_root = 0;
+}
+
+/* Root coroutine frame of the task writing a response, when the process's
+ * interpreter is verified. Only for status-line writes: once per request. */
+static __always_inline __u64 py_task_root(__u32 tgid) {
+  const struct py_proc *proc = bpf_map_lookup_elem(&py_procs, &tgid);
+  if (!proc) return 0;
+  __u64 tstate = py_find_tstate(proc);
+  if (!tstate) return 0;
+  struct py_walk_ctx c = {.proc = proc, .frame = py_top_frame(proc, tstate), .frames = NULL};
+  bpf_loop(PY_MAX_FRAMES + 16, py_walk_step, &c, 0);
+  return c.root;
 }
 
 /* ---- syscall exit ------------------------------------------------------- */
@@ -358,6 +372,7 @@ static __always_inline int on_exit(struct trace_event_raw_sys_exit *ctx) {
     sc->ev.h.line_len[k] = len;
     sc->ev.h.line_flags[k] = cc.flags;
   }
+  if (nl > 0 && s.kind == PERFD_EV_WRITE) sc->ev.h.py_root = py_task_root(tgid);
   emit(sc, nl > 0);
   return 0;
 }

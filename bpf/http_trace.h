@@ -58,6 +58,10 @@ struct perfd_http_event_header {
   __u16 line_off[PERFD_MAX_LINES]; /* offset of each line in the buffer */
   __u8 line_len[PERFD_MAX_LINES];
   __u8 line_flags[PERFD_MAX_LINES];
+  /* Writes carrying a status line, in processes with verified Python
+   * offsets: the running asyncio task's root coroutine frame (the request's
+   * identity for CPU attribution), else 0. */
+  __u64 py_root;
 };
 
 /* Events without lines are sent as the header alone (ring buffer space is
@@ -88,13 +92,13 @@ struct perfd_conn_info {
 };
 
 #ifndef __cplusplus
-_Static_assert(sizeof(struct perfd_http_event_header) == 56, "header layout");
-_Static_assert(sizeof(struct perfd_http_event) == 56 + PERFD_MAX_LINES * PERFD_LINE_MAX,
+_Static_assert(sizeof(struct perfd_http_event_header) == 64, "header layout");
+_Static_assert(sizeof(struct perfd_http_event) == 64 + PERFD_MAX_LINES * PERFD_LINE_MAX,
                "event layout");
 _Static_assert((PERFD_SCAN_MAX & (PERFD_SCAN_MAX - 1)) == 0, "power of two");
 #else
-static_assert(sizeof(struct perfd_http_event_header) == 56, "header layout");
-static_assert(sizeof(struct perfd_http_event) == 56 + PERFD_MAX_LINES * PERFD_LINE_MAX,
+static_assert(sizeof(struct perfd_http_event_header) == 64, "header layout");
+static_assert(sizeof(struct perfd_http_event) == 64 + PERFD_MAX_LINES * PERFD_LINE_MAX,
               "event layout");
 #endif
 

@@ -37,8 +37,8 @@ std::string Key(const std::string& a, const std::string& b, const std::string& c
 }
 }  // namespace
 
-void HttpMetrics::OnStart(const std::string& service, const std::string& method,
-                          const std::string& route) {
+void HttpMetrics::OnStart(const RoutedRequest& r) {
+  const std::string &service = r.service, &route = r.route, &method = r.method;
   auto key = Key(service, route, method);
   auto it = active_cache_.find(key);
   if (it == active_cache_.end())

@@ -25,8 +25,7 @@ class HttpMetrics : public RequestObserver {
  public:
   explicit HttpMetrics(prometheus::Registry& registry);
 
-  void OnStart(const std::string& service, const std::string& method,
-               const std::string& route) override;
+  void OnStart(const RoutedRequest& req) override;
   void OnComplete(const RoutedRequest& req) override;
 
  private:

@@ -31,11 +31,15 @@ void EnsureTracefs() {
 
 }  // namespace
 
-std::unique_ptr<HttpProbes> HttpProbes::Open() {
+std::unique_ptr<HttpProbes> HttpProbes::Open(int py_procs_fd) {
   EnsureTracefs();
   std::unique_ptr<HttpProbes> p(new HttpProbes());
   p->skel_ = http_trace__open();
   if (!p->skel_) throw LoaderError("http_trace: open failed: " + Errno(errno));
+  if (py_procs_fd >= 0) {
+    if (int err = bpf_map__reuse_fd(p->skel_->maps.py_procs, py_procs_fd))
+      throw LoaderError("http_trace: sharing py_procs failed: " + Errno(err));
+  }
   if (int err = http_trace__load(p->skel_))
     throw LoaderError("http_trace: load failed (verifier or missing BTF?): " + Errno(err));
   if (int err = http_trace__attach(p->skel_))

@@ -37,7 +37,9 @@ class HttpProbes {
                                      const char (*lines)[PERFD_LINE_MAX])>;
 
   // Loads and attaches every program. Throws LoaderError with the reason.
-  static std::unique_ptr<HttpProbes> Open();
+  // py_procs_fd: the Python sampler's map of verified interpreters, so
+  // status-line writes carry the task's root frame (-1: no Python info).
+  static std::unique_ptr<HttpProbes> Open(int py_procs_fd = -1);
   ~HttpProbes();  // detaches everything
   HttpProbes(const HttpProbes&) = delete;
   HttpProbes& operator=(const HttpProbes&) = delete;

@@ -9,10 +9,7 @@ namespace perfd {
 class AggregatorObserver : public RequestObserver {
  public:
   explicit AggregatorObserver(Aggregator& agg) : agg_(agg) {}
-  void OnStart(const std::string& service, const std::string& method,
-               const std::string& route) override {
-    agg_.RecordStart(service, method, route);
-  }
+  void OnStart(const RoutedRequest& r) override { agg_.RecordStart(r.service, r.method, r.route); }
   void OnComplete(const RoutedRequest& r) override {
     agg_.RecordComplete(r.service, r.method, r.route, r.status, r.aborted, r.start_ns, r.end_ns);
   }

@@ -39,7 +39,9 @@ void RequestRouter::OnRequestStart(const http::RequestStart& start) {
   const std::string* service = ServiceOf(start.pid);
   if (!service) return;  // counted at completion
   std::string route = Routes(*service)->Route(start.path);
-  for (auto* o : observers_) o->OnStart(*service, start.method, route);
+  RoutedRequest r{*service, route, start.method, start.pid, start.conn_id};
+  r.start_ns = start.start_ns;
+  for (auto* o : observers_) o->OnStart(r);
   started_.emplace(std::make_tuple(start.pid, start.conn_id, start.start_ns), std::move(route));
 }
 
@@ -56,9 +58,12 @@ void RequestRouter::OnRequestComplete(const http::CompletedRequest& req) {
     return;
   }
   if (route.empty()) route = Routes(*service)->Route(req.path);
-  RoutedRequest r{
-      *service,     route,     req.method, req.status, req.outcome == http::Outcome::kAborted,
-      req.start_ns, req.end_ns};
+  RoutedRequest r{*service, route, req.method, req.pid, req.conn_id};
+  r.status = req.status;
+  r.aborted = req.outcome == http::Outcome::kAborted;
+  r.start_ns = req.start_ns;
+  r.end_ns = req.end_ns;
+  r.py_root = req.py_root;
   for (auto* o : observers_) o->OnComplete(r);
 }
 

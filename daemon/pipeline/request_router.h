@@ -24,17 +24,21 @@ struct RoutedRequest {
   const std::string& service;
   const std::string& route;
   const std::string& method;
-  int status = 0;
+  uint32_t pid = 0;
+  uint64_t conn_id = 0;
+  int status = 0;  // 0 when aborted before a status line
   bool aborted = false;
   uint64_t start_ns = 0;
-  uint64_t end_ns = 0;
+  uint64_t end_ns = 0;   // 0 at start
+  uint64_t py_root = 0;  // see http::CompletedRequest
 };
 
 class RequestObserver {
  public:
   virtual ~RequestObserver() = default;
-  virtual void OnStart(const std::string& service, const std::string& method,
-                       const std::string& route) = 0;
+  // Same struct at both ends; at start only service/route/method/pid/
+  // conn_id/start_ns are set.
+  virtual void OnStart(const RoutedRequest& req) = 0;
   virtual void OnComplete(const RoutedRequest& req) = 0;
 };
 

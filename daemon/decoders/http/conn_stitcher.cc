@@ -91,7 +91,7 @@ void ConnStitcher::OnWrite(const ConnEvent& ev) {
       continue;
     }
     any_status = true;
-    OnStatus(*status, ev.lines[i], ev.ts_ns);
+    OnStatus(*status, ev.lines[i], ev.ts_ns, ev.py_root);
   }
   if (any_status) return;
   if (active_) {
@@ -101,7 +101,7 @@ void ConnStitcher::OnWrite(const ConnEvent& ev) {
   }
 }
 
-void ConnStitcher::OnStatus(int status, const ConnLine& line, uint64_t ts_ns) {
+void ConnStitcher::OnStatus(int status, const ConnLine& line, uint64_t ts_ns, uint64_t py_root) {
   if (active_) {
     // Bytes before the status line in this write still belong to the
     // previous response, so it ended with this write.
@@ -116,7 +116,7 @@ void ConnStitcher::OnStatus(int status, const ConnLine& line, uint64_t ts_ns) {
     ++counters_.unmatched_responses;
     return;
   }
-  active_ = Response{std::move(queue_.front()), status, ts_ns};
+  active_ = Response{std::move(queue_.front()), status, ts_ns, py_root};
   queue_.pop_front();
   if (status == 101) {
     // The connection now carries another protocol (WebSocket): the HTTP
@@ -152,7 +152,7 @@ void ConnStitcher::Finish(uint64_t ts_ns) {
 void ConnStitcher::FinishActive(Outcome outcome) {
   Response r = std::move(*active_);
   active_.reset();
-  Emit(std::move(r.req), r.status, r.end_ns, outcome);
+  Emit(std::move(r.req), r.status, r.end_ns, outcome, r.py_root);
 }
 
 void ConnStitcher::AbortQueued(uint64_t ts_ns) {
@@ -163,7 +163,8 @@ void ConnStitcher::AbortQueued(uint64_t ts_ns) {
   }
 }
 
-void ConnStitcher::Emit(Request&& req, int status, uint64_t end_ns, Outcome outcome) {
+void ConnStitcher::Emit(Request&& req, int status, uint64_t end_ns, Outcome outcome,
+                        uint64_t py_root) {
   if (outcome == Outcome::kCompleted) {
     ++counters_.requests_completed;
   } else {
@@ -179,6 +180,7 @@ void ConnStitcher::Emit(Request&& req, int status, uint64_t end_ns, Outcome outc
   // Never report a negative latency if timestamps from different CPUs skew.
   done.end_ns = std::max(end_ns, req.start_ns);
   done.outcome = outcome;
+  done.py_root = py_root;
   sink_.OnRequestComplete(done);
 }
 

@@ -33,6 +33,7 @@ struct ConnEvent {
   int64_t ret = 0;  // bytes transferred or -errno (reads/writes)
   const ConnLine* lines = nullptr;
   size_t nlines = 0;
+  uint64_t py_root = 0;  // writes: root coroutine frame of the writing task
 };
 
 struct StitchCounters {
@@ -88,17 +89,18 @@ class ConnStitcher {
     Request req;
     int status = 0;
     uint64_t end_ns = 0;  // last write so far
+    uint64_t py_root = 0;
   };
 
   void OnRead(const ConnEvent& ev);
   void OnWrite(const ConnEvent& ev);
-  void OnStatus(int status, const ConnLine& line, uint64_t ts_ns);
+  void OnStatus(int status, const ConnLine& line, uint64_t ts_ns, uint64_t py_root);
   // EOF, read error or close: the written response is done, requests that
   // never got a status line are aborted.
   void Finish(uint64_t ts_ns);
   void FinishActive(Outcome outcome);
   void AbortQueued(uint64_t ts_ns);
-  void Emit(Request&& req, int status, uint64_t end_ns, Outcome outcome);
+  void Emit(Request&& req, int status, uint64_t end_ns, Outcome outcome, uint64_t py_root = 0);
 
   uint32_t pid_;
   uint64_t conn_id_;

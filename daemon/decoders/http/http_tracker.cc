@@ -92,6 +92,7 @@ void HttpTracker::OnEvent(const perfd_http_event_header& h, const char (*lines)[
   ev.kind = h.kind == PERFD_EV_READ ? ConnEventKind::kRead : ConnEventKind::kWrite;
   ev.ts_ns = h.ts_ns;
   ev.ret = h.ret;
+  ev.py_root = h.py_root;
   ev.lines = conv;
   ev.nlines = n;
   Find(key, h.ts_ns).OnEvent(ev);

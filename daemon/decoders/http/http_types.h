@@ -32,6 +32,9 @@ struct CompletedRequest {
   uint64_t start_ns = 0;  // first byte of the request read
   uint64_t end_ns = 0;    // last byte of the response written (or abort time)
   Outcome outcome = Outcome::kCompleted;
+  // Root coroutine frame of the asyncio task that wrote the status line
+  // (0 if unknown): joins the request with its Python stack samples.
+  uint64_t py_root = 0;
 };
 
 // Receives requests as the decoder recognises them. Every RequestStart is

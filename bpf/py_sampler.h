@@ -1,0 +1,17 @@
+/* Shared between py_sampler.bpf.c and user space (see python.h for the
+ * sample layout). */
+#ifndef PERFD_BPF_PY_SAMPLER_H
+#define PERFD_BPF_PY_SAMPLER_H
+
+/* Index of the sampler's in-kernel counters (per-CPU array). */
+enum py_counter {
+  PY_CNT_SAMPLES = 0,   /* perf events handled */
+  PY_CNT_NOT_PYTHON,    /* event for a process without verified offsets */
+  PY_CNT_NO_TSTATE,     /* thread had no Python thread state */
+  PY_CNT_TRUNCATED,     /* stack deeper than PY_MAX_FRAMES */
+  PY_CNT_READ_ERRORS,   /* a frame could not be read: partial stack */
+  PY_CNT_RINGBUF_DROPS, /* sample lost: ring buffer full */
+  PY_CNT_MAX,
+};
+
+#endif

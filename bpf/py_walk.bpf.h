@@ -1,0 +1,132 @@
+/* CPython frame walking in BPF, shared by py_sampler.bpf.c (stacks at
+ * samples) and http_trace.bpf.c (the running task's root coroutine frame at
+ * the write of a response's status line). Include after vmlinux.h and the
+ * libbpf headers. Every read is bpf_probe_read_user: a failure (freed
+ * memory, page not resident) ends the walk and is reported, never guessed
+ * around. */
+#ifndef PERFD_BPF_PY_WALK_BPF_H
+#define PERFD_BPF_PY_WALK_BPF_H
+
+#include "python.h"
+
+/* Processes whose interpreter user space verified, with their offsets. The
+ * sampler object owns the map; http_trace reuses its fd. */
+struct {
+  __uint(type, BPF_MAP_TYPE_HASH);
+  __uint(max_entries, 4096);
+  __type(key, __u32);
+  __type(value, struct py_proc);
+} py_procs SEC(".maps");
+
+static __always_inline __u64 py_read_ptr(__u64 addr) {
+  __u64 v = 0;
+  if (bpf_probe_read_user(&v, sizeof(v), (void *)addr)) return 0;
+  return v;
+}
+
+struct py_tstate_ctx {
+  const struct py_proc *proc;
+  __u64 fsbase;
+  __u64 cur;
+  __u64 found;
+};
+
+static long py_tstate_step(__u32 i, void *data) {
+  struct py_tstate_ctx *c = data;
+  if (!c->cur) return 1;
+  __u64 tid = py_read_ptr(c->cur + c->proc->off.tstate_thread_id);
+  if (tid == c->fsbase) {
+    c->found = c->cur;
+    return 1;
+  }
+  c->cur = py_read_ptr(c->cur + c->proc->off.tstate_next);
+  return 0;
+}
+
+/* The PyThreadState of the current thread: its thread_id is the thread's
+ * pthread_self(), which on x86-64 is the fs base. (gilstate's
+ * "current" tstate is wrong while the GIL is released.) */
+static __always_inline __u64 py_find_tstate(const struct py_proc *proc) {
+  struct task_struct *task = bpf_get_current_task_btf();
+  __u64 fsbase = BPF_CORE_READ(task, thread.fsbase);
+  __u64 interp = py_read_ptr(proc->runtime_addr + proc->off.runtime_interp_head);
+  if (!interp || !fsbase) return 0;
+  struct py_tstate_ctx c = {.proc = proc, .fsbase = fsbase};
+  c.cur = py_read_ptr(interp + proc->off.interp_tstate_head);
+  bpf_loop(PY_MAX_THREADS, py_tstate_step, &c, 0);
+  return c.found;
+}
+
+/* The innermost frame of a thread state, per version layout. */
+static __always_inline __u64 py_top_frame(const struct py_proc *proc, __u64 tstate) {
+  __u64 f = py_read_ptr(tstate + proc->off.tstate_frame);
+  if (f && proc->off.cframe_current != PY_OFF_NONE) f = py_read_ptr(f + proc->off.cframe_current);
+  return f;
+}
+
+/* Whether a frame belongs to a coroutine/generator (asyncio task frames). */
+static __always_inline bool py_frame_is_generator(const struct py_proc *proc, __u64 frame,
+                                                  __u8 *owner_out) {
+  if (proc->off.frame_owner != PY_OFF_NONE) {
+    __u8 owner = 0xff;
+    bpf_probe_read_user(&owner, 1, (void *)(frame + proc->off.frame_owner));
+    *owner_out = owner;
+    return owner == proc->off.owner_generator;
+  }
+  *owner_out = 0xff;
+  if (proc->off.frame_gen != PY_OFF_NONE) return py_read_ptr(frame + proc->off.frame_gen) != 0;
+  return false;
+}
+
+struct py_walk_ctx {
+  const struct py_proc *proc;
+  __u64 frame;
+  __u64 root;              /* outermost generator frame seen */
+  struct py_frame *frames; /* NULL: only look for the root */
+  __u32 n;
+  __u8 flags;
+};
+
+static long py_walk_step(__u32 i, void *data) {
+  struct py_walk_ctx *c = data;
+  const struct py_proc *proc = c->proc;
+  __u64 frame = c->frame;
+  if (!frame) return 1;
+  __u8 owner;
+  if (py_frame_is_generator(proc, frame, &owner)) c->root = frame;
+  __u64 code = py_read_ptr(frame + proc->off.frame_code);
+  /* C shim frames (3.12+) and non-code executables (3.13) carry no Python
+   * function: skip them, keep walking. */
+  bool skip = owner == proc->off.owner_cstack || !code ||
+              py_read_ptr(code + 8 /* ob_type */) != proc->code_type_addr;
+  if (!skip && c->frames) {
+    if (c->n >= PY_MAX_FRAMES) {
+      c->flags |= PY_SAMPLE_TRUNCATED;
+      return 1;
+    }
+    struct py_frame pf = {.code = code};
+    if (proc->off.code_adaptive == PY_OFF_NONE) {
+      __s32 lasti = 0;
+      bpf_probe_read_user(&lasti, sizeof(lasti), (void *)(frame + proc->off.frame_instr));
+      pf.instr = lasti < 0 ? 0 : lasti;
+    } else {
+      __u64 ip = py_read_ptr(frame + proc->off.frame_instr);
+      __u64 base = code + proc->off.code_adaptive;
+      pf.instr = ip > base ? (ip - base) / 2 : 0;
+    }
+    if (bpf_probe_read_user(&pf.firstlineno, sizeof(pf.firstlineno),
+                            (void *)(code + proc->off.code_firstlineno)))
+      c->flags |= PY_SAMPLE_READ_ERROR;
+    c->frames[c->n & (PY_MAX_FRAMES - 1)] = pf;
+    c->n++;
+  }
+  __u64 prev = 0;
+  if (bpf_probe_read_user(&prev, sizeof(prev), (void *)(frame + proc->off.frame_previous))) {
+    c->flags |= PY_SAMPLE_READ_ERROR;
+    return 1;
+  }
+  c->frame = prev;
+  return 0;
+}
+
+#endif

@@ -1,0 +1,91 @@
+/* CPython interpreter layout and stack samples, shared by the BPF stack
+ * walker (bpf/py_walk.bpf.h) and user space. Plain C, fixed-width types.
+ * Offsets come from tools/pyoffsets (generated from each version's headers)
+ * and are verified against the target process before use. */
+#ifndef PERFD_BPF_PYTHON_H
+#define PERFD_BPF_PYTHON_H
+
+#ifndef __BPF__
+#include <linux/types.h>
+#endif
+
+#define PY_OFF_NONE 0xffff
+
+/* Frames walked per sample; deeper stacks are emitted truncated. */
+#define PY_MAX_FRAMES 128 /* power of two: the verifier bounds the index by mask */
+/* Thread states examined to find the one of the sampled thread. */
+#define PY_MAX_THREADS 64
+
+struct py_offsets {
+  __u16 runtime_interp_head; /* _PyRuntime.interpreters.head */
+  __u16 interp_tstate_head;  /* PyInterpreterState.threads.head (tstate_head on 3.10) */
+  __u16 tstate_next;         /* PyThreadState.next */
+  __u16 tstate_thread_id;    /* PyThreadState.thread_id (== pthread_self == fsbase) */
+  __u16 tstate_frame;        /* 3.10 frame, 3.11/3.12 cframe, 3.13 current_frame */
+  __u16 cframe_current;      /* _PyCFrame.current_frame (3.11/3.12), else NONE */
+  __u16 frame_code;          /* f_code (3.10-3.12) / f_executable (3.13) */
+  __u16 frame_previous;      /* f_back (3.10) / previous */
+  __u16 frame_instr;         /* f_lasti int (3.10) / prev_instr (3.11, 3.12) / instr_ptr */
+  __u16 frame_owner;         /* char owner (3.11+), NONE on 3.10 */
+  __u16 frame_gen;           /* PyFrameObject.f_gen (3.10), NONE after */
+  __u16 code_adaptive;       /* offsetof(PyCodeObject, co_code_adaptive), NONE on 3.10 */
+  __u16 code_firstlineno;
+  __u16 code_filename;
+  __u16 code_name;
+  __u16 code_qualname; /* NONE on 3.10 */
+  __u16 code_linetable;
+  __u16 unicode_data; /* first byte of a compact ASCII str */
+  __u16 bytes_data;   /* PyBytesObject.ob_sval */
+  __u16 var_size;     /* PyVarObject.ob_size */
+  __u8 major;
+  __u8 minor;
+  __u8 owner_generator; /* owner value of coroutine/generator frames */
+  __u8 owner_cstack;    /* owner value of C shim frames (skip), 0xff if none */
+};
+
+/* Per traced process, filled by user space after verification. */
+struct py_proc {
+  __u64 runtime_addr;   /* &_PyRuntime in the process */
+  __u64 code_type_addr; /* &PyCode_Type: frames whose code has another type are skipped */
+  struct py_offsets off;
+};
+
+struct py_frame {
+  __u64 code;        /* PyCodeObject* */
+  __u32 instr;       /* code-unit index of the current instruction */
+  __s32 firstlineno; /* read with the pointer: a reused address with another
+                        first line cannot hit a stale symbol cache entry */
+};
+
+enum py_sample_flags {
+  PY_SAMPLE_TRUNCATED = 1 << 0,  /* deeper than PY_MAX_FRAMES */
+  PY_SAMPLE_NO_TSTATE = 1 << 1,  /* thread has no Python thread state */
+  PY_SAMPLE_READ_ERROR = 1 << 2, /* a frame could not be read (partial stack) */
+};
+
+struct py_sample_header {
+  __u64 ts_ns;
+  __u32 tgid;
+  __u32 tid;
+  __u64 root_frame; /* outermost coroutine frame of the running task, or 0 */
+  __u16 nframes;    /* frames[0] is the leaf */
+  __u8 flags;       /* enum py_sample_flags */
+  __u8 pad[5];
+};
+
+struct py_sample {
+  struct py_sample_header h;
+  struct py_frame frames[PY_MAX_FRAMES];
+};
+
+#ifdef __cplusplus
+static_assert(sizeof(struct py_offsets) == 44, "py_offsets layout");
+static_assert(sizeof(struct py_frame) == 16, "py_frame layout");
+static_assert(sizeof(struct py_sample_header) == 32, "py_sample_header layout");
+#else
+_Static_assert(sizeof(struct py_offsets) == 44, "py_offsets layout");
+_Static_assert(sizeof(struct py_frame) == 16, "py_frame layout");
+_Static_assert(sizeof(struct py_sample_header) == 32, "py_sample_header layout");
+#endif
+
+#endif

@@ -1,0 +1,66 @@
+// Python CPU samples attributed to service / route / category / stack, kept
+// in 1-second slots for sliding-window queries (perfctl top, --functions,
+// profile). Thread-safe: the event thread adds, API threads query.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace perfd {
+
+// Index order matches perfd::Category (daemon/python/categories.h).
+inline constexpr int kNumCategories = 6;
+extern const char* const kCategoryNames[kNumCategories];
+
+// Routes for samples that belong to no known request.
+inline constexpr const char* kNoRequestRoute = "(no request)";
+inline constexpr const char* kThreadpoolRoute = "(threadpool)";
+
+struct RouteCpu {
+  std::array<uint64_t, kNumCategories> by_category{};
+  uint64_t total = 0;
+};
+
+class CpuProfileStore {
+ public:
+  CpuProfileStore(uint32_t window_max_seconds, double seconds_per_sample);
+
+  void Add(const std::string& service, const std::string& route, int category, uint32_t stack_id,
+           uint64_t ts_ns);
+
+  // Samples per route over the last window_s seconds ending at now_ns.
+  std::map<std::string, RouteCpu> RouteCpuInWindow(const std::string& service, uint32_t window_s,
+                                                   uint64_t now_ns) const;
+  // Stack id → samples for slots in [from_ns, to_ns]; route "" = all.
+  std::unordered_map<uint32_t, uint64_t> Stacks(const std::string& service,
+                                                const std::string& route, uint64_t from_ns,
+                                                uint64_t to_ns) const;
+  double seconds_per_sample() const { return seconds_per_sample_; }
+  uint32_t window_max_seconds() const { return window_max_; }
+
+ private:
+  struct RouteSlot {
+    RouteCpu cpu;
+    std::unordered_map<uint32_t, uint64_t> stacks;
+  };
+  struct Slot {
+    uint64_t second = UINT64_MAX;
+    std::map<std::string, RouteSlot> routes;
+  };
+  struct Service {
+    std::vector<Slot> slots;
+  };
+
+  const uint32_t window_max_;
+  const double seconds_per_sample_;
+  mutable std::mutex mu_;
+  std::map<std::string, Service> services_;
+};
+
+}  // namespace perfd

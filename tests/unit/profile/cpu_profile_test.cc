@@ -1,0 +1,60 @@
+#include "daemon/profile/cpu_profile.h"
+
+#include <gtest/gtest.h>
+
+namespace perfd {
+namespace {
+
+constexpr uint64_t kS = 1000000000ull;
+
+TEST(CpuProfileStore, CountsPerRouteAndCategoryInTheWindow) {
+  CpuProfileStore store(60, 0.01);
+  store.Add("api", "/a", 0, 1, 100 * kS);
+  store.Add("api", "/a", 5, 1, 100 * kS);
+  store.Add("api", "/a", 5, 2, 101 * kS);
+  store.Add("api", "/b", 3, 3, 101 * kS);
+  store.Add("other", "/a", 0, 1, 101 * kS);
+  auto cpu = store.RouteCpuInWindow("api", 10, 101 * kS + 5);
+  ASSERT_EQ(cpu.size(), 2u);
+  EXPECT_EQ(cpu["/a"].total, 3u);
+  EXPECT_EQ(cpu["/a"].by_category[0], 1u);
+  EXPECT_EQ(cpu["/a"].by_category[5], 2u);
+  EXPECT_EQ(cpu["/b"].by_category[3], 1u);
+  // One-second window: only second 101.
+  EXPECT_EQ(store.RouteCpuInWindow("api", 1, 101 * kS)["/a"].total, 1u);
+  EXPECT_TRUE(store.RouteCpuInWindow("nope", 10, 101 * kS).empty());
+}
+
+TEST(CpuProfileStore, OldSlotsExpireAndAreReused) {
+  CpuProfileStore store(10, 0.01);
+  store.Add("api", "/a", 0, 1, 100 * kS);
+  store.Add("api", "/a", 0, 1, 111 * kS);  // same ring position as 100
+  auto cpu = store.RouteCpuInWindow("api", 10, 111 * kS);
+  EXPECT_EQ(cpu["/a"].total, 1u);
+  // A sample older than the slot now holding its position is dropped.
+  store.Add("api", "/a", 0, 1, 100 * kS);
+  EXPECT_EQ(store.RouteCpuInWindow("api", 10, 111 * kS)["/a"].total, 1u);
+}
+
+TEST(CpuProfileStore, StacksByIntervalAndRoute) {
+  CpuProfileStore store(60, 0.01);
+  store.Add("api", "/a", 0, 7, 100 * kS);
+  store.Add("api", "/a", 0, 7, 101 * kS);
+  store.Add("api", "/b", 0, 8, 101 * kS);
+  store.Add("api", "/b", 0, 8, 105 * kS);
+  auto all = store.Stacks("api", "", 100 * kS, 102 * kS);
+  EXPECT_EQ(all[7], 2u);
+  EXPECT_EQ(all[8], 1u);
+  auto b = store.Stacks("api", "/b", 0, 200 * kS);
+  EXPECT_EQ(b.size(), 1u);
+  EXPECT_EQ(b[8], 2u);
+}
+
+TEST(CpuProfileStore, OutOfRangeCategoryCountsAsApp) {
+  CpuProfileStore store(60, 0.01);
+  store.Add("api", "/a", 99, 1, 100 * kS);
+  EXPECT_EQ(store.RouteCpuInWindow("api", 5, 100 * kS)["/a"].by_category[kNumCategories - 1], 1u);
+}
+
+}  // namespace
+}  // namespace perfd
