@@ -51,6 +51,14 @@ std::string CheckWindow(const std::string& text) {
   return "";
 }
 
+std::string CheckProfileDuration(const std::string& text) {
+  auto d = ParseDuration(text);
+  if (!d) return "not a duration (e.g. 30s, 2m): " + text;
+  if (d->count() % 1000 != 0) return "duration must be whole seconds: " + text;
+  if (d->count() < 1000) return "duration must be at least 1s: " + text;
+  return "";
+}
+
 std::string CheckInterval(const std::string& text) {
   auto d = ParseDuration(text);
   if (!d) return "not a duration (e.g. 1s, 500ms): " + text;

@@ -14,6 +14,9 @@ std::optional<std::chrono::milliseconds> ParseDuration(const std::string& text);
 // Flag validators in CLI11's convention: "" when valid, else the reason.
 // --window: whole seconds, at least 1 s.
 std::string CheckWindow(const std::string& text);
+// profile --duration: whole seconds, at least 1 s (perfd caps it at its
+// window maximum).
+std::string CheckProfileDuration(const std::string& text);
 // --interval: at least 100 ms, so live mode cannot hammer the daemon.
 std::string CheckInterval(const std::string& text);
 

@@ -18,9 +18,10 @@ struct SortKeyName {
   SortKey key;
 };
 constexpr SortKeyName kSortKeys[] = {
-    {"rps", SortKey::kRps},           {"p50", SortKey::kP50},     {"p90", SortKey::kP90},
-    {"p99", SortKey::kP99},           {"max", SortKey::kMax},     {"errors", SortKey::kErrors},
-    {"inflight", SortKey::kInflight}, {"route", SortKey::kRoute},
+    {"rps", SortKey::kRps},           {"p50", SortKey::kP50}, {"p90", SortKey::kP90},
+    {"p99", SortKey::kP99},           {"max", SortKey::kMax}, {"errors", SortKey::kErrors},
+    {"inflight", SortKey::kInflight}, {"cpu", SortKey::kCpu}, {"cpureq", SortKey::kCpuPerReq},
+    {"route", SortKey::kRoute},
 };
 
 std::string Printf(const char* format, double value) {
@@ -59,6 +60,10 @@ Key KeyFor(SortKey key) {
       return [](const v1::RouteStats& r) { return r.error_ratio(); };
     case SortKey::kInflight:
       return [](const v1::RouteStats& r) { return static_cast<double>(r.in_flight()); };
+    case SortKey::kCpu:
+      return [](const v1::RouteStats& r) { return r.cpu_seconds(); };
+    case SortKey::kCpuPerReq:
+      return [](const v1::RouteStats& r) { return r.cpu_seconds_per_request(); };
     case SortKey::kRoute:
       break;
   }
@@ -75,7 +80,27 @@ std::string ClockTime(int64_t unix_nanos) {
   return buf;
 }
 
+double CategorySeconds(const v1::RouteStats& r, const char* category) {
+  const auto& by_category = r.cpu_seconds_by_category();
+  auto it = by_category.find(category);
+  return it == by_category.end() ? 0.0 : it->second;
+}
+
 }  // namespace
+
+const CategoryColumn kCategoryColumns[6] = {
+    {"AUTH%", "auth"}, {"VALID%", "validation"}, {"SER%", "serialization"},
+    {"DB%", "db"},     {"FW%", "framework"},     {"APP%", "app"},
+};
+
+std::string FormatShare(double part, double whole) {
+  if (!(whole > 0)) return "-";
+  if (!(part > 0)) return "0%";
+  // Half rounds up (printf would round 0.5 to even, i.e. to "0%").
+  const double percent = std::round(part / whole * 100);
+  if (percent < 1) return "<1%";
+  return Printf("%.0f", percent) + "%";
+}
 
 std::optional<SortKey> ParseSortKey(const std::string& name) {
   for (const auto& entry : kSortKeys) {
@@ -141,39 +166,58 @@ std::vector<v1::RouteStats> SortRoutes(const v1::GetTopResponse& top, SortKey ke
 }
 
 std::string RenderTopTable(const v1::GetTopResponse& top, const TopTableOptions& options) {
-  double total_rps = 0;
-  for (const auto& route : top.routes()) total_rps += route.requests_per_second();
+  const bool cpu = top.sample_period_seconds() > 0;
+  double total_rps = 0, total_cpu = 0;
+  for (const auto& route : top.routes()) {
+    total_rps += route.requests_per_second();
+    total_cpu += route.cpu_seconds();
+  }
 
   std::string out =
       "service " + top.service() + "   window " + std::to_string(top.window_seconds()) + "s";
   if (options.workers >= 0) out += "   workers " + std::to_string(options.workers);
   out += "   total " + FormatRate(total_rps) + " req/s";
+  if (cpu && top.window_seconds() > 0) {
+    out += "   cpu " + FormatShare(total_cpu, top.window_seconds()) + " of a core";
+  }
   if (const std::string at = ClockTime(top.timestamp_unix_nanos()); !at.empty()) {
     out += "   at " + at;
   }
   out += "\n\n";
 
   using A = TextTable::Align;
-  TextTable table({{"ROUTE", A::kLeft},
-                   {"REQ/S", A::kRight},
-                   {"ERR%", A::kRight},
-                   {"P50", A::kRight},
-                   {"P90", A::kRight},
-                   {"P99", A::kRight},
-                   {"MAX", A::kRight},
-                   {"INFLIGHT", A::kRight}});
+  std::vector<TextTable::Column> columns = {
+      {"ROUTE", A::kLeft}, {"REQ/S", A::kRight}, {"ERR%", A::kRight}, {"P50", A::kRight},
+      {"P90", A::kRight},  {"P99", A::kRight},   {"MAX", A::kRight},  {"INFLIGHT", A::kRight}};
+  if (cpu) {
+    columns.push_back({"CPU%", A::kRight});
+    columns.push_back({"CPU/REQ", A::kRight});
+    for (const auto& c : kCategoryColumns) columns.push_back({c.header, A::kRight});
+  }
+  TextTable table(std::move(columns));
   const std::vector<v1::RouteStats> routes = SortRoutes(top, options.sort);
   const size_t shown = options.limit == 0 ? routes.size() : std::min(options.limit, routes.size());
   for (size_t i = 0; i < shown; ++i) {
     const v1::RouteStats& r = routes[i];
     // A route with only in-flight requests has no completed latencies.
     const bool done = r.requests() > 0;
-    table.AddRow({RouteLabel(r), FormatRate(r.requests_per_second()),
-                  done ? FormatErrorPercent(r.error_ratio()) : "-",
-                  done ? FormatLatency(r.p50_seconds()) : "-",
-                  done ? FormatLatency(r.p90_seconds()) : "-",
-                  done ? FormatLatency(r.p99_seconds()) : "-",
-                  done ? FormatLatency(r.max_seconds()) : "-", std::to_string(r.in_flight())});
+    std::vector<std::string> row = {RouteLabel(r),
+                                    FormatRate(r.requests_per_second()),
+                                    done ? FormatErrorPercent(r.error_ratio()) : "-",
+                                    done ? FormatLatency(r.p50_seconds()) : "-",
+                                    done ? FormatLatency(r.p90_seconds()) : "-",
+                                    done ? FormatLatency(r.p99_seconds()) : "-",
+                                    done ? FormatLatency(r.max_seconds()) : "-",
+                                    std::to_string(r.in_flight())};
+    if (cpu) {
+      // CPU% is of one core over the window, as top(1) shows it.
+      row.push_back(FormatShare(r.cpu_seconds(), top.window_seconds()));
+      row.push_back(done && r.cpu_seconds() > 0 ? FormatLatency(r.cpu_seconds_per_request()) : "-");
+      for (const auto& c : kCategoryColumns) {
+        row.push_back(FormatShare(CategorySeconds(r, c.category), r.cpu_seconds()));
+      }
+    }
+    table.AddRow(std::move(row));
   }
   out += table.Render();
   if (routes.empty()) {

@@ -11,9 +11,10 @@
 
 namespace perfd::cli {
 
-enum class SortKey { kRps, kP50, kP90, kP99, kMax, kErrors, kInflight, kRoute };
+enum class SortKey { kRps, kP50, kP90, kP99, kMax, kErrors, kInflight, kCpu, kCpuPerReq, kRoute };
 
-// "rps", "p50", "p90", "p99", "max", "errors", "inflight", "route".
+// "rps", "p50", "p90", "p99", "max", "errors", "inflight", "cpu", "cpureq",
+// "route".
 std::optional<SortKey> ParseSortKey(const std::string& name);
 std::vector<std::string> SortKeyNames();
 
@@ -24,11 +25,21 @@ std::string FormatLatency(double seconds);
 std::string FormatRate(double per_second);
 // error_ratio (0..1) as a percentage; never shows a non-zero ratio as 0.
 std::string FormatErrorPercent(double ratio);
-// "GET /users/{user_id}".
+// A part of a whole as a whole percentage: "0%", "<1%" (non-zero but
+// rounding to 0), "45%", "100%"; "-" when the whole is 0.
+std::string FormatShare(double part, double whole);
+// Category columns of the CPU split, in kCategoryColumns order.
+struct CategoryColumn {
+  const char* header;    // "AUTH%"
+  const char* category;  // key of RouteStats.cpu_seconds_by_category
+};
+extern const CategoryColumn kCategoryColumns[6];
+// "GET /users/{user_id}"; a CPU-only pseudo-route ("(no request)") has no method.
 std::string RouteLabel(const v1::RouteStats& route);
 
 // Descending by the key (ties by route, then method); kRoute is ascending.
-// kErrors sorts by error ratio, then by error count.
+// kErrors sorts by error ratio, then by error count; kCpu by cpu_seconds,
+// kCpuPerReq by cpu_seconds_per_request.
 std::vector<v1::RouteStats> SortRoutes(const v1::GetTopResponse& top, SortKey key);
 
 struct TopTableOptions {
@@ -39,6 +50,9 @@ struct TopTableOptions {
 
 // Header line (service, window, workers, total req/s, time), a blank line,
 // then the ROUTE / REQ/S / ERR% / P50 / P90 / P99 / MAX / INFLIGHT table.
+// With Python sampling on (sample_period_seconds > 0) the header adds the
+// service's CPU and the table CPU% (of one core) / CPU/REQ / AUTH% VALID%
+// SER% DB% FW% APP% (shares of the route's CPU).
 std::string RenderTopTable(const v1::GetTopResponse& top, const TopTableOptions& options);
 
 }  // namespace perfd::cli

@@ -7,7 +7,10 @@
 
 #include <chrono>
 #include <mutex>
+#include <set>
 #include <thread>
+#include <utility>
+#include <variant>
 #include <vector>
 
 #include "daemon/aggregator/aggregator.h"
@@ -19,9 +22,12 @@
 #include "daemon/exporters/http_metrics.h"
 #include "daemon/exporters/self_metrics.h"
 #include "daemon/loader/http_probes.h"
+#include "daemon/loader/py_sampler.h"
 #include "daemon/pipeline/aggregator_observer.h"
 #include "daemon/pipeline/openapi_fetcher.h"
 #include "daemon/pipeline/request_router.h"
+#include "daemon/profile/python_profiler.h"
+#include "daemon/python/python_target.h"
 
 namespace perfd {
 
@@ -36,10 +42,17 @@ uint64_t MonotonicNs() {
 // Discovery runs on its own thread (reading /proc must never delay event
 // draining); it attaches new workers at once and hands the changes to the
 // event thread, which owns the decoder and router state.
+// A worker whose interpreter was verified, for the event thread's profiler.
+struct ProfiledWorker {
+  uint32_t pid;
+  std::string service;
+  py_offsets offsets;
+};
+
 class DiscoveryLoop : public WorkerDirectory {
  public:
-  DiscoveryLoop(const Config& config, HttpProbes& probes)
-      : config_(config), discovery_(config, reader_), probes_(probes) {}
+  DiscoveryLoop(const Config& config, HttpProbes& probes, PySampler* sampler)
+      : config_(config), discovery_(config, reader_), probes_(probes), sampler_(sampler) {}
   ~DiscoveryLoop() override { Stop(); }
 
   void Start(const std::atomic<bool>& stop) {
@@ -57,6 +70,7 @@ class DiscoveryLoop : public WorkerDirectory {
 
   void ScanOnce() {
     Discovery::Diff diff = discovery_.Scan();
+    std::vector<ProfiledWorker> profiled;
     for (const auto& w : diff.added) {
       try {
         probes_.TrackPid(w.pid);
@@ -66,12 +80,46 @@ class DiscoveryLoop : public WorkerDirectory {
         spdlog::error("{}", e.what());
         ++errors_;
       }
+      if (sampler_) StartSampling(w, &profiled);
     }
+    if (sampler_)
+      for (uint32_t pid : sampler_->Processes()) sampler_->SyncThreads(pid);
     if (diff.added.empty() && diff.removed.empty()) return;
     std::lock_guard<std::mutex> lock(mu_);
     for (auto& w : diff.added) pending_.added.push_back(std::move(w));
     for (auto& w : diff.removed) pending_.removed.push_back(std::move(w));
+    for (auto& p : profiled) pending_profiled_.push_back(std::move(p));
   }
+
+  // Verifies the worker's interpreter against the offsets table and, if it
+  // checks out, starts sampling its threads. A refusal keeps HTTP tracing
+  // and is logged once per interpreter binary and reason.
+  void StartSampling(const Worker& w, std::vector<ProfiledWorker>* out) {
+    auto target = python::InspectPython(w.pid);
+    if (auto* reason = std::get_if<std::string>(&target)) {
+      ++unverified_;
+      if (refusals_logged_.insert(*reason).second)
+        spdlog::warn("pid {} ({}): Python stacks refused: {}", w.pid, w.service, *reason);
+      return;
+    }
+    const auto& t = std::get<python::PythonTarget>(target);
+    try {
+      sampler_->AddProcess(w.pid, t.proc);
+      ++verified_;
+      spdlog::info("pid {}: sampling Python {}.{} stacks ({})", w.pid, t.major, t.minor, t.binary);
+      out->push_back({w.pid, w.service, t.proc.off});
+    } catch (const LoaderError& e) {
+      spdlog::error("{}", e.what());
+      ++errors_;
+    }
+  }
+
+  std::vector<ProfiledWorker> TakeProfiled() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return std::exchange(pending_profiled_, {});
+  }
+  uint64_t python_verified() const { return verified_; }
+  uint64_t python_unverified() const { return unverified_; }
 
   Discovery::Diff TakePending() {
     std::lock_guard<std::mutex> lock(mu_);
@@ -88,8 +136,12 @@ class DiscoveryLoop : public WorkerDirectory {
   ProcReader reader_;
   Discovery discovery_;
   HttpProbes& probes_;
+  PySampler* sampler_;
   std::mutex mu_;
   Discovery::Diff pending_;
+  std::vector<ProfiledWorker> pending_profiled_;
+  std::set<std::string> refusals_logged_;  // discovery thread only
+  std::atomic<uint64_t> verified_{0}, unverified_{0};
   std::atomic<bool> stopping_{false};
   std::atomic<uint64_t> errors_{0};
   std::thread thread_;
@@ -149,12 +201,55 @@ std::vector<SelfSample> CollectSelfStats(const HttpProbes& probes, const http::H
   return s;
 }
 
+void AddPythonStats(const PySampler* sampler, const PythonProfiler& profiler,
+                    const DiscoveryLoop& discovery, std::vector<SelfSample>* s) {
+  auto add = [s](std::string name, double v, std::map<std::string, std::string> labels = {}) {
+    s->push_back({std::move(name), std::move(labels), v});
+  };
+  add("perfd_python_workers", discovery.python_verified(), {{"result", "verified"}});
+  add("perfd_python_workers", discovery.python_unverified(), {{"result", "refused"}});
+  if (sampler) {
+    auto k = sampler->Counters();
+    add("perfd_python_sampled_threads", sampler->attached_threads());
+    add("perfd_python_sampler_total", k[PY_CNT_SAMPLES], {{"kind", "samples"}});
+    add("perfd_python_sampler_total", k[PY_CNT_NOT_PYTHON], {{"kind", "not_python"}});
+    add("perfd_python_sampler_total", k[PY_CNT_NO_TSTATE], {{"kind", "no_thread_state"}});
+    add("perfd_python_sampler_total", k[PY_CNT_TRUNCATED], {{"kind", "truncated"}});
+    add("perfd_python_sampler_total", k[PY_CNT_READ_ERRORS], {{"kind", "read_error"}});
+    add("perfd_python_sampler_total", k[PY_CNT_RINGBUF_DROPS], {{"kind", "ringbuf_drop"}});
+    add("perfd_python_sampler_total", sampler->attach_failures(), {{"kind", "attach_failure"}});
+  }
+  const auto st = profiler.stats();
+  add("perfd_python_samples_total", st.unknown_process, {{"result", "unknown_process"}});
+  add("perfd_python_samples_total", st.empty_samples, {{"result", "no_python_frame"}});
+  for (const auto& [kind, n] : st.attributed)
+    add("perfd_python_samples_total", n, {{"result", "attributed_" + kind}});
+  add("perfd_python_samples_pending", profiler.pending_samples());
+  const auto sym = profiler.symbolizer_stats();
+  add("perfd_python_symbolizer_total", sym.hits, {{"kind", "hit"}});
+  add("perfd_python_symbolizer_total", sym.misses, {{"kind", "miss"}});
+  add("perfd_python_symbolizer_total", sym.evictions, {{"kind", "eviction"}});
+  add("perfd_python_symbolizer_total", sym.read_failures, {{"kind", "read_failure"}});
+  add("perfd_python_symbolizer_total", sym.stale_reads, {{"kind", "stale_read"}});
+  add("perfd_python_stacks", profiler.stacks().stacks());
+}
+
 }  // namespace
 
 int RunDaemon(const Config& config, const std::atomic<bool>& stop) {
+  // The sampler first: it owns the map of verified interpreters that the
+  // HTTP probes read to tag responses with their task's root frame.
+  std::unique_ptr<PySampler> sampler;
+  if (config.python_sampling) {
+    try {
+      sampler = PySampler::Open(config.sample_hz);
+    } catch (const LoaderError& e) {
+      spdlog::error("Python stack sampling is off: {}", e.what());
+    }
+  }
   std::unique_ptr<HttpProbes> probes;
   try {
-    probes = HttpProbes::Open();
+    probes = HttpProbes::Open(sampler ? sampler->py_procs_fd() : -1);
   } catch (const LoaderError& e) {
     spdlog::critical("cannot load BPF programs: {}", e.what());
     return 1;
@@ -167,8 +262,17 @@ int RunDaemon(const Config& config, const std::atomic<bool>& stop) {
   auto registry = std::make_shared<prometheus::Registry>();
   HttpMetrics http_metrics(*registry);
   auto self_metrics = std::make_shared<SelfMetrics>();
+  std::vector<python::CategoryRule> category_rules;
+  for (const auto& r : config.category_rules) {
+    python::CategoryRule rule{r.module, r.function, python::Category::kApp};
+    python::ParseCategory(r.category, &rule.category);  // names validated by the config
+    category_rules.push_back(std::move(rule));
+  }
+  PythonProfiler profiler(std::move(category_rules), config.window_max_seconds,
+                          1.0 / config.sample_hz, *registry);
   router.AddObserver(&agg_observer);
   router.AddObserver(&http_metrics);
+  router.AddObserver(&profiler);
   http::HttpTracker tracker(router, uint64_t(config.response_idle_timeout_ms) * 1000000ull);
 
   std::unique_ptr<prometheus::Exposer> exposer;
@@ -187,8 +291,11 @@ int RunDaemon(const Config& config, const std::atomic<bool>& stop) {
                            router.Routes(service)->SetOpenApiTemplates(paths);
                          });
 
-  DiscoveryLoop discovery(config, *probes);
-  PerfdService service(aggregator, discovery, config.window_max_seconds);
+  DiscoveryLoop discovery(config, *probes, sampler.get());
+  const bool sampling = sampler != nullptr;
+  PerfdService service(aggregator, discovery, config.window_max_seconds,
+                       sampling ? &profiler.store() : nullptr,
+                       sampling ? &profiler.stacks() : nullptr);
   ApiServer api(service);
   try {
     api.Start(config.grpc_socket, config.grpc_socket_group, config.grpc_tcp);
@@ -207,31 +314,41 @@ int RunDaemon(const Config& config, const std::atomic<bool>& stop) {
                                            const char(*lines)[PERFD_LINE_MAX]) {
     t->OnEvent(h, lines);
   };
+  PythonProfiler* prof = &profiler;
+  const PySampler::SampleFn on_sample = [prof](const py_sample& s) { prof->OnSample(s); };
   uint64_t last_flush = 0, last_stats = 0;
   while (!stop) {
-    int n = probes->Poll(100, on_event);
+    int n = probes->Poll(sampler ? 50 : 100, on_event);
     if (n < 0) spdlog::warn("ring buffer poll failed: {}", n);
+    if (sampler) sampler->Poll(0, on_sample);
     const uint64_t now = MonotonicNs();
     Discovery::Diff diff = discovery.TakePending();
     for (const auto& w : diff.added) {
       router.AddWorker(w);
       if (config.openapi) fetcher.Request(w.service, w.pid);
     }
+    for (const auto& p : discovery.TakeProfiled()) profiler.AddProcess(p.pid, p.service, p.offsets);
     for (const auto& w : diff.removed) {
       // Drain what the kernel already queued for it, then close its books:
       // completed requests are kept, in-flight ones reported as aborted.
       probes->Poll(0, on_event);
+      if (sampler) sampler->Poll(0, on_sample);
       tracker.DropProcess(w.pid, now);
       router.ForgetWorker(w.pid);
       probes->UntrackPid(w.pid);
+      if (sampler) sampler->RemoveProcess(w.pid);
+      profiler.RemoveProcess(w.pid, now);
       spdlog::info("worker pid {} of service {} exited; probes detached", w.pid, w.service);
     }
     if (now - last_flush > 100000000ull) {
       tracker.FlushIdle(now);
+      profiler.Tick(now);
       last_flush = now;
     }
     if (now - last_stats > 1000000000ull) {
-      self_metrics->Publish(CollectSelfStats(*probes, tracker, router, fetcher, discovery));
+      auto samples = CollectSelfStats(*probes, tracker, router, fetcher, discovery);
+      AddPythonStats(sampler.get(), profiler, discovery, &samples);
+      self_metrics->Publish(std::move(samples));
       last_stats = now;
     }
   }

@@ -3,11 +3,15 @@
 #include <time.h>
 
 #include <algorithm>
+#include <chrono>
 #include <map>
+#include <set>
 #include <string>
+#include <thread>
 #include <tuple>
 #include <vector>
 
+#include "daemon/api/profile_convert.h"
 #include "daemon/api/proto_convert.h"
 
 namespace perfd {
@@ -49,6 +53,29 @@ std::string UnknownServiceMessage(const std::string& service,
   return message;
 }
 
+constexpr uint64_t kNsPerSecond = 1000000000ULL;
+
+// The store keeps whole-second slots; this is the first nanosecond of the
+// oldest slot a window of window_s seconds ending at now_ns covers (the same
+// slots RouteCpuInWindow sums).
+uint64_t WindowStartNs(uint32_t window_s, uint64_t now_ns) {
+  const uint64_t now_s = now_ns / kNsPerSecond;
+  return now_s + 1 >= window_s ? (now_s + 1 - window_s) * kNsPerSecond : 0;
+}
+
+// Stacks of the routes the filter means ("" = all), merged.
+StackCounts StacksFor(const CpuProfileStore& cpu, const std::string& service,
+                      const std::string& route, uint64_t from_ns, uint64_t to_ns) {
+  if (route.empty()) return cpu.Stacks(service, "", from_ns, to_ns);
+  const uint32_t window_s =
+      static_cast<uint32_t>(to_ns / kNsPerSecond - from_ns / kNsPerSecond + 1);
+  StackCounts merged;
+  for (const auto& key : MatchCpuRoutes(cpu.RouteCpuInWindow(service, window_s, to_ns), route)) {
+    for (const auto& [id, n] : cpu.Stacks(service, key, from_ns, to_ns)) merged[id] += n;
+  }
+  return merged;
+}
+
 }  // namespace
 
 ApiClocks SystemClocks() {
@@ -58,10 +85,41 @@ ApiClocks SystemClocks() {
 
 PerfdService::PerfdService(const Aggregator& aggregator, const WorkerDirectory& workers,
                            uint32_t window_max_seconds, ApiClocks clocks)
+    : PerfdService(aggregator, workers, window_max_seconds, nullptr, nullptr, std::move(clocks)) {}
+
+PerfdService::PerfdService(const Aggregator& aggregator, const WorkerDirectory& workers,
+                           uint32_t window_max_seconds, const CpuProfileStore* cpu,
+                           const StackTable* stacks, ApiClocks clocks)
     : aggregator_(aggregator),
       workers_(workers),
       window_max_seconds_(window_max_seconds),
+      cpu_(cpu != nullptr && stacks != nullptr ? cpu : nullptr),
+      stacks_(cpu != nullptr && stacks != nullptr ? stacks : nullptr),
       clocks_(std::move(clocks)) {}
+
+grpc::Status PerfdService::CheckService(const std::string& service) const {
+  if (service.empty()) return {grpc::StatusCode::INVALID_ARGUMENT, "service is required"};
+  const auto known = WorkersByService(aggregator_, workers_);
+  if (known.count(service) == 0) {
+    return {grpc::StatusCode::NOT_FOUND, UnknownServiceMessage(service, known)};
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status PerfdService::CheckWindow(uint32_t window) const {
+  if (window <= window_max_seconds_) return grpc::Status::OK;
+  return {grpc::StatusCode::INVALID_ARGUMENT,
+          "window " + std::to_string(window) + "s exceeds the maximum of " +
+              std::to_string(window_max_seconds_) +
+              "s (aggregation.window_max_seconds in the perfd config)"};
+}
+
+grpc::Status PerfdService::CheckSampling() const {
+  if (cpu_ != nullptr) return grpc::Status::OK;
+  return {grpc::StatusCode::FAILED_PRECONDITION,
+          "Python sampling is off (perfd runs without the Python CPU sampler: disabled in its "
+          "config or not supported on this host; see perfd's start-up log)"};
+}
 
 grpc::Status PerfdService::ListServices(grpc::ServerContext* /*context*/,
                                         const v1::ListServicesRequest* /*request*/,
@@ -82,19 +140,11 @@ grpc::Status PerfdService::GetTop(grpc::ServerContext* /*context*/,
   }
   uint32_t window = request->window_seconds();
   if (window == 0) window = kDefaultWindowSeconds;
-  if (window > window_max_seconds_) {
-    return {grpc::StatusCode::INVALID_ARGUMENT,
-            "window " + std::to_string(window) + "s exceeds the maximum of " +
-                std::to_string(window_max_seconds_) +
-                "s (aggregation.window_max_seconds in the perfd config)"};
-  }
-  const auto known = WorkersByService(aggregator_, workers_);
-  if (known.count(request->service()) == 0) {
-    return {grpc::StatusCode::NOT_FOUND, UnknownServiceMessage(request->service(), known)};
-  }
+  if (grpc::Status s = CheckWindow(window); !s.ok()) return s;
+  if (grpc::Status s = CheckService(request->service()); !s.ok()) return s;
 
-  ServiceSnapshot snapshot =
-      aggregator_.Snapshot(request->service(), window, clocks_.monotonic_ns());
+  const uint64_t now = clocks_.monotonic_ns();
+  ServiceSnapshot snapshot = aggregator_.Snapshot(request->service(), window, now);
   // A stable order keeps repeated -o json output diffable; perfctl re-sorts.
   std::sort(snapshot.routes.begin(), snapshot.routes.end(),
             [](const RouteSnapshot& a, const RouteSnapshot& b) {
@@ -102,9 +152,95 @@ grpc::Status PerfdService::GetTop(grpc::ServerContext* /*context*/,
             });
   response->set_service(request->service());
   // The aggregator reports the window it really used (it clamps to its own max).
-  response->set_window_seconds(snapshot.window_seconds != 0 ? snapshot.window_seconds : window);
+  const uint32_t used = snapshot.window_seconds != 0 ? snapshot.window_seconds : window;
+  response->set_window_seconds(used);
   response->set_timestamp_unix_nanos(clocks_.unix_ns());
   for (const auto& route : snapshot.routes) RouteToProto(route, response->add_routes());
+  if (cpu_ == nullptr) return grpc::Status::OK;
+
+  response->set_sample_period_seconds(cpu_->seconds_per_sample());
+  std::map<std::string, RouteCpu> cpu = cpu_->RouteCpuInWindow(request->service(), used, now);
+  // The store may key a route as "METHOD /template" or as "/template"; a
+  // bare template is only given to a row when no other method shares it.
+  std::map<std::string, int> rows_per_template;
+  for (const auto& r : response->routes()) ++rows_per_template[r.route()];
+  for (auto& r : *response->mutable_routes()) {
+    auto it = cpu.find(r.method() + " " + r.route());
+    if (it == cpu.end() && rows_per_template[r.route()] == 1) it = cpu.find(r.route());
+    if (it == cpu.end()) continue;
+    RouteCpuToProto(it->second, cpu_->seconds_per_sample(), &r);
+    cpu.erase(it);
+  }
+  // What no route row claimed: the pseudo-routes ("(no request)",
+  // "(unattributed)") and routes whose requests left the window.
+  for (const auto& [key, route_cpu] : cpu) {
+    if (route_cpu.total == 0) continue;
+    v1::RouteStats* r = response->add_routes();
+    r->set_route(key);
+    RouteCpuToProto(route_cpu, cpu_->seconds_per_sample(), r);
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status PerfdService::GetFunctions(grpc::ServerContext* /*context*/,
+                                        const v1::GetFunctionsRequest* request,
+                                        v1::GetFunctionsResponse* response) {
+  if (request->service().empty()) {
+    return {grpc::StatusCode::INVALID_ARGUMENT, "service is required"};
+  }
+  if (grpc::Status s = CheckSampling(); !s.ok()) return s;
+  uint32_t window = request->window_seconds();
+  if (window == 0) window = kDefaultWindowSeconds;
+  if (grpc::Status s = CheckWindow(window); !s.ok()) return s;
+  if (grpc::Status s = CheckService(request->service()); !s.ok()) return s;
+
+  const uint64_t now = clocks_.monotonic_ns();
+  const StackCounts stacks =
+      StacksFor(*cpu_, request->service(), request->route(), WindowStartNs(window, now), now);
+  response->set_service(request->service());
+  response->set_window_seconds(window);
+  FunctionsToProto(stacks, *stacks_, cpu_->seconds_per_sample(), response);
+  return grpc::Status::OK;
+}
+
+grpc::Status PerfdService::GetProfile(grpc::ServerContext* context,
+                                      const v1::GetProfileRequest* request,
+                                      v1::GetProfileResponse* response) {
+  if (request->service().empty()) {
+    return {grpc::StatusCode::INVALID_ARGUMENT, "service is required"};
+  }
+  if (grpc::Status s = CheckSampling(); !s.ok()) return s;
+  const uint32_t duration = request->duration_seconds();
+  if (duration < 1 || duration > window_max_seconds_) {
+    return {grpc::StatusCode::INVALID_ARGUMENT,
+            "duration " + std::to_string(duration) + "s is outside 1s.." +
+                std::to_string(window_max_seconds_) +
+                "s (aggregation.window_max_seconds in the perfd config)"};
+  }
+  if (grpc::Status s = CheckService(request->service()); !s.ok()) return s;
+
+  const uint64_t start = clocks_.monotonic_ns();
+  const int64_t start_unix = clocks_.unix_ns();
+  // Samples land in the store as they are attributed; recording is just
+  // waiting, then reading the slots the duration covered.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(duration);
+  for (;;) {
+    if (context != nullptr && context->IsCancelled()) {
+      return {grpc::StatusCode::CANCELLED, "profile cancelled"};
+    }
+    const auto left = deadline - std::chrono::steady_clock::now();
+    if (left <= std::chrono::steady_clock::duration::zero()) break;
+    std::this_thread::sleep_for(std::min<std::chrono::steady_clock::duration>(
+        left, std::chrono::milliseconds(kCancelPollMs)));
+  }
+  const uint64_t end = clocks_.monotonic_ns();
+
+  response->set_service(request->service());
+  response->set_start_unix_nanos(start_unix);
+  response->set_duration_nanos(static_cast<int64_t>(end - start));
+  response->set_sample_period_seconds(cpu_->seconds_per_sample());
+  StacksToProto(StacksFor(*cpu_, request->service(), request->route(), start, end), *stacks_,
+                response);
   return grpc::Status::OK;
 }
 

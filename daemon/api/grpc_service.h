@@ -1,5 +1,5 @@
-// perfd.v1.Perfd: answers perfctl from the aggregator's sliding windows and
-// the discovery worker set.
+// perfd.v1.Perfd: answers perfctl from the aggregator's sliding windows, the
+// Python CPU profile store and the discovery worker set.
 #pragma once
 
 #include <cstdint>
@@ -7,6 +7,8 @@
 
 #include "daemon/aggregator/aggregator.h"
 #include "daemon/api/worker_directory.h"
+#include "daemon/profile/cpu_profile.h"
+#include "daemon/profile/stack_table.h"
 #include "perfd/v1/perfd.grpc.pb.h"
 
 namespace perfd {
@@ -23,9 +25,18 @@ class PerfdService final : public v1::Perfd::Service {
  public:
   static constexpr uint32_t kDefaultWindowSeconds = 60;
 
-  // aggregator and workers must outlive the service.
+  // GetProfile polls for cancellation this often while it records.
+  static constexpr int kCancelPollMs = 100;
+
+  // Without Python sampling: CPU fields stay 0, GetFunctions and GetProfile
+  // answer FAILED_PRECONDITION.
   PerfdService(const Aggregator& aggregator, const WorkerDirectory& workers,
                uint32_t window_max_seconds, ApiClocks clocks = SystemClocks());
+  // cpu and stacks: both set, or both nullptr (sampling off). Everything
+  // passed in must outlive the service.
+  PerfdService(const Aggregator& aggregator, const WorkerDirectory& workers,
+               uint32_t window_max_seconds, const CpuProfileStore* cpu, const StackTable* stacks,
+               ApiClocks clocks = SystemClocks());
 
   // Services = aggregator services ∪ services of current workers, by name.
   grpc::Status ListServices(grpc::ServerContext* context, const v1::ListServicesRequest* request,
@@ -34,11 +45,28 @@ class PerfdService final : public v1::Perfd::Service {
   // INVALID_ARGUMENT for an empty service or a window above the maximum.
   grpc::Status GetTop(grpc::ServerContext* context, const v1::GetTopRequest* request,
                       v1::GetTopResponse* response) override;
+  // Own / total samples per function (function, file, first line) over the
+  // window; route "" = all. Errors as GetTop, plus FAILED_PRECONDITION when
+  // sampling is off.
+  grpc::Status GetFunctions(grpc::ServerContext* context, const v1::GetFunctionsRequest* request,
+                            v1::GetFunctionsResponse* response) override;
+  // Blocks for duration_seconds (1 .. window max, else INVALID_ARGUMENT),
+  // then returns the stacks sampled meanwhile. CANCELLED when the client
+  // goes away or the server shuts down first.
+  grpc::Status GetProfile(grpc::ServerContext* context, const v1::GetProfileRequest* request,
+                          v1::GetProfileResponse* response) override;
 
  private:
+  // OK, or the status for an empty / unknown service.
+  grpc::Status CheckService(const std::string& service) const;
+  grpc::Status CheckWindow(uint32_t window) const;
+  grpc::Status CheckSampling() const;
+
   const Aggregator& aggregator_;
   const WorkerDirectory& workers_;
   const uint32_t window_max_seconds_;
+  const CpuProfileStore* const cpu_;
+  const StackTable* const stacks_;
   const ApiClocks clocks_;
 };
 

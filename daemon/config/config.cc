@@ -209,6 +209,45 @@ void ParseRouteRule(const YAML::Node& node, const std::string& path, Config& c) 
   c.route_rules.push_back(std::move(rule));
 }
 
+void ParseCategoryRule(const YAML::Node& node, const std::string& path, Config& c) {
+  if (node.IsNull())
+    throw ConfigError(path, "expected a mapping with category and module/function");
+  CategoryRuleConfig rule;
+  bool has_category = false;
+  WalkMap(node, path,
+          {{"module", [&](const YAML::Node& n,
+                          const std::string& p) { rule.module = GetString(n, p, true); }},
+           {"function", [&](const YAML::Node& n,
+                            const std::string& p) { rule.function = GetString(n, p, true); }},
+           {"category", [&](const YAML::Node& n, const std::string& p) {
+              rule.category = GetString(n, p, false);
+              static const std::set<std::string> kNames = {"auth", "validation", "serialization",
+                                                           "db",   "framework",  "app"};
+              if (!kNames.count(rule.category))
+                throw ConfigError(p, "unknown category \"" + rule.category +
+                                         "\" (expected auth, validation, serialization, db, "
+                                         "framework or app)");
+              has_category = true;
+            }}});
+  if (!has_category) throw ConfigError(path + ".category", "missing required key");
+  if (rule.module.empty() && rule.function.empty())
+    throw ConfigError(path, "a rule needs module or function (or both)");
+  c.category_rules.push_back(std::move(rule));
+}
+
+void ParsePython(const YAML::Node& node, const std::string& path, Config& c) {
+  WalkMap(node, path,
+          {{"sampling",
+            [&](const YAML::Node& n, const std::string& p) { c.python_sampling = GetBool(n, p); }},
+           {"sample_hz", [&](const YAML::Node& n,
+                             const std::string& p) { c.sample_hz = GetUint(n, p, 1, 1000); }},
+           {"categories", [&](const YAML::Node& n, const std::string& p) {
+              WalkList(n, p, [&](const YAML::Node& item, const std::string& ip) {
+                ParseCategoryRule(item, ip, c);
+              });
+            }}});
+}
+
 void ParseRoutes(const YAML::Node& node, const std::string& path, Config& c) {
   WalkMap(
       node, path,
@@ -269,6 +308,7 @@ Config ParseNamed(const std::string& yaml_text, const std::string& source) {
                       c.response_idle_timeout_ms = GetUint(v, vp, 1, 600000);
                     }}});
         }},
+       {"python", [&](const YAML::Node& n, const std::string& p) { ParsePython(n, p, c); }},
        {"aggregation",
         [&](const YAML::Node& n, const std::string& p) {
           WalkMap(n, p, {{"window_max_seconds", [&](const YAML::Node& v, const std::string& vp) {

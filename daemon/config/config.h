@@ -33,6 +33,14 @@ struct RouteRule {
   std::string pattern;  // e.g. "/users/{user_id}"; "{...}" matches one segment
 };
 
+// python.categories[]: user rules that classify a stack frame, checked
+// before the defaults (docs/CATEGORIES.md). Globs are fnmatch-style.
+struct CategoryRuleConfig {
+  std::string module;    // glob on the dotted module ("" = any)
+  std::string function;  // glob on the qualified name ("" = any)
+  std::string category;  // auth, validation, serialization, db, framework, app
+};
+
 struct Config {
   // listen.*
   std::string metrics_address = "0.0.0.0:9464";  // Prometheus /metrics
@@ -55,6 +63,11 @@ struct Config {
   // A response is complete when the next response starts, the connection
   // closes, or no byte was written for this long (keep-alive idle).
   uint32_t response_idle_timeout_ms = 1000;
+
+  // python.*
+  bool python_sampling = true;  // walk Python stacks at perf_event samples
+  uint32_t sample_hz = 99;      // samples per second of CPU time, per thread
+  std::vector<CategoryRuleConfig> category_rules;
 
   // aggregation.*
   uint32_t window_max_seconds = 600;  // longest --window perfctl may ask for

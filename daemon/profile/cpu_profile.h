@@ -18,9 +18,10 @@ namespace perfd {
 inline constexpr int kNumCategories = 6;
 extern const char* const kCategoryNames[kNumCategories];
 
-// Routes for samples that belong to no known request.
+// Routes for samples that belong to no known request, and for samples that
+// could belong to several overlapping requests of their process.
 inline constexpr const char* kNoRequestRoute = "(no request)";
-inline constexpr const char* kThreadpoolRoute = "(threadpool)";
+inline constexpr const char* kUnattributedRoute = "(unattributed)";
 
 struct RouteCpu {
   std::array<uint64_t, kNumCategories> by_category{};

@@ -5,10 +5,10 @@
 namespace perfd {
 
 namespace {
-// Thread samples are resolved once they are this old: requests that
-// overlap them have had time to complete (or to be seen in flight).
-constexpr uint64_t kThreadGraceNs = 1000000000ull;
-// Completed intervals are kept this long when no thread sample waits.
+// A group is decided once its newest sample is this old: a request that
+// covers it has then either completed or been seen starting.
+constexpr uint64_t kGraceNs = 1000000000ull;
+// Completed intervals are kept this long when no sample waits for them.
 constexpr uint64_t kKeepIntervalsNs = 5000000000ull;
 }  // namespace
 
@@ -19,15 +19,26 @@ void SampleAttributor::SetService(uint32_t pid, const std::string& service) {
   procs_[pid].service = service;
 }
 
+void SampleAttributor::EmitAll(const Proc& p, const std::string& route, const Group& g) {
+  for (const auto& s : g.samples) sink_(p.service, route, s);
+}
+
 void SampleAttributor::OnSample(const ProfileSample& s) {
   Proc& p = procs_[s.pid];
-  if (s.root != 0) {
-    p.by_root[s.root].push_back(s);
-  } else if (s.tid != s.pid) {
-    p.thread_samples.push_back(s);
-  } else {
-    Emit(p, kNoRequestRoute, s);
+  if (s.root == 0 && s.tid == s.pid) {
+    sink_(p.service, kNoRequestRoute, s);
+    return;
   }
+  Group* g;
+  if (s.root != 0) {
+    g = &p.by_root[s.root];
+  } else {
+    p.thread_samples.emplace_back();
+    g = &p.thread_samples.back();
+  }
+  g->samples.push_back(s);
+  g->first_ts = std::min(g->first_ts, s.ts_ns);
+  g->last_ts = std::max(g->last_ts, s.ts_ns);
 }
 
 void SampleAttributor::OnRequestStart(uint32_t pid, uint64_t conn_id, uint64_t start_ns) {
@@ -46,66 +57,76 @@ void SampleAttributor::OnRequestComplete(uint32_t pid, uint64_t conn_id, const s
   }
   p.recent.push_back({start_ns, end_ns, route});
   if (py_root == 0) return;
+  // Exact join: the status line was written from inside this task.
   auto it = p.by_root.find(py_root);
   if (it == p.by_root.end()) return;
-  std::vector<ProfileSample> later;
-  for (const auto& s : it->second) {
-    if (s.ts_ns <= end_ns)
-      Emit(p, route, s);
-    else
-      later.push_back(s);  // the address already serves the next task
+  Group mine, later;
+  for (const auto& s : it->second.samples) {
+    Group& g = s.ts_ns <= end_ns ? mine : later;  // later: the address serves a new task
+    g.samples.push_back(s);
+    g.first_ts = std::min(g.first_ts, s.ts_ns);
+    g.last_ts = std::max(g.last_ts, s.ts_ns);
   }
-  if (later.empty())
+  EmitAll(p, route, mine);
+  if (later.samples.empty())
     p.by_root.erase(it);
   else
     it->second = std::move(later);
 }
 
-void SampleAttributor::ResolveThreadSamples(Proc& p, uint64_t now_ns, bool final) {
-  while (!p.thread_samples.empty()) {
-    const ProfileSample& s = p.thread_samples.front();
-    if (!final && s.ts_ns + kThreadGraceNs > now_ns) break;
-    // A request still in flight that started before the sample may own it.
-    bool open_owner = !p.inflight.empty() && p.inflight.begin()->first <= s.ts_ns;
-    if (open_owner && !final && s.ts_ns + max_wait_ns_ > now_ns) break;
-    const Interval* owner = nullptr;
-    int covering = open_owner ? 1 : 0;
-    for (const auto& iv : p.recent) {
-      if (iv.start <= s.ts_ns && s.ts_ns <= iv.end) {
-        owner = &iv;
-        ++covering;
-      }
-    }
-    if (covering == 1 && owner)
-      Emit(p, owner->route, s);
-    else if (covering == 0)
-      Emit(p, kNoRequestRoute, s);
-    else
-      Emit(p, kThreadpoolRoute, s);
-    p.thread_samples.pop_front();
+bool SampleAttributor::Decide(Proc& p, const Group& g, uint64_t now_ns, bool final) {
+  const bool expired = g.first_ts + max_wait_ns_ <= now_ns;
+  if (!final && !expired) {
+    if (g.last_ts + kGraceNs > now_ns) return false;
+    // A request still in flight that started before the group may own it.
+    if (!p.inflight.empty() && p.inflight.begin()->first <= g.last_ts) return false;
   }
+  // The request covering the whole group, if exactly one does.
+  const Interval* owner = nullptr;
+  int covering = 0;
+  for (const auto& iv : p.recent) {
+    if (iv.start <= g.first_ts && g.last_ts <= iv.end) {
+      owner = &iv;
+      ++covering;
+    }
+  }
+  if (covering == 1) {
+    EmitAll(p, owner->route, g);
+    return true;
+  }
+  // No single request covers all of it (a root address reused by a later
+  // task, or overlap): decide sample by sample.
+  for (const auto& s : g.samples) {
+    const Interval* one = nullptr;
+    int n = 0;
+    for (const auto& iv : p.recent)
+      if (iv.start <= s.ts_ns && s.ts_ns <= iv.end) {
+        one = &iv;
+        ++n;
+      }
+    sink_(p.service, n == 1 ? one->route : n == 0 ? kNoRequestRoute : kUnattributedRoute, s);
+  }
+  return true;
 }
 
 void SampleAttributor::Tick(uint64_t now_ns) {
   for (auto& [pid, p] : procs_) {
-    ResolveThreadSamples(p, now_ns, false);
+    while (!p.thread_samples.empty() && Decide(p, p.thread_samples.front(), now_ns, false))
+      p.thread_samples.pop_front();
+    uint64_t oldest_waiting = UINT64_MAX;
     for (auto it = p.by_root.begin(); it != p.by_root.end();) {
-      auto& v = it->second;
-      size_t keep = 0;
-      for (auto& s : v) {
-        if (s.ts_ns + max_wait_ns_ <= now_ns)
-          Emit(p, kNoRequestRoute, s);
-        else
-          v[keep++] = s;
+      if (Decide(p, it->second, now_ns, false)) {
+        it = p.by_root.erase(it);
+      } else {
+        oldest_waiting = std::min(oldest_waiting, it->second.first_ts);
+        ++it;
       }
-      v.resize(keep);
-      it = v.empty() ? p.by_root.erase(it) : std::next(it);
     }
-    // Keep only intervals that may still cover a thread sample: those
-    // ending after the oldest waiting sample (new samples are recent).
+    if (!p.thread_samples.empty())
+      oldest_waiting = std::min(oldest_waiting, p.thread_samples.front().first_ts);
+    // Keep only intervals that may still cover a waiting sample.
     uint64_t cutoff = now_ns > kKeepIntervalsNs ? now_ns - kKeepIntervalsNs : 0;
-    if (!p.thread_samples.empty() && p.thread_samples.front().ts_ns < cutoff)
-      cutoff = p.thread_samples.front().ts_ns;
+    cutoff = std::min(cutoff, oldest_waiting);
     while (!p.recent.empty() && p.recent.front().end < cutoff) p.recent.pop_front();
   }
 }
@@ -114,10 +135,8 @@ void SampleAttributor::DropProcess(uint32_t pid, uint64_t now_ns) {
   auto it = procs_.find(pid);
   if (it == procs_.end()) return;
   Proc& p = it->second;
-  p.inflight.clear();
-  ResolveThreadSamples(p, now_ns, true);
-  for (auto& [root, v] : p.by_root)
-    for (auto& s : v) Emit(p, kNoRequestRoute, s);
+  for (const auto& g : p.thread_samples) Decide(p, g, now_ns, true);
+  for (const auto& [root, g] : p.by_root) Decide(p, g, now_ns, true);
   procs_.erase(it);
 }
 
@@ -125,7 +144,7 @@ size_t SampleAttributor::pending() const {
   size_t n = 0;
   for (const auto& [pid, p] : procs_) {
     n += p.thread_samples.size();
-    for (const auto& [r, v] : p.by_root) n += v.size();
+    for (const auto& [r, g] : p.by_root) n += g.samples.size();
   }
   return n;
 }

@@ -1,20 +1,26 @@
 // Decides which request (and so which route) a Python CPU sample belongs
 // to. Pure logic over timestamps; single-threaded (event thread).
 //
+// A request is known by its process and its interval [first byte read, last
+// byte written]. A sample belongs to a request of its process whose
+// interval contains the sample's time:
 // - Event-loop samples inside an asyncio task carry the task's root
-//   coroutine frame. The write of a request's status line carries the same
-//   root (bpf/http_trace.bpf.c), so samples wait per (pid, root) until the
-//   request completes and are then given its route. A root address is
-//   reused only after its task is gone, so samples up to the request's end
-//   belong to it.
+//   coroutine frame, stable for the task's life. Samples of one root are
+//   decided together: the request whose interval covers all of them. When
+//   the status-line write itself ran inside the task (asyncio transports),
+//   it carries the same root and the join is exact at once. (uvloop queues
+//   writes and flushes them outside the task, so there the interval join
+//   decides.)
 // - Samples of other threads (anyio worker threads running sync endpoints
-//   and dependencies) have no task root. They are given the route of the
-//   request of the same process whose [start, end] covers them when exactly
-//   one does; when several requests overlap they go to "(threadpool)" (their
-//   category is still right); when none does, to "(no request)".
+//   and dependencies) have no root and are decided one by one.
 // - Event-loop samples outside any task (protocol parsing, loop internals)
-//   go to "(no request)".
-// Samples that wait longer than max_wait are given "(no request)".
+//   go to "(no request)" at once.
+// A sample (group) is decided once it is older than a grace period and no
+// request that started before it is still in flight. Exactly one covering
+// request → its route; none → "(no request)"; several (concurrent requests
+// of one worker) → "(unattributed)": the category stays right, the route is
+// not guessed. Samples that wait longer than max_wait are decided with what
+// is known then.
 #pragma once
 
 #include <cstdint>
@@ -23,7 +29,6 @@
 #include <map>
 #include <string>
 #include <unordered_map>
-#include <utility>
 #include <vector>
 
 namespace perfd {
@@ -48,11 +53,12 @@ class SampleAttributor {
   void SetService(uint32_t pid, const std::string& service);
   void OnSample(const ProfileSample& s);
   void OnRequestStart(uint32_t pid, uint64_t conn_id, uint64_t start_ns);
+  // route: the key samples are reported under (e.g. "GET /users/{id}").
   void OnRequestComplete(uint32_t pid, uint64_t conn_id, const std::string& route,
                          uint64_t start_ns, uint64_t end_ns, uint64_t py_root);
-  // Resolves thread samples whose fate is known and expires old ones.
+  // Decides what can be decided and expires old samples.
   void Tick(uint64_t now_ns);
-  // The worker exited: everything it still holds is resolved now.
+  // The worker exited: everything it still holds is decided now.
   void DropProcess(uint32_t pid, uint64_t now_ns);
 
   size_t pending() const;
@@ -62,18 +68,21 @@ class SampleAttributor {
     uint64_t start, end;
     std::string route;
   };
+  struct Group {  // samples decided together (one root, or one thread sample)
+    std::vector<ProfileSample> samples;
+    uint64_t first_ts = UINT64_MAX, last_ts = 0;
+  };
   struct Proc {
     std::string service;
-    std::map<uint64_t, std::vector<ProfileSample>> by_root;
-    std::deque<ProfileSample> thread_samples;    // ts order (mostly)
-    std::deque<Interval> recent;                 // completed requests
+    std::map<uint64_t, Group> by_root;
+    std::deque<Group> thread_samples;
+    std::deque<Interval> recent;                 // completed requests, by end
     std::multimap<uint64_t, uint64_t> inflight;  // start_ns → conn_id
   };
 
-  void Emit(const Proc& p, const std::string& route, const ProfileSample& s) {
-    sink_(p.service, route, s);
-  }
-  void ResolveThreadSamples(Proc& p, uint64_t now_ns, bool final);
+  // Returns false when the group must wait longer.
+  bool Decide(Proc& p, const Group& g, uint64_t now_ns, bool final);
+  void EmitAll(const Proc& p, const std::string& route, const Group& g);
 
   Sink sink_;
   const uint64_t max_wait_ns_;

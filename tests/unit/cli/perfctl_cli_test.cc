@@ -17,6 +17,8 @@
 
 #include "daemon/api/grpc_server.h"
 #include "daemon/api/grpc_service.h"
+#include "pprof/profile.pb.h"
+#include "tests/unit/cli/pprof_test_util.h"
 
 extern char** environ;
 
@@ -50,7 +52,11 @@ std::string Slurp(const std::string& path) {
 
 class PerfctlCliTest : public ::testing::Test {
  protected:
-  PerfctlCliTest() : aggregator_(600), service_(aggregator_, workers_, 600), server_(service_) {
+  PerfctlCliTest()
+      : aggregator_(600),
+        store_(600, 0.01),
+        service_(aggregator_, workers_, 600, &store_, &table_),
+        server_(service_) {
     char tmpl[] = "/tmp/perfctl-test-XXXXXX";
     dir_ = mkdtemp(tmpl);
     socket_ = dir_ + "/perfd.sock";
@@ -66,7 +72,26 @@ class PerfctlCliTest : public ::testing::Test {
       aggregator_.RecordComplete("api", "GET", "/users/{user_id}", i == 10 ? 503 : 200, false,
                                  now - static_cast<uint64_t>(i) * 1000000, now);
     }
+    users_ =
+        table_.Intern({{"serialize", "ser.py", 22, 20}, {"get_user", "users.py", 12, 10}}, false);
+    loop_ = table_.Intern({{"run_once", "asyncio/base_events.py", 41, 40}}, false);
+    // 5 s ago: in top's window, not in a profile started now.
+    AddSamples("GET /users/{user_id}", users_, 30, now - 5000000000ULL);
+    AddSamples("(no request)", loop_, 10, now - 5000000000ULL);
     server_.Start(socket_, "", "");
+  }
+
+  void AddSamples(const std::string& route, uint32_t stack, int n, uint64_t ts) {
+    for (int i = 0; i < n; ++i) store_.Add("api", route, /*category=*/2, stack, ts);
+  }
+  // While a profile records: 3 users samples, 2 loop samples, now.
+  std::thread FeedDuringProfile() {
+    return std::thread([this] {
+      std::this_thread::sleep_for(std::chrono::milliseconds(400));
+      const uint64_t now = SystemClocks().monotonic_ns();
+      AddSamples("GET /users/{user_id}", users_, 3, now);
+      AddSamples("(no request)", loop_, 2, now);
+    });
   }
 
   // Starts perfctl with stdout/stderr captured in files; returns its pid.
@@ -104,6 +129,9 @@ class PerfctlCliTest : public ::testing::Test {
 
   Aggregator aggregator_;
   NoWorkers workers_;
+  CpuProfileStore store_;
+  StackTable table_;
+  uint32_t users_ = 0, loop_ = 0;
   PerfdService service_;
   ApiServer server_;
   std::string dir_;
@@ -170,6 +198,106 @@ TEST_F(PerfctlCliTest, TopOnceTableJsonAndServerErrors) {
   r = Run({Endpoint(), "top", "-s", "api", "--once", "--window", "11m"});
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("maximum of 600s"), std::string::npos) << r.err;
+}
+
+TEST_F(PerfctlCliTest, TopShowsCpuColumnsAndPseudoRoutes) {
+  StartServer();
+  Result r = Run({Endpoint(), "top", "-s", "api", "--once", "--sort", "cpu"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  // 40 samples of 10 ms over 60 s: 0.4 s = 1% of a core.
+  EXPECT_NE(r.out.find("total 0.17 req/s   cpu 1% of a core"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("INFLIGHT  CPU%  CPU/REQ  AUTH%  VALID%  SER%  DB%  FW%  APP%\n"),
+            std::string::npos)
+      << r.out;
+  // 0.3 s (0.5% of a core) over 10 requests = 30 ms each, all serialization.
+  EXPECT_NE(r.out.find("    1%   30.0ms     0%      0%  100%   0%   0%    0%\n"), std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("\n(no request)              0      -       -       -       -       -  "
+                       "       0   <1%        -     0%      0%  100%   0%   0%    0%\n"),
+            std::string::npos)
+      << r.out;
+}
+
+TEST_F(PerfctlCliTest, TopFunctionsTableJsonAndFlagChecks) {
+  StartServer();
+  Result r = Run({Endpoint(), "top", "-s", "api", "--functions", "--once"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out.find("service api   window 60s   route all   40 samples (400ms CPU)\n\n"), 0u)
+      << r.out;
+  EXPECT_NE(r.out.find("75.0%   75.0%    300ms      300ms  serialize (ser.py:20)\n"),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find(" 0.0%   75.0%        0      300ms  get_user (users.py:10)\n"),
+            std::string::npos)
+      << r.out;
+
+  r = Run({Endpoint(), "top", "-s", "api", "--functions", "--route", "/users/{user_id}", "--once",
+           "--sort", "total", "--limit", "1"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("route /users/{user_id}   30 samples"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("(1 more functions; --limit 0 shows all)"), std::string::npos) << r.out;
+
+  r = Run({Endpoint(), "top", "-s", "api", "--functions", "-o", "json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out.find("{\"service\":\"api\",\"windowSeconds\":60,\"totalSamples\":\"40\","), 0u)
+      << r.out;
+  EXPECT_NE(r.out.find("\"function\":\"serialize\",\"file\":\"ser.py\",\"line\":20,"),
+            std::string::npos)
+      << r.out;
+
+  EXPECT_EQ(Run({Endpoint(), "top", "-s", "api", "--sort", "own"}).exit_code, 2);
+  EXPECT_EQ(Run({Endpoint(), "top", "-s", "api", "--functions", "--sort", "rps"}).exit_code, 2);
+  EXPECT_EQ(Run({Endpoint(), "top", "-s", "api", "--route", "/x"}).exit_code, 2);
+}
+
+TEST_F(PerfctlCliTest, ProfileFoldedToStdout) {
+  StartServer();
+  pid_t pid = Spawn({Endpoint(), "profile", "-s", "api", "--duration", "1s"});
+  std::thread feeder = FeedDuringProfile();
+  Result r = Wait(pid);
+  feeder.join();
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out,
+            "get_user (users.py:12);serialize (ser.py:22) 3\n"
+            "run_once (asyncio/base_events.py:41) 2\n");
+  EXPECT_EQ(r.err, "perfctl: profiling api for 1s...\n");
+}
+
+TEST_F(PerfctlCliTest, ProfilePprofFileWithRouteFilter) {
+  StartServer();
+  const std::string file = dir_ + "/users.pb.gz";
+  pid_t pid = Spawn({Endpoint(), "profile", "-s", "api", "-d", "1", "-r", "/users/{user_id}", "-o",
+                     "pprof", "--output", file});
+  std::thread feeder = FeedDuringProfile();
+  Result r = Wait(pid);
+  feeder.join();
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "");
+  EXPECT_NE(r.err.find("wrote 3 samples in 1 stacks to " + file), std::string::npos) << r.err;
+  perftools::profiles::Profile p;
+  ASSERT_TRUE(p.ParseFromString(cli::Gunzip(Slurp(file))));
+  ASSERT_EQ(p.sample_size(), 1);
+  EXPECT_EQ(p.sample(0).value(0), 3);
+  EXPECT_EQ(p.sample(0).value(1), 30000000);
+  EXPECT_EQ(p.period(), 10000000);
+  EXPECT_GE(p.duration_nanos(), 1000000000);
+  ASSERT_EQ(p.comment_size(), 1);
+  EXPECT_EQ(cli::Str(p, p.comment(0)), "perfd profile of api route /users/{user_id}");
+  std::vector<std::string> names;
+  for (const auto& f : p.function()) names.push_back(cli::Str(p, f.name()));
+  EXPECT_EQ(names, (std::vector<std::string>{"serialize", "get_user"}));
+}
+
+TEST_F(PerfctlCliTest, ProfileErrors) {
+  StartServer();
+  EXPECT_EQ(Run({Endpoint(), "profile", "-s", "api", "-d", "1500ms"}).exit_code, 2);
+  EXPECT_EQ(Run({Endpoint(), "profile", "-s", "api", "-o", "svg"}).exit_code, 2);
+  Result r = Run({Endpoint(), "profile", "-s", "api", "-d", "11m"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("outside 1s..600s"), std::string::npos) << r.err;
+  r = Run({Endpoint(), "profile", "-s", "nope", "-d", "1"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("perfctl: unknown service \"nope\""), std::string::npos) << r.err;
 }
 
 TEST_F(PerfctlCliTest, LiveModeRedrawsUntilSigterm) {

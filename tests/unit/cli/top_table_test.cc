@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include <map>
+
 #include "cli/text_table.h"
 
 namespace perfd::cli {
@@ -46,7 +48,9 @@ TEST(FormatRateAndErrors, Shapes) {
 
 TEST(SortKeys, ParseEveryNameAndRejectOthers) {
   for (const auto& name : SortKeyNames()) EXPECT_TRUE(ParseSortKey(name).has_value()) << name;
-  EXPECT_EQ(SortKeyNames().size(), 8u);
+  EXPECT_EQ(SortKeyNames().size(), 10u);
+  EXPECT_EQ(ParseSortKey("cpu"), SortKey::kCpu);
+  EXPECT_EQ(ParseSortKey("cpureq"), SortKey::kCpuPerReq);
   EXPECT_EQ(ParseSortKey("p99"), SortKey::kP99);
   EXPECT_FALSE(ParseSortKey("P99").has_value());
   EXPECT_FALSE(ParseSortKey("latency").has_value());
@@ -191,6 +195,84 @@ TEST_F(RenderTopTableTest, LimitEmptyAndInFlightOnly) {
   out = RenderTopTable(waiting, {});
   EXPECT_NE(out.find("POST /slow      0     -    -    -    -    -         3\n"), std::string::npos)
       << out;
+}
+
+TEST(FormatShare, WholePercentsNeverZeroForNonZero) {
+  EXPECT_EQ(FormatShare(0, 0), "-");
+  EXPECT_EQ(FormatShare(1, 0), "-");
+  EXPECT_EQ(FormatShare(0, 2), "0%");
+  EXPECT_EQ(FormatShare(0.001, 2), "<1%");
+  EXPECT_EQ(FormatShare(0.011, 2), "1%");
+  EXPECT_EQ(FormatShare(0.3, 60), "1%");    // exactly 0.5%: half rounds up, never "0%"
+  EXPECT_EQ(FormatShare(1.5, 60), "3%");    // 2.5%
+  EXPECT_EQ(FormatShare(0.29, 60), "<1%");  // 0.48%
+  EXPECT_EQ(FormatShare(1, 2), "50%");
+  EXPECT_EQ(FormatShare(2, 2), "100%");
+  EXPECT_EQ(FormatShare(5, 2), "250%");  // several cores
+}
+
+void SetCpu(v1::RouteStats* r, double seconds, std::map<std::string, double> by_category) {
+  r->set_cpu_seconds(seconds);
+  r->set_cpu_seconds_per_request(r->requests() ? seconds / static_cast<double>(r->requests()) : 0);
+  for (const char* c : {"auth", "validation", "serialization", "db", "framework", "app"}) {
+    (*r->mutable_cpu_seconds_by_category())[c] = by_category[c];
+  }
+}
+
+// Sample() with Python CPU: 7224 users requests burn 36.12 s (5 ms each),
+// 15 orders 1.8 s (120 ms each), health none, plus the "(no request)" row.
+v1::GetTopResponse SampleWithCpu() {
+  v1::GetTopResponse top = Sample();
+  top.set_sample_period_seconds(0.01);
+  SetCpu(top.mutable_routes(0), 36.12,
+         {{"auth", 3.612},
+          {"serialization", 18.06},
+          {"db", 0.03612},
+          {"framework", 7.224},
+          {"app", 7.18788}});
+  SetCpu(top.mutable_routes(1), 1.8, {{"app", 1.8}});
+  v1::RouteStats* none = top.add_routes();
+  none->set_route("(no request)");
+  SetCpu(none, 0.6, {{"framework", 0.6}});
+  return top;
+}
+
+TEST_F(RenderTopTableTest, CpuColumnsWhenSamplingIsOn) {
+  const std::string out = RenderTopTable(SampleWithCpu(), {});
+  std::vector<std::string> lines;
+  for (size_t start = 0, end; (end = out.find('\n', start)) != std::string::npos; start = end + 1) {
+    lines.push_back(out.substr(start, end - start));
+  }
+  ASSERT_EQ(lines.size(), 7u) << out;
+  // (36.12 + 1.8 + 0.6) s over 60 s = 64% of one core.
+  EXPECT_EQ(lines[0],
+            "service shop   window 60s   total 131 req/s   cpu 64% of a core   at 22:13:20");
+  EXPECT_EQ(lines[2],
+            "ROUTE                 REQ/S  ERR%     P50     P90     P99     MAX  INFLIGHT  CPU%  "
+            "CPU/REQ  AUTH%  VALID%  SER%  DB%   FW%  APP%");
+  EXPECT_EQ(lines[3],
+            "GET /users/{user_id}    120  0.1%   850µs  12.3ms  45.6ms   300ms         2   60%  "
+            " 5.00ms    10%      0%   50%  <1%   20%   20%");
+  // No CPU: the split is "-", not a row of zeros.
+  EXPECT_EQ(lines[4],
+            "GET /health            10.0  0.0%   120µs   200µs   300µs  1.00ms         5    0%  "
+            "      -      -       -     -    -     -     -");
+  EXPECT_EQ(lines[5],
+            "POST /orders           0.25  5.0%  45.0ms   200ms   1.20s   2.50s         0    3%  "
+            "  120ms     0%      0%    0%   0%    0%  100%");
+  // A pseudo-route: CPU but no requests.
+  EXPECT_EQ(lines[6],
+            "(no request)              0     -       -       -       -       -         0    1%  "
+            "      -     0%      0%    0%   0%  100%    0%");
+}
+
+TEST(SortRoutes, ByCpuAndCpuPerRequest) {
+  const auto top = SampleWithCpu();
+  using L = std::vector<std::string>;
+  EXPECT_EQ(Labels(SortRoutes(top, SortKey::kCpu)),
+            L({"GET /users/{user_id}", "POST /orders", "(no request)", "GET /health"}));
+  EXPECT_EQ(Labels(SortRoutes(top, SortKey::kCpuPerReq)),
+            L({"POST /orders", "GET /users/{user_id}", "(no request)", "GET /health"}));
 }
 
 }  // namespace

@@ -324,3 +324,39 @@ TEST(ConfigExampleTest, ShippedExampleIsValidAndStatesTheDefaults) {
 
 }  // namespace
 }  // namespace perfd
+
+namespace perfd {
+namespace {
+
+TEST(PythonConfigTest, DefaultsAndValues) {
+  Config d = ParseConfig("");
+  EXPECT_TRUE(d.python_sampling);
+  EXPECT_EQ(d.sample_hz, 99u);
+  EXPECT_TRUE(d.category_rules.empty());
+  Config c = ParseConfig(
+      "python:\n  sampling: false\n  sample_hz: 49\n  categories:\n"
+      "    - {module: 'myauth.*', category: auth}\n"
+      "    - {function: '*render_page*', category: serialization}\n");
+  EXPECT_FALSE(c.python_sampling);
+  EXPECT_EQ(c.sample_hz, 49u);
+  ASSERT_EQ(c.category_rules.size(), 2u);
+  EXPECT_EQ(c.category_rules[0].module, "myauth.*");
+  EXPECT_EQ(c.category_rules[0].category, "auth");
+  EXPECT_EQ(c.category_rules[1].function, "*render_page*");
+}
+
+TEST(PythonConfigTest, ErrorsNameTheKey) {
+  ExpectError("python: {sample_hz: 0}\n", "python.sample_hz", "");
+  ExpectError("python: {sample_hz: 5000}\n", "python.sample_hz", "");
+  ExpectError("python: {categories: [{module: 'a.*', category: cpu}]}\n",
+              "python.categories[0].category", "unknown category");
+  ExpectError("python: {categories: [{module: 'a.*'}]}\n", "python.categories[0].category",
+              "missing required key");
+  ExpectError("python: {categories: [{category: db}]}\n", "python.categories[0]",
+              "needs module or function");
+  ExpectError("python: {sampling: maybe}\n", "python.sampling", "");
+  ExpectError("python: {hz: 10}\n", "python.hz", "unknown key");
+}
+
+}  // namespace
+}  // namespace perfd

@@ -30,6 +30,51 @@ class AttributorTest : public ::testing::Test {
   std::map<std::string, std::vector<uint32_t>> stacks_;
 };
 
+TEST_F(AttributorTest, RootSamplesJoinTheOnlyRequestCoveringThem) {
+  // uvloop: the status line is written outside the task (py_root 0).
+  attr_.OnRequestStart(kPid, 7, 10 * kMs);
+  Sample(11 * kMs, 0xA0);
+  Sample(19 * kMs, 0xA0);
+  attr_.OnRequestComplete(kPid, 7, "GET /a", 10 * kMs, 20 * kMs, 0);
+  attr_.Tick(500 * kMs);  // grace period
+  EXPECT_TRUE(got_.empty());
+  attr_.Tick(2000 * kMs);
+  EXPECT_EQ(got_["api GET /a"], 2);
+  EXPECT_EQ(attr_.pending(), 0u);
+}
+
+TEST_F(AttributorTest, RootGroupWaitsForAnInFlightRequest) {
+  attr_.OnRequestStart(kPid, 7, 10 * kMs);
+  Sample(11 * kMs, 0xA0);
+  attr_.Tick(5000 * kMs);
+  EXPECT_TRUE(got_.empty());
+  attr_.OnRequestComplete(kPid, 7, "GET /slow", 10 * kMs, 6000 * kMs, 0);
+  Sample(5999 * kMs, 0xA0);
+  attr_.Tick(7100 * kMs);
+  EXPECT_EQ(got_["api GET /slow"], 2);
+}
+
+TEST_F(AttributorTest, ConcurrentRequestsLeaveLoopSamplesUnattributed) {
+  attr_.OnRequestStart(kPid, 7, 10 * kMs);
+  attr_.OnRequestStart(kPid, 8, 11 * kMs);
+  Sample(12 * kMs, 0xA0);
+  attr_.OnRequestComplete(kPid, 7, "GET /a", 10 * kMs, 30 * kMs, 0);
+  attr_.OnRequestComplete(kPid, 8, "GET /b", 11 * kMs, 31 * kMs, 0);
+  attr_.Tick(2000 * kMs);
+  EXPECT_EQ(got_["api (unattributed)"], 1);
+}
+
+TEST_F(AttributorTest, RootGroupSpanningTwoRequestsIsDecidedPerSample) {
+  // The root address was reused by the next task of the connection.
+  Sample(11 * kMs, 0xA0, kPid, 1);
+  Sample(25 * kMs, 0xA0, kPid, 2);
+  attr_.OnRequestComplete(kPid, 7, "GET /a", 10 * kMs, 20 * kMs, 0);
+  attr_.OnRequestComplete(kPid, 8, "GET /b", 22 * kMs, 30 * kMs, 0);
+  attr_.Tick(2000 * kMs);
+  EXPECT_EQ(stacks_["GET /a"], std::vector<uint32_t>{1});
+  EXPECT_EQ(stacks_["GET /b"], std::vector<uint32_t>{2});
+}
+
 TEST_F(AttributorTest, LoopSamplesWaitForTheRequestWithTheirRoot) {
   attr_.OnRequestStart(kPid, 7, 10 * kMs);
   Sample(11 * kMs, 0xA0);
@@ -57,6 +102,7 @@ TEST_F(AttributorTest, LoopSamplesOutsideTasksHaveNoRequest) {
 
 TEST_F(AttributorTest, UnclaimedRootSamplesExpireAsNoRequest) {
   Sample(1000 * kMs, 0xC0);
+  attr_.OnRequestStart(kPid, 9, 999 * kMs);  // never completes
   attr_.Tick(1000 * kMs + 29000 * kMs);
   EXPECT_TRUE(got_.empty());
   attr_.Tick(1000 * kMs + 30000 * kMs);
@@ -91,7 +137,7 @@ TEST_F(AttributorTest, OverlappingRequestsMakeThreadSamplesAmbiguous) {
   attr_.OnRequestComplete(kPid, 7, "/a", 10 * kMs, 20 * kMs, 0);
   attr_.OnRequestComplete(kPid, 8, "/b", 12 * kMs, 30 * kMs, 0);
   attr_.Tick(2000 * kMs);
-  EXPECT_EQ(got_["api (threadpool)"], 1);
+  EXPECT_EQ(got_["api (unattributed)"], 1);
 }
 
 TEST_F(AttributorTest, ThreadSampleWithoutRequestHasNoRequest) {
@@ -104,7 +150,7 @@ TEST_F(AttributorTest, DropProcessResolvesEverythingItHolds) {
   attr_.OnRequestStart(kPid, 7, 10 * kMs);
   Sample(11 * kMs, 0xA0);
   Sample(12 * kMs, 0, kPid + 1);
-  attr_.DropProcess(kPid, 13 * kMs);
+  attr_.DropProcess(kPid, 13 * kMs);  // request 7 never completed: no interval
   EXPECT_EQ(got_["api (no request)"], 2);
   EXPECT_EQ(attr_.pending(), 0u);
 }

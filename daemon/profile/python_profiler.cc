@@ -1,0 +1,112 @@
+#include "daemon/profile/python_profiler.h"
+
+#include <vector>
+
+namespace perfd {
+
+PythonProfiler::PythonProfiler(std::vector<python::CategoryRule> user_rules,
+                               uint32_t window_max_seconds, double seconds_per_sample,
+                               prometheus::Registry& registry)
+    : classifier_(std::move(user_rules)),
+      store_(window_max_seconds, seconds_per_sample),
+      attributor_([this](const std::string& service, const std::string& route,
+                         const ProfileSample& s) { Record(service, route, s); }),
+      cpu_family_(prometheus::BuildCounter()
+                      .Name("perfd_python_cpu_seconds_total")
+                      .Help("Python CPU time of traced workers (sampled), by route and category")
+                      .Register(registry)) {}
+
+void PythonProfiler::AddProcess(uint32_t pid, const std::string& service,
+                                const py_offsets& offsets) {
+  Proc& p = procs_[pid];
+  p.service = service;
+  p.offsets = offsets;
+  p.memory = std::make_unique<python::ProcessMemoryReader>(pid);
+  attributor_.SetService(pid, service);
+}
+
+void PythonProfiler::RemoveProcess(uint32_t pid, uint64_t now_ns) {
+  attributor_.DropProcess(pid, now_ns);
+  symbolizer_.DropPid(pid);
+  procs_.erase(pid);
+}
+
+void PythonProfiler::OnSample(const py_sample& s) {
+  ++stats_.samples;
+  auto it = procs_.find(s.h.tgid);
+  if (it == procs_.end()) {
+    ++stats_.unknown_process;
+    return;
+  }
+  Proc& p = it->second;
+  const bool truncated = s.h.flags & PY_SAMPLE_TRUNCATED;
+  if (truncated) ++stats_.truncated_samples;
+  if (s.h.flags & PY_SAMPLE_READ_ERROR) ++stats_.partial_samples;
+  const size_t n = std::min<size_t>(s.h.nframes, PY_MAX_FRAMES);
+  if (n == 0) ++stats_.empty_samples;
+
+  std::vector<python::Symbol> symbols;
+  symbols.reserve(n);
+  std::vector<FrameInfo> frames;
+  frames.reserve(n);
+  for (size_t i = 0; i < n; ++i) {
+    python::Symbol sym = symbolizer_.Resolve(*p.memory, s.h.tgid, p.offsets, s.frames[i]);
+    if (!sym.ok) {
+      ++stats_.unresolved_frames;
+      frames.push_back({"<unknown>", "", 0, s.frames[i].firstlineno});
+    } else {
+      frames.push_back({sym.qualname, sym.filename, sym.line, s.frames[i].firstlineno});
+    }
+    symbols.push_back(std::move(sym));
+  }
+  std::vector<const python::Symbol*> leaf_first;
+  leaf_first.reserve(symbols.size());
+  for (const auto& sym : symbols)
+    if (sym.ok) leaf_first.push_back(&sym);
+  if (n == 0) frames.push_back({"<no Python frame>", "", 0, 0});
+
+  ProfileSample ps;
+  ps.pid = s.h.tgid;
+  ps.tid = s.h.tid;
+  ps.ts_ns = s.h.ts_ns;
+  ps.root = s.h.root_frame;
+  ps.category = static_cast<int>(classifier_.Classify(leaf_first));
+  ps.stack_id = stacks_.Intern(frames, truncated);
+  attributor_.OnSample(ps);
+}
+
+void PythonProfiler::Record(const std::string& service, const std::string& route,
+                            const ProfileSample& s) {
+  store_.Add(service, route, s.category, s.stack_id, s.ts_ns);
+  const std::string category = kCategoryNames[s.category];
+  // The Prometheus label is the bare template (http_route semantics).
+  const size_t space = route.find(' ');
+  const std::string http_route =
+      route[0] != '(' && space != std::string::npos ? route.substr(space + 1) : route;
+  std::string key = service + '\0' + http_route + '\0' + category;
+  auto it = cpu_counters_.find(key);
+  if (it == cpu_counters_.end())
+    it = cpu_counters_
+             .emplace(key, &cpu_family_.Add({{"service_name", service},
+                                             {"http_route", http_route},
+                                             {"category", category}}))
+             .first;
+  it->second->Increment(store_.seconds_per_sample());
+  ++stats_.attributed[route == kNoRequestRoute      ? "no_request"
+                      : route == kUnattributedRoute ? "unattributed"
+                                                    : "request"];
+}
+
+void PythonProfiler::Tick(uint64_t now_ns) { attributor_.Tick(now_ns); }
+
+void PythonProfiler::OnStart(const RoutedRequest& r) {
+  attributor_.OnRequestStart(r.pid, r.conn_id, r.start_ns);
+}
+
+void PythonProfiler::OnComplete(const RoutedRequest& r) {
+  // Samples are kept per "METHOD /template", like the rows of perfctl top.
+  attributor_.OnRequestComplete(r.pid, r.conn_id, r.method + " " + r.route, r.start_ns, r.end_ns,
+                                r.py_root);
+}
+
+}  // namespace perfd

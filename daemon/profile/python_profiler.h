@@ -1,0 +1,76 @@
+// The Python CPU profile pipeline on the event thread:
+//   py_sample (BPF) → symbolize frames (daemon/python) → category (leaf-most
+//   rule) → intern stack → attribute to a request's route → CPU profile
+//   store (API) + perfd_python_cpu_seconds_total (Prometheus).
+// Requests arrive as a RequestObserver so samples can wait for their route.
+#pragma once
+
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/registry.h>
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <unordered_map>
+
+#include "bpf/python.h"
+#include "daemon/pipeline/request_router.h"
+#include "daemon/profile/cpu_profile.h"
+#include "daemon/profile/sample_attributor.h"
+#include "daemon/profile/stack_table.h"
+#include "daemon/python/categories.h"
+#include "daemon/python/symbolizer.h"
+
+namespace perfd {
+
+class PythonProfiler : public RequestObserver {
+ public:
+  struct Stats {
+    uint64_t samples = 0;
+    uint64_t unknown_process = 0;    // sample from a pid not (or no longer) profiled
+    uint64_t unresolved_frames = 0;  // frames whose code object could not be read
+    uint64_t truncated_samples = 0;
+    uint64_t partial_samples = 0;                // a frame read failed in the kernel
+    uint64_t empty_samples = 0;                  // no Python frame (thread outside Python)
+    std::map<std::string, uint64_t> attributed;  // "route kind" → samples (see .cc)
+  };
+
+  PythonProfiler(std::vector<python::CategoryRule> user_rules, uint32_t window_max_seconds,
+                 double seconds_per_sample, prometheus::Registry& registry);
+
+  void AddProcess(uint32_t pid, const std::string& service, const py_offsets& offsets);
+  void RemoveProcess(uint32_t pid, uint64_t now_ns);
+  void OnSample(const py_sample& sample);
+  void Tick(uint64_t now_ns);
+
+  void OnStart(const RoutedRequest& req) override;
+  void OnComplete(const RoutedRequest& req) override;
+
+  const CpuProfileStore& store() const { return store_; }
+  const StackTable& stacks() const { return stacks_; }
+  Stats stats() const { return stats_; }
+  python::SymbolizerStats symbolizer_stats() const { return symbolizer_.stats(); }
+  size_t pending_samples() const { return attributor_.pending(); }
+
+ private:
+  struct Proc {
+    std::string service;
+    py_offsets offsets;
+    std::unique_ptr<python::ProcessMemoryReader> memory;
+  };
+  void Record(const std::string& service, const std::string& route, const ProfileSample& s);
+
+  python::Classifier classifier_;
+  python::Symbolizer symbolizer_;
+  StackTable stacks_;
+  CpuProfileStore store_;
+  SampleAttributor attributor_;
+  prometheus::Family<prometheus::Counter>& cpu_family_;
+  std::unordered_map<std::string, prometheus::Counter*> cpu_counters_;
+  std::unordered_map<uint32_t, Proc> procs_;
+  Stats stats_;
+};
+
+}  // namespace perfd

@@ -1,0 +1,61 @@
+// Decides whether a process runs a CPython perfd can walk, and if so fills
+// the py_proc the BPF stack walker needs. Nothing from the generated table
+// is trusted until the live process confirms it; anything unexpected is a
+// refusal with a reason, never a guess.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <variant>
+
+#include "bpf/python.h"
+#include "daemon/python/offsets_table.h"
+
+namespace perfd::python {
+
+struct PythonTarget {
+  int major = 0;
+  int minor = 0;
+  int micro = -1;      // -1 when a 3.10 build carries no readable PY_VERSION
+  std::string binary;  // ELF holding the interpreter, as named in /proc/<pid>/maps
+  py_proc proc{};      // run-time &_PyRuntime, &PyCode_Type and verified offsets
+};
+
+// Finds the interpreter ELF of `pid` (the executable or a mapped
+// libpython3.X.so), resolves _PyRuntime and PyCode_Type, reads the version
+// (Py_Version on 3.11+, the PY_VERSION string in .rodata on 3.10) and
+// verifies the offsets table against the process:
+//   - PyCode_Type is named "code" and its tp_members give the table's
+//     offsets of co_filename, co_name, co_qualname, co_firstlineno,
+//     co_linetable;
+//   - 3.13+: _Py_DebugOffsets at &_PyRuntime ("xdebugpy") agrees with the
+//     table field by field;
+//   - _PyRuntime -> interpreters.head -> threads.head is non-null, the
+//     thread list ends within PY_MAX_THREADS nodes, some thread_id is set and
+//     each set thread_id points into a writable mapping (it is pthread_self);
+//   - some thread's frame chain reaches a frame whose code object has type
+//     PyCode_Type and a co_filename of type str.
+// Needs process_vm_readv on the pid (same uid, or CAP_SYS_PTRACE).
+// Returns the target, or the reason it was refused.
+std::variant<PythonTarget, std::string> InspectPython(uint32_t pid);
+
+// Same, with the table lookup replaced (tests feed deliberately wrong rows
+// to show that each verification step refuses them).
+using RowLookup = std::function<const OffsetsRow*(int major, int minor)>;
+std::variant<PythonTarget, std::string> InspectPython(uint32_t pid, const RowLookup& lookup);
+
+// The version a 3.10-era build states in its .rodata: the NUL-terminated
+// PY_VERSION tail ("3.10.13"; the linker may merge it into the end of a
+// longer string). `name` is the ELF's soname or file name; when it carries
+// "python3.X", only candidates of that minor count. Exposed for tests.
+struct ElfPythonVersion {
+  int major = 0;
+  int minor = 0;
+  int micro = -1;
+};
+std::variant<ElfPythonVersion, std::string> VersionFromRodata(std::string_view rodata,
+                                                              std::string_view name);
+
+}  // namespace perfd::python
