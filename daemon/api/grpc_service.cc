@@ -222,18 +222,24 @@ grpc::Status PerfdService::GetProfile(grpc::ServerContext* context,
   const uint64_t start = clocks_.monotonic_ns();
   const int64_t start_unix = clocks_.unix_ns();
   // Samples land in the store as they are attributed; recording is just
-  // waiting, then reading the slots the duration covered.
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(duration);
+  // waiting, then reading the slots the duration covered. Samples are
+  // attributed about a second after their request completes
+  // (profile/sample_attributor.h), so the read waits that much longer.
+  const auto recorded = std::chrono::steady_clock::now() + std::chrono::seconds(duration);
+  const auto deadline = recorded + std::chrono::milliseconds(kAttributionSettleMs);
+  uint64_t end = 0;
   for (;;) {
     if (context != nullptr && context->IsCancelled()) {
       return {grpc::StatusCode::CANCELLED, "profile cancelled"};
     }
-    const auto left = deadline - std::chrono::steady_clock::now();
+    const auto now = std::chrono::steady_clock::now();
+    if (end == 0 && now >= recorded) end = clocks_.monotonic_ns();
+    const auto left = deadline - now;
     if (left <= std::chrono::steady_clock::duration::zero()) break;
     std::this_thread::sleep_for(std::min<std::chrono::steady_clock::duration>(
         left, std::chrono::milliseconds(kCancelPollMs)));
   }
-  const uint64_t end = clocks_.monotonic_ns();
+  if (end == 0) end = clocks_.monotonic_ns();
 
   response->set_service(request->service());
   response->set_start_unix_nanos(start_unix);

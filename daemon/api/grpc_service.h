@@ -24,6 +24,8 @@ ApiClocks SystemClocks();
 class PerfdService final : public v1::Perfd::Service {
  public:
   static constexpr uint32_t kDefaultWindowSeconds = 60;
+  // How long GetProfile waits after recording for late attribution.
+  static constexpr int kAttributionSettleMs = 2500;
 
   // GetProfile polls for cancellation this often while it records.
   static constexpr int kCancelPollMs = 100;
