@@ -97,7 +97,9 @@ static long py_walk_step(__u32 i, void *data) {
   __u64 code = py_read_ptr(frame + proc->off.frame_code);
   /* C shim frames (3.12+) and non-code executables (3.13) carry no Python
    * function: skip them, keep walking. */
-  bool skip = owner == proc->off.owner_cstack || !code ||
+  /* (3.10 has no owner field: py_frame_is_generator reports 0xff there,
+   * which must not be mistaken for owner_cstack's "none" value.) */
+  bool skip = (proc->off.frame_owner != PY_OFF_NONE && owner == proc->off.owner_cstack) || !code ||
               py_read_ptr(code + 8 /* ob_type */) != proc->code_type_addr;
   if (!skip && c->frames) {
     if (c->n >= PY_MAX_FRAMES) {
