@@ -1,0 +1,1 @@
+"""A small FastAPI shop used as perfd's demo workload."""
