@@ -8,6 +8,10 @@
 
 namespace perfd {
 
+bool Discovery::MayExecIntoServer(const std::string& comm) {
+  return comm.rfind("python", 0) == 0 || comm == "uvicorn" || comm == "gunicorn";
+}
+
 Discovery::Discovery(const Config& config, ProcReader& reader)
     : reader_(reader), namer_(config.services) {}
 
@@ -36,6 +40,8 @@ bool Discovery::Reclassify(uint32_t pid, int rechecks, Memo& memo,
   k.comm = info->comm;
   k.role = c.role;
   k.rechecks_left = c.same_argv_as_parent ? rechecks : 0;
+  k.watched_argv.clear();
+  if (c.role == Role::kNone && MayExecIntoServer(info->comm)) k.watched_argv = info->argv;
 
   std::optional<Worker> now;
   if (c.role == Role::kWorker) {
@@ -104,6 +110,12 @@ Discovery::Diff Discovery::Scan() {
       todo_list.emplace_back(pid, kSameArgvRechecks);
     } else if (k->second.rechecks_left > 0) {
       todo_list.emplace_back(pid, k->second.rechecks_left - 1);
+    } else if (!k->second.watched_argv.empty()) {
+      // exec into the same interpreter keeps pid, start time and comm; only
+      // the command line tells.
+      auto cmdline = reader_.ReadCmdline(pid);
+      if (cmdline && ParseCmdline(*cmdline) != k->second.watched_argv)
+        todo_list.emplace_back(pid, kSameArgvRechecks);
     }
   }
   std::sort(todo_list.begin(), todo_list.end());

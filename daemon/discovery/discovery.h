@@ -56,7 +56,13 @@ class Discovery {
     std::string comm;
     Role role = Role::kNone;
     int rechecks_left = 0;
+    // For non-workers that could still exec into a server without changing
+    // comm (a python launcher exec'ing "python -m uvicorn", a fork of a
+    // python process caught before its exec): the command line last seen.
+    std::vector<std::string> watched_argv;
   };
+  // Whether a non-worker's command line is re-read every scan.
+  static bool MayExecIntoServer(const std::string& comm);
   using Memo = std::unordered_map<uint32_t, std::optional<ProcessInfo>>;
 
   const ProcessInfo* Lookup(uint32_t pid, Memo& memo) const;

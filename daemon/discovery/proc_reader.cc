@@ -172,6 +172,10 @@ std::optional<ProcStat> ProcReader::ReadStat(uint32_t pid) const {
   return ParseStat(*text);
 }
 
+std::optional<std::string> ProcReader::ReadCmdline(uint32_t pid) const {
+  return ReadSmallFile(root_ + "/" + std::to_string(pid) + "/cmdline");
+}
+
 std::optional<ProcessInfo> ProcReader::ReadProcess(uint32_t pid) const {
   const std::string dir = root_ + "/" + std::to_string(pid);
   const auto st = ReadStat(pid);

@@ -47,6 +47,8 @@ class ProcReader {
   virtual std::optional<ProcStat> ReadStat(uint32_t pid) const;
   // stat + cmdline + exe + kept environment variables.
   virtual std::optional<ProcessInfo> ReadProcess(uint32_t pid) const;
+  // Just the command line (raw, NUL-separated): cheap enough to poll.
+  virtual std::optional<std::string> ReadCmdline(uint32_t pid) const;
 
   const std::string& root() const { return root_; }
 

@@ -2,7 +2,7 @@
 and Prometheus, all on loopback, in temp dirs, always torn down.
 
 Binaries come from PERFD_BIN / PERFCTL_BIN (ctest sets them), else from
-$PERFD_BUILD_DIR (default /work/main/build)/{daemon/perfd,cli/perfctl}.
+$PERFD_BUILD_DIR (default <repo>/build)/{daemon/perfd,cli/perfctl}.
 Logs of every process go to files under one session dir; a failing test gets
 the tail of each relevant log in its report, and the dir is kept (path printed)
 when anything failed.
@@ -90,7 +90,7 @@ def _binary(env_name: str, rel: str) -> Tuple[str, bool]:
     explicit = os.environ.get(env_name)
     if explicit:
         return explicit, True
-    build = Path(os.environ.get("PERFD_BUILD_DIR", "/work/main/build"))
+    build = Path(os.environ.get("PERFD_BUILD_DIR", str(REPO_ROOT / "build")))
     return str(build / rel), False
 
 

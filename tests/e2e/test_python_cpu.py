@@ -14,7 +14,9 @@ import time
 
 import pytest
 
-SERVICE = "e2e-cpu"
+from e2e_helpers import unique
+
+SERVICE = unique("e2e-cpu")
 SAMPLE_HZ = 199  # above the default 99 Hz: more samples per second of test
 
 

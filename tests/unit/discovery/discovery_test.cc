@@ -188,6 +188,24 @@ TEST_F(DiscoveryTest, ShellThatExecsUvicornIsFound) {
   EXPECT_EQ(Pids(discovery.Scan().added), std::vector<uint32_t>{400});
 }
 
+TEST_F(DiscoveryTest, PythonThatExecsPythonUvicornIsFound) {
+  // A python launcher (or a fork of a python process seen before its exec)
+  // that execs "python -m uvicorn": pid, start time AND comm stay the same.
+  FakeProcess launcher = Proc(410, 50, {"/usr/bin/python3.11", "launch.py"});
+  launcher.start_time = 6000;
+  launcher.comm = "python3.11";
+  tree_.Add(launcher);
+  Discovery discovery(Config{}, reader_);
+  EXPECT_TRUE(discovery.Scan().added.empty());
+  EXPECT_TRUE(discovery.Scan().added.empty());
+  FakeProcess execd =
+      Proc(410, 50, {"/usr/bin/python3.11", "-m", "uvicorn", "shop.main:app", "--port", "1"});
+  execd.start_time = 6000;
+  execd.comm = "python3.11";
+  tree_.Add(execd);
+  EXPECT_EQ(Pids(discovery.Scan().added), std::vector<uint32_t>{410});
+}
+
 TEST_F(DiscoveryTest, SpawnChildSeenBeforeItsExecIsRechecked) {
   const V sup = {"python3", "-m", "uvicorn", "--workers", "2", "shop.main:app"};
   tree_.Add(Proc(200, 50, sup));
