@@ -71,7 +71,8 @@ PYTHONDONTWRITEBYTECODE=1 PERFD_SERVICE=bench "$PY" -m uvicorn bench_app:app \
   >"$TMP/app.log" 2>&1 &
 APP_PID=$!
 until_ok 30 curl -fsS "http://127.0.0.1:$PORT/ping" || die "app did not start: $(tail -5 "$TMP/app.log")"
-URL="http://127.0.0.1:$PORT/ping"
+ROUTE="${ROUTE:-/ping}" # /cpu: the CPU-bound route
+URL="http://127.0.0.1:$PORT$ROUTE"
 
 start_perfd() {
   local metrics
@@ -84,26 +85,28 @@ discovery:
   scan_interval_ms: 500
 http:
   response_idle_timeout_ms: 200
+python:
+  sampling: ${PERFD_SAMPLING:-true}
 YAML
   "$PERFD" --config "$TMP/perfd.yaml" >>"$TMP/perfd.log" 2>&1 &
   PERFD_PID=$!
   until_ok 30 "$PERFCTL" --endpoint "unix://$TMP/perfd.sock" services ||
     die "perfd did not start: $(tail -5 "$TMP/perfd.log")"
-  # Traced = the worker is listed and a request shows up under /ping.
+  # Traced = the worker is listed and a request shows up under the route.
   local deadline=$((SECONDS + 30))
   until "$PERFCTL" --endpoint "unix://$TMP/perfd.sock" top --service bench --once -o json 2>/dev/null |
-    grep -q '"/ping"'; do
-    [ "$SECONDS" -lt "$deadline" ] || die "perfd never reported GET /ping: $(tail -5 "$TMP/perfd.log")"
+    grep -q "\"$ROUTE\""; do
+    [ "$SECONDS" -lt "$deadline" ] || die "perfd never reported GET $ROUTE: $(tail -5 "$TMP/perfd.log")"
     curl -fsS -H 'Connection: close' "$URL" >/dev/null || true
     sleep 0.3
   done
 }
 
-counted_requests() { # requests perfd holds for GET /ping in the last 60 s
+counted_requests() { # requests perfd holds for GET $ROUTE in the last 60 s
   "$PERFCTL" --endpoint "unix://$TMP/perfd.sock" top --service bench --window 60 --once -o json |
     "$PY" -c 'import json,sys
 d=json.load(sys.stdin)
-print(sum(int(r.get("requests",0)) for r in d.get("routes",[]) if r.get("route")=="/ping"))'
+print(sum(int(r.get("requests",0)) for r in d.get("routes",[]) if r.get("route")==sys.argv[1]))' "$ROUTE"
 }
 
 RESULTS="$TMP/results.tsv"

@@ -197,56 +197,87 @@ static __always_inline __u64 first_buffer(const struct stash *s, __s64 ret, __u3
 
 struct scan_ctx {
   struct scratch *sc;
-  __u32 n; /* valid bytes in sc->buf */
+  __u32 n; /* valid bytes in sc->buf; bytes past n are stale */
 };
 
-/* bpf_loop callback: records line starts at offset i (i == 0 or after LF). */
-static long scan_one(__u32 i, void *data) {
-  struct scan_ctx *c = data;
-  struct scratch *sc = c->sc;
-  if (i >= c->n) return 1;
-  i &= PERFD_SCAN_MAX - 1;
-  if (i > 0 && sc->buf[i - 1] != '\n') return 0;
-  if (!is_line_start(&sc->buf[i])) return 0;
+/* Word-at-a-time byte search: non-zero iff some byte of v equals b. */
+static __always_inline __u64 has_byte(__u64 v, __u8 b) {
+  __u64 x = v ^ (0x0101010101010101ull * b);
+  return (x - 0x0101010101010101ull) & ~x & 0x8080808080808080ull;
+}
+
+static __always_inline void add_line(struct scratch *sc, __u32 off) {
   __u8 k = sc->ev.h.nlines;
   if (k >= PERFD_MAX_LINES) {
     sc->ev.h.flags |= PERFD_F_LINES_DROPPED;
-    return 1;
+    return;
   }
-  sc->ev.h.line_off[k & (PERFD_MAX_LINES - 1)] = i;
+  sc->ev.h.line_off[k & (PERFD_MAX_LINES - 1)] = off;
   sc->ev.h.nlines = k + 1;
+}
+
+/* bpf_loop callback over 8-byte words: a line starts after each LF whose
+ * next 4 bytes (all within n) begin a request or status line. Most words
+ * hold no LF and cost one test. */
+static long scan_word(__u32 w, void *data) {
+  struct scan_ctx *c = data;
+  struct scratch *sc = c->sc;
+  __u32 base = (w & (PERFD_SCAN_MAX / 8 - 1)) * 8;
+  if (base >= c->n) return 1;
+  __u64 v = *(__u64 *)&sc->buf[base];
+  if (!has_byte(v, '\n')) return 0;
+#pragma unroll
+  for (__u32 j = 0; j < 8; j++) {
+    __u32 start = base + j + 1;
+    if (sc->buf[base + j] == '\n' && start + 4 <= c->n &&
+        is_line_start(&sc->buf[start & (PERFD_SCAN_MAX - 1)]))
+      add_line(sc, start);
+  }
   return 0;
 }
 
 struct cut_ctx {
   const char *line;
-  __u32 len;
+  __u32 len; /* in: bytes available (<= PERFD_LINE_MAX); out: cut position */
   __u8 flags;
+  bool found;
 };
 
-/* bpf_loop callback: finds where a line must be cut. */
-static long cut_one(__u32 i, void *data) {
+/* bpf_loop callback over 8-byte words of a line: the first '?', '#', CR or
+ * LF ends what may leave the kernel. */
+static long cut_word(__u32 w, void *data) {
   struct cut_ctx *c = data;
-  char ch = c->line[i & (PERFD_LINE_MAX - 1)];
-  if (ch == '?' || ch == '#') {
-    c->len = i;
-    c->flags |= PERFD_LINE_QUERY_CUT;
-    return 1;
-  }
-  if (ch == '\r' || ch == '\n') {
-    c->len = i;
-    return 1;
+  __u32 base = (w & (PERFD_LINE_MAX / 8 - 1)) * 8;
+  if (base >= c->len) return 1;
+  __u64 v = *(__u64 *)&c->line[base];
+  if (!(has_byte(v, '?') | has_byte(v, '#') | has_byte(v, '\r') | has_byte(v, '\n'))) return 0;
+#pragma unroll
+  for (__u32 j = 0; j < 8; j++) {
+    char ch = c->line[base + j];
+    if (base + j >= c->len) return 1;
+    if (ch == '?' || ch == '#' || ch == '\r' || ch == '\n') {
+      c->len = base + j;
+      if (ch == '?' || ch == '#') c->flags |= PERFD_LINE_QUERY_CUT;
+      c->found = true;
+      return 1;
+    }
   }
   return 0;
 }
 
-static __always_inline void emit(struct scratch *sc, bool with_lines) {
-  long err;
-  if (with_lines)
-    err = bpf_ringbuf_output(&events, &sc->ev, sizeof(sc->ev), 0);
-  else
-    err = bpf_ringbuf_output(&events, &sc->ev.h, sizeof(sc->ev.h), 0);
-  if (err) count(PERFD_CNT_RINGBUF_DROPS);
+/* Wake the reader only when much is pending: user space drains on a short
+ * timer anyway (timestamps are taken here, so delivery delay costs no
+ * accuracy), and a wakeup per event would cost the traced worker a
+ * cross-CPU wakeup on every read and write. */
+#define PERFD_WAKEUP_BYTES (512 * 1024)
+
+static __always_inline void emit(struct scratch *sc, __u32 nlines) {
+  __u64 flags = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) > PERFD_WAKEUP_BYTES
+                    ? BPF_RB_FORCE_WAKEUP
+                    : BPF_RB_NO_WAKEUP;
+  __u64 size = sizeof(sc->ev.h) + (__u64)(nlines & (2 * PERFD_MAX_LINES - 1)) * PERFD_LINE_MAX;
+  if (size > sizeof(sc->ev)) size = sizeof(sc->ev);
+  if (bpf_ringbuf_output(&events, &sc->ev, size, flags)) count(PERFD_CNT_RINGBUF_DROPS);
 }
 
 static __always_inline struct scratch *scratch_get(void) {
@@ -304,7 +335,7 @@ static __always_inline int on_exit(struct trace_event_raw_sys_exit *ctx) {
       return 0;
     }
     fill_header(sc, id, key.fd, info.conn_id, 0, PERFD_EV_ACCEPT);
-    emit(sc, false);
+    emit(sc, 0);
     return 0;
   }
 
@@ -352,10 +383,9 @@ static __always_inline int on_exit(struct trace_event_raw_sys_exit *ctx) {
   fill_header(sc, id, s.fd, conn_id, ret, s.kind);
   sc->ev.h.flags = flags;
   if (n >= 4) {
-    /* Zero the tail so a line start near the end never reads stale bytes. */
-    __builtin_memset(&sc->buf[PERFD_SCAN_MAX], 0, PERFD_SCAN_MAX);
+    if (is_line_start(sc->buf)) add_line(sc, 0);
     struct scan_ctx c = {.sc = sc, .n = n};
-    bpf_loop(PERFD_SCAN_MAX, scan_one, &c, 0);
+    bpf_loop(PERFD_SCAN_MAX / 8, scan_word, &c, 0);
   }
   __u8 nl = sc->ev.h.nlines;
   for (__u32 k = 0; k < PERFD_MAX_LINES; k++) {
@@ -364,8 +394,8 @@ static __always_inline int on_exit(struct trace_event_raw_sys_exit *ctx) {
     __u32 avail = n > off ? n - off : 0;
     __u32 max = avail < PERFD_LINE_MAX ? avail : PERFD_LINE_MAX;
     struct cut_ctx cc = {.line = &sc->buf[off], .len = max, .flags = 0};
-    bpf_loop(max, cut_one, &cc, 0);
-    if (cc.len == PERFD_LINE_MAX) cc.flags |= PERFD_LINE_LONG;
+    bpf_loop(PERFD_LINE_MAX / 8, cut_word, &cc, 0);
+    if (!cc.found && max == PERFD_LINE_MAX) cc.flags |= PERFD_LINE_LONG;
     __u32 len = cc.len & (PERFD_LINE_MAX - 1);
     if (cc.len == PERFD_LINE_MAX) len = PERFD_LINE_MAX - 1;
     bpf_probe_read_kernel(sc->ev.lines[k], len, &sc->buf[off]);
@@ -373,7 +403,7 @@ static __always_inline int on_exit(struct trace_event_raw_sys_exit *ctx) {
     sc->ev.h.line_flags[k] = cc.flags;
   }
   if (nl > 0 && s.kind == PERFD_EV_WRITE) sc->ev.h.py_root = py_task_root(tgid);
-  emit(sc, nl > 0);
+  emit(sc, nl);
   return 0;
 }
 
@@ -411,6 +441,6 @@ int enter_close(struct trace_event_raw_sys_enter *ctx) {
   struct scratch *sc = scratch_get();
   if (!sc) return 0;
   fill_header(sc, id, key.fd, conn_id, 0, PERFD_EV_CLOSE);
-  emit(sc, false);
+  emit(sc, 0);
   return 0;
 }

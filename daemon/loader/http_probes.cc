@@ -85,7 +85,10 @@ int HttpProbes::OnRecord(void* ctx, void* data, size_t size) {
     return 0;
   }
   const auto* ev = static_cast<const perfd_http_event*>(data);
-  const bool has_lines = ev->h.nlines > 0 && size >= sizeof(perfd_http_event);
+  // Records carry only the lines they found (header + nlines * LINE_MAX).
+  const bool has_lines =
+      ev->h.nlines > 0 && ev->h.nlines <= PERFD_MAX_LINES &&
+      size >= sizeof(perfd_http_event_header) + size_t{ev->h.nlines} * PERFD_LINE_MAX;
   if (ev->h.nlines > 0 && !has_lines) ++self->malformed_;
   (*self->current_fn_)(ev->h, has_lines ? ev->lines : nullptr);
   return 0;
@@ -93,7 +96,13 @@ int HttpProbes::OnRecord(void* ctx, void* data, size_t size) {
 
 int HttpProbes::Poll(int timeout_ms, const EventFn& fn) {
   current_fn_ = &fn;
+  // The kernel side wakes us only when much is pending (see emit() in
+  // http_trace.bpf.c): wait up to the timeout, then drain what is there.
   int n = ring_buffer__poll(ring_, timeout_ms);
+  if (n >= 0) {
+    int more = ring_buffer__consume(ring_);
+    n = more < 0 ? more : n + more;
+  }
   current_fn_ = nullptr;
   return n == -EINTR ? 0 : n;
 }

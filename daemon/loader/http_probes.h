@@ -49,7 +49,9 @@ class HttpProbes {
   // Also forgets the process's connections, so a reused pid starts clean.
   void UntrackPid(uint32_t tgid);
 
-  // Drains the ring buffer, waiting up to timeout_ms for the first event.
+  // Waits up to timeout_ms (less when the kernel side signals a full-ish
+  // buffer), then drains the ring buffer. Events are delivered in batches,
+  // at most about timeout_ms late; their timestamps are the kernel's.
   // Returns the number of events handled (negative errno on failure).
   // Call from one thread only.
   int Poll(int timeout_ms, const EventFn& fn);
