@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <vector>
 
 #include "bpf/python.h"
 
@@ -62,5 +63,9 @@ struct OffsetsRowRange {
   const OffsetsRow* end() const { return last; }
 };
 OffsetsRowRange AllOffsetsRows();
+
+// Where each _Py_DebugOffsets field perfd verifies sits (3.13+ rows), in
+// one list so the verifier and its tests cannot drift apart.
+std::vector<uint16_t> DebugOffsetPositions(const PyVerifyLayout& v);
 
 }  // namespace perfd::python

@@ -218,25 +218,7 @@ std::string VerifyDebugOffsets(const Remote& mem, uint64_t runtime, uint64_t hex
   const PyVerifyLayout& v = row.verify;
   if (!v.has_debug_offsets) return "";
   const py_offsets& off = row.off;
-  std::vector<uint16_t> positions = {v.dbg_version,
-                                     v.dbg_free_threaded,
-                                     v.dbg_interpreters_head,
-                                     v.dbg_threads_head,
-                                     v.dbg_tstate_next,
-                                     v.dbg_tstate_thread_id,
-                                     v.dbg_tstate_current_frame,
-                                     v.dbg_frame_previous,
-                                     v.dbg_frame_executable,
-                                     v.dbg_frame_instr_ptr,
-                                     v.dbg_frame_owner,
-                                     v.dbg_code_filename,
-                                     v.dbg_code_name,
-                                     v.dbg_code_qualname,
-                                     v.dbg_code_linetable,
-                                     v.dbg_code_firstlineno,
-                                     v.dbg_code_adaptive,
-                                     v.dbg_bytes_sval,
-                                     v.dbg_unicode_ascii_size};
+  const std::vector<uint16_t> positions = DebugOffsetPositions(v);
   size_t size = *std::max_element(positions.begin(), positions.end()) + sizeof(uint64_t);
   std::vector<char> buf(size);
   if (!mem.Read(runtime, buf.data(), buf.size())) return "_Py_DebugOffsets is unreadable";

@@ -119,25 +119,7 @@ TEST(OffsetsTable, DebugOffsetsLayoutIsDistinctAndInsideTheStruct) {
   const OffsetsRow* row = OffsetsRowFor(3, 13);
   ASSERT_NE(row, nullptr);
   const PyVerifyLayout& v = row->verify;
-  const uint16_t positions[] = {v.dbg_version,
-                                v.dbg_free_threaded,
-                                v.dbg_interpreters_head,
-                                v.dbg_threads_head,
-                                v.dbg_tstate_next,
-                                v.dbg_tstate_thread_id,
-                                v.dbg_tstate_current_frame,
-                                v.dbg_frame_previous,
-                                v.dbg_frame_executable,
-                                v.dbg_frame_instr_ptr,
-                                v.dbg_frame_owner,
-                                v.dbg_code_filename,
-                                v.dbg_code_name,
-                                v.dbg_code_qualname,
-                                v.dbg_code_linetable,
-                                v.dbg_code_firstlineno,
-                                v.dbg_code_adaptive,
-                                v.dbg_bytes_sval,
-                                v.dbg_unicode_ascii_size};
+  const std::vector<uint16_t> positions = DebugOffsetPositions(v);
   std::set<uint16_t> seen;
   for (uint16_t p : positions) {
     EXPECT_GE(p, 8) << "overlaps the cookie";
@@ -146,7 +128,7 @@ TEST(OffsetsTable, DebugOffsetsLayoutIsDistinctAndInsideTheStruct) {
     EXPECT_LT(p + 8, row->off.runtime_interp_head);
     seen.insert(p);
   }
-  EXPECT_EQ(seen.size(), sizeof(positions) / sizeof(positions[0]));
+  EXPECT_EQ(seen.size(), positions.size());
 }
 
 }  // namespace
