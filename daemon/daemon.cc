@@ -272,7 +272,8 @@ int RunDaemon(const Config& config, const std::atomic<bool>& stop) {
                           1.0 / config.sample_hz, *registry);
   router.AddObserver(&agg_observer);
   router.AddObserver(&http_metrics);
-  router.AddObserver(&profiler);
+  // Request intervals matter to the profiler only when samples can come.
+  if (sampler) router.AddObserver(&profiler);
   http::HttpTracker tracker(router, uint64_t(config.response_idle_timeout_ms) * 1000000ull);
 
   std::unique_ptr<prometheus::Exposer> exposer;

@@ -12,7 +12,8 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 scripts/install-deps.sh
 BUILD_DIR=${PERFD_BUILD_DIR:-build}
-cmake -S . -B "$BUILD_DIR" -G "Unix Makefiles" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+# Release: no debug info, which on 2 cores roughly halves the build.
+cmake -S . -B "$BUILD_DIR" -G "Unix Makefiles" -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build "$BUILD_DIR" -j"$(nproc)"
 cd "$BUILD_DIR"
 ctest --output-on-failure --timeout 1800 "$@"
