@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "daemon/loader/percpu_counters.h"
 #include "http_trace.skel.h"
 
 namespace perfd {
@@ -108,16 +109,7 @@ int HttpProbes::Poll(int timeout_ms, const EventFn& fn) {
 }
 
 std::array<uint64_t, PERFD_CNT_MAX> HttpProbes::Counters() const {
-  std::array<uint64_t, PERFD_CNT_MAX> out{};
-  const int ncpu = libbpf_num_possible_cpus();
-  if (ncpu <= 0) return out;
-  std::vector<uint64_t> per_cpu(ncpu);
-  for (uint32_t i = 0; i < PERFD_CNT_MAX; ++i) {
-    if (bpf_map__lookup_elem(skel_->maps.counters, &i, sizeof(i), per_cpu.data(),
-                             per_cpu.size() * sizeof(uint64_t), 0) == 0)
-      for (uint64_t v : per_cpu) out[i] += v;
-  }
-  return out;
+  return SumPerCpuCounters<PERFD_CNT_MAX>(skel_->maps.counters);
 }
 
 std::vector<ProgramStats> HttpProbes::Programs() const {

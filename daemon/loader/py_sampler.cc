@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "daemon/loader/percpu_counters.h"
 #include "py_sampler.skel.h"
 
 namespace perfd {
@@ -144,15 +145,7 @@ int PySampler::Poll(int timeout_ms, const SampleFn& fn) {
 }
 
 std::array<uint64_t, PY_CNT_MAX> PySampler::Counters() const {
-  std::array<uint64_t, PY_CNT_MAX> out{};
-  const int ncpu = libbpf_num_possible_cpus();
-  if (ncpu <= 0) return out;
-  std::vector<uint64_t> per_cpu(ncpu);
-  for (uint32_t i = 0; i < PY_CNT_MAX; ++i)
-    if (bpf_map__lookup_elem(skel_->maps.py_counters, &i, sizeof(i), per_cpu.data(),
-                             per_cpu.size() * sizeof(uint64_t), 0) == 0)
-      for (uint64_t v : per_cpu) out[i] += v;
-  return out;
+  return SumPerCpuCounters<PY_CNT_MAX>(skel_->maps.py_counters);
 }
 
 }  // namespace perfd
