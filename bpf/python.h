@@ -48,6 +48,12 @@ struct py_proc {
   __u64 runtime_addr;   /* &_PyRuntime in the process */
   __u64 code_type_addr; /* &PyCode_Type: frames whose code has another type are skipped */
   struct py_offsets off;
+  /* Walk to the task root at status-line writes. Only useful where the
+   * write runs inside the task (asyncio transports); uvloop flushes writes
+   * from its own loop, so there the walk would cost every request ~1 us of
+   * the worker's CPU for nothing. */
+  __u8 root_at_writes;
+  __u8 pad[3];
 };
 
 struct py_frame {
@@ -80,10 +86,12 @@ struct py_sample {
 
 #ifdef __cplusplus
 static_assert(sizeof(struct py_offsets) == 44, "py_offsets layout");
+static_assert(sizeof(struct py_proc) == 64, "py_proc layout");
 static_assert(sizeof(struct py_frame) == 16, "py_frame layout");
 static_assert(sizeof(struct py_sample_header) == 32, "py_sample_header layout");
 #else
 _Static_assert(sizeof(struct py_offsets) == 44, "py_offsets layout");
+_Static_assert(sizeof(struct py_proc) == 64, "py_proc layout");
 _Static_assert(sizeof(struct py_frame) == 16, "py_frame layout");
 _Static_assert(sizeof(struct py_sample_header) == 32, "py_sample_header layout");
 #endif

@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include <chrono>
+#include <fstream>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -42,6 +43,16 @@ uint64_t MonotonicNs() {
 // Discovery runs on its own thread (reading /proc must never delay event
 // draining); it attaches new workers at once and hands the changes to the
 // event thread, which owns the decoder and router state.
+// uvloop flushes transport writes from its own loop, outside the task that
+// wrote: a task-root walk at the write syscall finds nothing there.
+bool UsesUvloop(uint32_t pid) {
+  std::ifstream maps("/proc/" + std::to_string(pid) + "/maps");
+  std::string line;
+  while (std::getline(maps, line))
+    if (line.find("/uvloop/loop.") != std::string::npos) return true;
+  return false;
+}
+
 // A worker whose interpreter was verified, for the event thread's profiler.
 struct ProfiledWorker {
   uint32_t pid;
@@ -82,8 +93,10 @@ class DiscoveryLoop : public WorkerDirectory {
       }
       if (sampler_) StartSampling(w, &profiled);
     }
-    if (sampler_)
+    if (sampler_) {
       for (uint32_t pid : sampler_->Processes()) sampler_->SyncThreads(pid);
+      RecheckLoops();
+    }
     if (diff.added.empty() && diff.removed.empty()) return;
     std::lock_guard<std::mutex> lock(mu_);
     for (auto& w : diff.added) pending_.added.push_back(std::move(w));
@@ -102,15 +115,39 @@ class DiscoveryLoop : public WorkerDirectory {
         spdlog::warn("pid {} ({}): Python stacks refused: {}", w.pid, w.service, *reason);
       return;
     }
-    const auto& t = std::get<python::PythonTarget>(target);
+    auto t = std::get<python::PythonTarget>(target);
+    t.proc.root_at_writes = !UsesUvloop(w.pid);
     try {
       sampler_->AddProcess(w.pid, t.proc);
+      // uvicorn imports uvloop while it starts: look again for a while.
+      if (t.proc.root_at_writes) loop_rechecks_[w.pid] = {t.proc, kLoopRechecks};
       ++verified_;
       spdlog::info("pid {}: sampling Python {}.{} stacks ({})", w.pid, t.major, t.minor, t.binary);
       out->push_back({w.pid, w.service, t.proc.off});
     } catch (const LoaderError& e) {
       spdlog::error("{}", e.what());
       ++errors_;
+    }
+  }
+
+  // Workers not (yet) seen with uvloop mapped are re-checked for kLoopRechecks
+  // scans; once uvloop shows up the task-root walk at writes is switched off.
+  void RecheckLoops() {
+    for (auto it = loop_rechecks_.begin(); it != loop_rechecks_.end();) {
+      auto& [proc, left] = it->second;
+      if (UsesUvloop(it->first)) {
+        proc.root_at_writes = 0;
+        try {
+          sampler_->UpdateProcess(it->first, proc);
+        } catch (const LoaderError&) {
+          // The worker exited meanwhile: discovery removes it.
+        }
+        it = loop_rechecks_.erase(it);
+      } else if (--left <= 0) {
+        it = loop_rechecks_.erase(it);
+      } else {
+        ++it;
+      }
     }
   }
 
@@ -140,7 +177,9 @@ class DiscoveryLoop : public WorkerDirectory {
   std::mutex mu_;
   Discovery::Diff pending_;
   std::vector<ProfiledWorker> pending_profiled_;
-  std::set<std::string> refusals_logged_;  // discovery thread only
+  std::set<std::string> refusals_logged_;                      // discovery thread only
+  static constexpr int kLoopRechecks = 40;                     // ~10 s at the default scan interval
+  std::map<uint32_t, std::pair<py_proc, int>> loop_rechecks_;  // discovery thread only
   std::atomic<uint64_t> verified_{0}, unverified_{0};
   std::atomic<bool> stopping_{false};
   std::atomic<uint64_t> errors_{0};

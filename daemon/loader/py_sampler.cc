@@ -89,6 +89,12 @@ void PySampler::AddProcess(uint32_t tgid, const py_proc& proc) {
   for (uint32_t tid : Threads(tgid)) AttachThread(tgid, tid);
 }
 
+void PySampler::UpdateProcess(uint32_t tgid, const py_proc& proc) {
+  if (bpf_map__update_elem(skel_->maps.py_procs, &tgid, sizeof(tgid), &proc, sizeof(proc),
+                           BPF_EXIST))
+    throw LoaderError("py_procs update for pid " + std::to_string(tgid) + " failed");
+}
+
 void PySampler::SyncThreads(uint32_t tgid) {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = links_.find(tgid);

@@ -44,6 +44,8 @@ class PySampler {
   // detaches from threads that exited. Thread-safe.
   void SyncThreads(uint32_t tgid);
   void RemoveProcess(uint32_t tgid);
+  // Replaces the process's entry in py_procs (threads stay attached).
+  void UpdateProcess(uint32_t tgid, const py_proc& proc);
   std::set<uint32_t> Processes() const;
 
   // Drains samples (from one thread only). Returns samples handled.
