@@ -104,12 +104,17 @@ Discovery::Diff Discovery::Scan() {
   // New pids; pids that exec'd (comm changed: e.g. a shell that execs
   // uvicorn keeps pid and start time) or were re-parented; pending re-checks.
   std::vector<std::pair<uint32_t, int>> todo_list;
+  // Safety net: every kFullRecheckEvery scans, python-like non-workers are
+  // classified afresh, so no race around an exec can hide a worker for long.
+  const bool full_recheck = ++scans_ % kFullRecheckEvery == 0;
   for (const auto& [pid, st] : live) {
     const auto k = known_.find(pid);
     if (k == known_.end() || k->second.comm != st.comm || k->second.ppid != st.ppid) {
       todo_list.emplace_back(pid, kSameArgvRechecks);
     } else if (k->second.rechecks_left > 0) {
       todo_list.emplace_back(pid, k->second.rechecks_left - 1);
+    } else if (full_recheck && k->second.role == Role::kNone && MayExecIntoServer(k->second.comm)) {
+      todo_list.emplace_back(pid, 0);
     } else if (!k->second.watched_argv.empty()) {
       // exec into the same interpreter keeps pid, start time and comm; only
       // the command line tells.

@@ -63,6 +63,8 @@ class Discovery {
   };
   // Whether a non-worker's command line is re-read every scan.
   static bool MayExecIntoServer(const std::string& comm);
+  static constexpr uint64_t kFullRecheckEvery = 20;
+  uint64_t scans_ = 0;  // Scan() thread only
   using Memo = std::unordered_map<uint32_t, std::optional<ProcessInfo>>;
 
   const ProcessInfo* Lookup(uint32_t pid, Memo& memo) const;
