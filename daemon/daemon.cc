@@ -6,7 +6,6 @@
 #include <time.h>
 
 #include <chrono>
-#include <fstream>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -28,6 +27,7 @@
 #include "daemon/pipeline/openapi_fetcher.h"
 #include "daemon/pipeline/request_router.h"
 #include "daemon/profile/python_profiler.h"
+#include "daemon/python/elf_symbols.h"
 #include "daemon/python/python_target.h"
 
 namespace perfd {
@@ -46,10 +46,10 @@ uint64_t MonotonicNs() {
 // uvloop flushes transport writes from its own loop, outside the task that
 // wrote: a task-root walk at the write syscall finds nothing there.
 bool UsesUvloop(uint32_t pid) {
-  std::ifstream maps("/proc/" + std::to_string(pid) + "/maps");
-  std::string line;
-  while (std::getline(maps, line))
-    if (line.find("/uvloop/loop.") != std::string::npos) return true;
+  auto maps = python::ReadMaps(pid);
+  if (auto* entries = std::get_if<std::vector<python::MapEntry>>(&maps))
+    for (const auto& m : *entries)
+      if (m.path.find("/uvloop/loop.") != std::string::npos) return true;
   return false;
 }
 
