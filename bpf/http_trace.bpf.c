@@ -312,6 +312,15 @@ static __always_inline __u64 py_task_root(__u32 tgid) {
   return c.root;
 }
 
+/* A read on this thread delivered a request line: the next context copy
+ * outside any request is that request's task (bpf/python.h, py_delivery). */
+static __always_inline void note_delivery(__u32 tgid, __u32 tid, __u64 conn_id, __u64 ts) {
+  const struct py_proc *proc = bpf_map_lookup_elem(&py_procs, &tgid);
+  if (!proc || !proc->ctx_tracking) return;
+  struct py_delivery d = {.conn_id = conn_id, .ts_ns = ts};
+  bpf_map_update_elem(&py_deliveries, &tid, &d, BPF_ANY);
+}
+
 /* ---- syscall exit ------------------------------------------------------- */
 
 static __always_inline int on_exit(struct trace_event_raw_sys_exit *ctx) {
@@ -403,6 +412,7 @@ static __always_inline int on_exit(struct trace_event_raw_sys_exit *ctx) {
     sc->ev.h.line_flags[k] = cc.flags;
   }
   if (nl > 0 && s.kind == PERFD_EV_WRITE) sc->ev.h.py_root = py_task_root(tgid);
+  if (nl > 0 && s.kind == PERFD_EV_READ) note_delivery(tgid, (__u32)id, conn_id, sc->ev.h.ts_ns);
   emit(sc, nl);
   return 0;
 }

@@ -33,6 +33,25 @@ struct {
   __type(value, struct py_sample);
 } py_scratch SEC(".maps");
 
+struct {
+  __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+  __uint(max_entries, PY_CTX_CNT_MAX);
+  __type(key, __u32);
+  __type(value, __u64);
+} py_ctx_counters SEC(".maps");
+
+/* A delivery older than this is not claimed: the task of a request is
+ * created in the same callback as the read that delivered it, so only
+ * preemption separates the two; an unclaimed delivery (a pipelined request
+ * whose task starts later, from its predecessor's context) must not tag an
+ * unrelated copy much later. */
+#define PY_DELIVERY_MAX_AGE_NS (50ull * 1000 * 1000)
+
+static __always_inline void ctx_count(__u32 idx) {
+  __u64 *v = bpf_map_lookup_elem(&py_ctx_counters, &idx);
+  if (v) *v += 1;
+}
+
 static __always_inline void py_count(__u32 idx) {
   __u64 *v = bpf_map_lookup_elem(&py_counters, &idx);
   if (v) *v += 1;
@@ -55,6 +74,8 @@ int py_sample(struct bpf_perf_event_data *ctx) {
   s->h.tgid = tgid;
   s->h.tid = (__u32)id;
   s->h.root_frame = 0;
+  s->h.context = 0;
+  s->h.conn_id = 0;
   s->h.nframes = 0;
   s->h.flags = 0;
 
@@ -64,6 +85,8 @@ int py_sample(struct bpf_perf_event_data *ctx) {
     s->h.flags |= PY_SAMPLE_NO_TSTATE;
     py_count(PY_CNT_NO_TSTATE);
   } else {
+    s->h.conn_id = py_context_conn(tgid, proc, tstate, &s->h.context);
+    if (proc->ctx_tracking) s->h.flags |= PY_SAMPLE_CTX_TRACKED;
     struct py_walk_ctx c = {.proc = proc, .frame = py_top_frame(proc, tstate), .frames = s->frames};
     bpf_loop(PY_MAX_FRAMES + 16, py_walk_step, &c, 0);
     /* Frames left when the loop budget ran out: deeper than we walk. */
@@ -75,5 +98,51 @@ int py_sample(struct bpf_perf_event_data *ctx) {
     if (c.flags & PY_SAMPLE_READ_ERROR) py_count(PY_CNT_READ_ERRORS);
   }
   if (bpf_ringbuf_output(&samples, s, sizeof(*s), 0)) py_count(PY_CNT_RINGBUF_DROPS);
+  return 0;
+}
+
+/* Return probe on the interpreter's context constructor (context_new_from_vars,
+ * or PyContext_CopyCurrent where the former cannot be located; see
+ * daemon/python/context_hook.h): tags the new context with the connection
+ * whose request it serves. The thread's entered context is still the parent
+ * here: the copy does not enter what it creates. */
+SEC("uretprobe")
+int py_context_copied(struct pt_regs *ctx) {
+  __u64 id = bpf_get_current_pid_tgid();
+  __u32 tgid = id >> 32, tid = (__u32)id;
+  const struct py_proc *proc = bpf_map_lookup_elem(&py_procs, &tgid);
+  if (!proc || !proc->ctx_tracking) return 0;
+  ctx_count(PY_CTX_CNT_COPIES);
+  __u64 created = PT_REGS_RC(ctx);
+  if (!created) return 0; /* allocation failed: nothing was created */
+  struct py_ctx_key key = {.tgid = tgid, .ctx = created};
+  __u64 tstate = py_find_tstate(proc);
+  if (!tstate) {
+    ctx_count(PY_CTX_CNT_NO_TSTATE);
+    bpf_map_delete_elem(&py_ctx_conns, &key);
+    return 0;
+  }
+  __u64 parent = 0;
+  __u64 conn = py_context_conn(tgid, proc, tstate, &parent);
+  if (conn) {
+    ctx_count(PY_CTX_CNT_INHERITED);
+  } else {
+    struct py_delivery *d = bpf_map_lookup_elem(&py_deliveries, &tid);
+    if (d) {
+      if (bpf_ktime_get_ns() - d->ts_ns < PY_DELIVERY_MAX_AGE_NS) {
+        conn = d->conn_id;
+        ctx_count(PY_CTX_CNT_DELIVERED);
+      }
+      bpf_map_delete_elem(&py_deliveries, &tid);
+    }
+  }
+  if (!conn) {
+    /* The address may have served a request's context before. */
+    ctx_count(PY_CTX_CNT_UNTAGGED);
+    bpf_map_delete_elem(&py_ctx_conns, &key);
+    return 0;
+  }
+  struct py_ctx_conn v = {.conn_id = conn};
+  if (bpf_map_update_elem(&py_ctx_conns, &key, &v, BPF_ANY)) ctx_count(PY_CTX_CNT_TABLE_FULL);
   return 0;
 }

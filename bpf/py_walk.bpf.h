@@ -18,6 +18,26 @@ struct {
   __type(value, struct py_proc);
 } py_procs SEC(".maps");
 
+/* Request identity (python.h): context → serving connection. LRU because
+ * contexts die without telling us; a dead entry is only ever hit again when
+ * its address is reused, and every reuse through the copy hook rewrites it.
+ * Owned by the sampler object, shared like py_procs. */
+struct {
+  __uint(type, BPF_MAP_TYPE_LRU_HASH);
+  __uint(max_entries, 65536);
+  __type(key, struct py_ctx_key);
+  __type(value, struct py_ctx_conn);
+} py_ctx_conns SEC(".maps");
+
+/* tid → the read that just delivered a request line on that thread, set by
+ * http_trace, claimed by the next context copy outside any request. */
+struct {
+  __uint(type, BPF_MAP_TYPE_LRU_HASH);
+  __uint(max_entries, 16384);
+  __type(key, __u32);
+  __type(value, struct py_delivery);
+} py_deliveries SEC(".maps");
+
 static __always_inline __u64 py_read_ptr(__u64 addr) {
   __u64 v = 0;
   if (bpf_probe_read_user(&v, sizeof(v), (void *)addr)) return 0;
@@ -55,6 +75,17 @@ static __always_inline __u64 py_find_tstate(const struct py_proc *proc) {
   c.cur = py_read_ptr(interp + proc->off.interp_tstate_head);
   bpf_loop(PY_MAX_THREADS, py_tstate_step, &c, 0);
   return c.found;
+}
+
+/* The serving connection of the context the thread has entered, or 0. */
+static __always_inline __u64 py_context_conn(__u32 tgid, const struct py_proc *proc, __u64 tstate,
+                                             __u64 *ctx_out) {
+  __u64 ctx = py_read_ptr(tstate + proc->off.tstate_context);
+  *ctx_out = ctx;
+  if (!ctx) return 0;
+  struct py_ctx_key key = {.tgid = tgid, .ctx = ctx};
+  struct py_ctx_conn *c = bpf_map_lookup_elem(&py_ctx_conns, &key);
+  return c ? c->conn_id : 0;
 }
 
 /* The innermost frame of a thread state, per version layout. */

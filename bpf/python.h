@@ -34,9 +34,11 @@ struct py_offsets {
   __u16 code_name;
   __u16 code_qualname; /* NONE on 3.10 */
   __u16 code_linetable;
-  __u16 unicode_data; /* first byte of a compact ASCII str */
-  __u16 bytes_data;   /* PyBytesObject.ob_sval */
-  __u16 var_size;     /* PyVarObject.ob_size */
+  __u16 unicode_data;   /* first byte of a compact ASCII str */
+  __u16 bytes_data;     /* PyBytesObject.ob_sval */
+  __u16 var_size;       /* PyVarObject.ob_size */
+  __u16 tstate_context; /* PyThreadState.context: the contextvars.Context now entered */
+  __u16 context_vars;   /* PyContext.ctx_vars (checks the copy hook's code, see context_hook.h) */
   __u8 major;
   __u8 minor;
   __u8 owner_generator; /* owner value of coroutine/generator frames */
@@ -53,7 +55,10 @@ struct py_proc {
    * from its own loop, so there the walk would cost every request ~1 us of
    * the worker's CPU for nothing. */
   __u8 root_at_writes;
-  __u8 pad[3];
+  /* The context-copy uprobe is attached and the context offsets verified:
+   * samples look their context up in py_ctx_conns. */
+  __u8 ctx_tracking;
+  __u8 pad[6];
 };
 
 struct py_frame {
@@ -64,9 +69,45 @@ struct py_frame {
 };
 
 enum py_sample_flags {
-  PY_SAMPLE_TRUNCATED = 1 << 0,  /* deeper than PY_MAX_FRAMES */
-  PY_SAMPLE_NO_TSTATE = 1 << 1,  /* thread has no Python thread state */
-  PY_SAMPLE_READ_ERROR = 1 << 2, /* a frame could not be read (partial stack) */
+  PY_SAMPLE_TRUNCATED = 1 << 0,   /* deeper than PY_MAX_FRAMES */
+  PY_SAMPLE_NO_TSTATE = 1 << 1,   /* thread has no Python thread state */
+  PY_SAMPLE_READ_ERROR = 1 << 2,  /* a frame could not be read (partial stack) */
+  PY_SAMPLE_CTX_TRACKED = 1 << 3, /* context tracking was on: conn_id is exact (0: no request) */
+};
+
+/* Request identity (docs/ARCHITECTURE.md, "Request identity"). Every
+ * contextvars.Context a traced worker creates is tagged with the server
+ * connection whose request it serves: the copy made while a request's
+ * context is entered inherits that request's connection (child tasks, anyio
+ * worker-thread calls, callbacks); the copy made by the first task created
+ * right after a read delivered a request line on this thread (uvicorn's
+ * RequestResponseCycle task) gets that read's connection. HTTP/1.1 serves a
+ * connection's requests in order, so connection + time names the request. */
+struct py_ctx_key {
+  __u32 tgid;
+  __u32 pad;
+  __u64 ctx; /* PyContext* in the process */
+};
+
+struct py_ctx_conn {
+  __u64 conn_id; /* perfd_http_event_header.conn_id of the serving connection */
+};
+
+/* A read that delivered a request line, waiting for the task it creates. */
+struct py_delivery {
+  __u64 conn_id;
+  __u64 ts_ns;
+};
+
+/* Index of the context-tracking counters (per-CPU array py_ctx_counters). */
+enum py_ctx_counter {
+  PY_CTX_CNT_COPIES = 0, /* context copies seen (uretprobe runs in tracked processes) */
+  PY_CTX_CNT_INHERITED,  /* copy made inside a request's context */
+  PY_CTX_CNT_DELIVERED,  /* copy claimed by the read that delivered a request */
+  PY_CTX_CNT_UNTAGGED,   /* copy outside any request */
+  PY_CTX_CNT_TABLE_FULL, /* tag lost: py_ctx_conns full */
+  PY_CTX_CNT_NO_TSTATE,  /* copying thread's PyThreadState not found */
+  PY_CTX_CNT_MAX,
 };
 
 struct py_sample_header {
@@ -74,6 +115,8 @@ struct py_sample_header {
   __u32 tgid;
   __u32 tid;
   __u64 root_frame; /* outermost coroutine frame of the running task, or 0 */
+  __u64 context;    /* PyContext* entered by the thread, or 0 */
+  __u64 conn_id;    /* connection whose request owns the context (PY_SAMPLE_CTX_TRACKED), or 0 */
   __u16 nframes;    /* frames[0] is the leaf */
   __u8 flags;       /* enum py_sample_flags */
   __u8 pad[5];
@@ -85,15 +128,19 @@ struct py_sample {
 };
 
 #ifdef __cplusplus
-static_assert(sizeof(struct py_offsets) == 44, "py_offsets layout");
-static_assert(sizeof(struct py_proc) == 64, "py_proc layout");
+static_assert(sizeof(struct py_offsets) == 48, "py_offsets layout");
+static_assert(sizeof(struct py_proc) == 72, "py_proc layout");
 static_assert(sizeof(struct py_frame) == 16, "py_frame layout");
-static_assert(sizeof(struct py_sample_header) == 32, "py_sample_header layout");
+static_assert(sizeof(struct py_sample_header) == 48, "py_sample_header layout");
+static_assert(sizeof(struct py_ctx_key) == 16, "py_ctx_key layout");
+static_assert(sizeof(struct py_delivery) == 16, "py_delivery layout");
 #else
-_Static_assert(sizeof(struct py_offsets) == 44, "py_offsets layout");
-_Static_assert(sizeof(struct py_proc) == 64, "py_proc layout");
+_Static_assert(sizeof(struct py_offsets) == 48, "py_offsets layout");
+_Static_assert(sizeof(struct py_proc) == 72, "py_proc layout");
 _Static_assert(sizeof(struct py_frame) == 16, "py_frame layout");
-_Static_assert(sizeof(struct py_sample_header) == 32, "py_sample_header layout");
+_Static_assert(sizeof(struct py_sample_header) == 48, "py_sample_header layout");
+_Static_assert(sizeof(struct py_ctx_key) == 16, "py_ctx_key layout");
+_Static_assert(sizeof(struct py_delivery) == 16, "py_delivery layout");
 #endif
 
 #endif

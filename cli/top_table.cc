@@ -179,6 +179,9 @@ std::string RenderTopTable(const v1::GetTopResponse& top, const TopTableOptions&
   out += "   total " + FormatRate(total_rps) + " req/s";
   if (cpu && top.window_seconds() > 0) {
     out += "   cpu " + FormatShare(total_cpu, top.window_seconds()) + " of a core";
+    // How much of the request CPU is joined to its request exactly (the
+    // rest by time, or "(unattributed)").
+    if (total_cpu > 0) out += "   exact " + FormatShare(top.cpu_exact_share(), 1);
   }
   if (const std::string at = ClockTime(top.timestamp_unix_nanos()); !at.empty()) {
     out += "   at " + at;

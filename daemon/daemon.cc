@@ -29,6 +29,7 @@
 #include "daemon/profile/python_profiler.h"
 #include "daemon/python/elf_symbols.h"
 #include "daemon/python/python_target.h"
+#include "daemon/requests/identity_attacher.h"
 
 namespace perfd {
 
@@ -63,7 +64,9 @@ struct ProfiledWorker {
 class DiscoveryLoop : public WorkerDirectory {
  public:
   DiscoveryLoop(const Config& config, HttpProbes& probes, PySampler* sampler)
-      : config_(config), discovery_(config, reader_), probes_(probes), sampler_(sampler) {}
+      : config_(config), discovery_(config, reader_), probes_(probes), sampler_(sampler) {
+    if (sampler_) identity_ = std::make_unique<IdentityAttacher>(*sampler_);
+  }
   ~DiscoveryLoop() override { Stop(); }
 
   void Start(const std::atomic<bool>& stop) {
@@ -95,7 +98,12 @@ class DiscoveryLoop : public WorkerDirectory {
     }
     if (sampler_) {
       for (uint32_t pid : sampler_->Processes()) sampler_->SyncThreads(pid);
+      identity_->Recheck();
       RecheckLoops();
+      for (const auto& w : diff.removed) {
+        identity_->Forget(w.pid);
+        loop_rechecks_.erase(w.pid);
+      }
     }
     if (diff.added.empty() && diff.removed.empty()) return;
     std::lock_guard<std::mutex> lock(mu_);
@@ -121,6 +129,7 @@ class DiscoveryLoop : public WorkerDirectory {
       sampler_->AddProcess(w.pid, t.proc);
       // uvicorn imports uvloop while it starts: look again for a while.
       if (t.proc.root_at_writes) loop_rechecks_[w.pid] = {t.proc, kLoopRechecks};
+      identity_->Start(w.pid, t);
       ++verified_;
       spdlog::info("pid {}: sampling Python {}.{} stacks ({})", w.pid, t.major, t.minor, t.binary);
       out->push_back({w.pid, w.service, t.proc.off});
@@ -135,7 +144,9 @@ class DiscoveryLoop : public WorkerDirectory {
   void RecheckLoops() {
     for (auto it = loop_rechecks_.begin(); it != loop_rechecks_.end();) {
       auto& [proc, left] = it->second;
-      if (UsesUvloop(it->first)) {
+      if (identity_->Enabled(it->first)) {
+        it = loop_rechecks_.erase(it);  // the exact join needs no walk at writes
+      } else if (UsesUvloop(it->first)) {
         proc.root_at_writes = 0;
         try {
           sampler_->UpdateProcess(it->first, proc);
@@ -156,6 +167,9 @@ class DiscoveryLoop : public WorkerDirectory {
     return std::exchange(pending_profiled_, {});
   }
   uint64_t python_verified() const { return verified_; }
+  IdentityAttacher::Counts identity() const {
+    return identity_ ? identity_->counts() : IdentityAttacher::Counts{};
+  }
   uint64_t python_unverified() const { return unverified_; }
 
   Discovery::Diff TakePending() {
@@ -174,6 +188,7 @@ class DiscoveryLoop : public WorkerDirectory {
   Discovery discovery_;
   HttpProbes& probes_;
   PySampler* sampler_;
+  std::unique_ptr<IdentityAttacher> identity_;  // with sampler_ only
   std::mutex mu_;
   Discovery::Diff pending_;
   std::vector<ProfiledWorker> pending_profiled_;
@@ -257,13 +272,26 @@ void AddPythonStats(const PySampler* sampler, const PythonProfiler& profiler,
     add("perfd_python_sampler_total", k[PY_CNT_READ_ERRORS], {{"kind", "read_error"}});
     add("perfd_python_sampler_total", k[PY_CNT_RINGBUF_DROPS], {{"kind", "ringbuf_drop"}});
     add("perfd_python_sampler_total", sampler->attach_failures(), {{"kind", "attach_failure"}});
+    auto c = sampler->ContextCounters();
+    add("perfd_request_identity_contexts_total", c[PY_CTX_CNT_COPIES], {{"kind", "copied"}});
+    add("perfd_request_identity_contexts_total", c[PY_CTX_CNT_INHERITED], {{"kind", "inherited"}});
+    add("perfd_request_identity_contexts_total", c[PY_CTX_CNT_DELIVERED], {{"kind", "delivered"}});
+    add("perfd_request_identity_contexts_total", c[PY_CTX_CNT_UNTAGGED], {{"kind", "untagged"}});
+    add("perfd_request_identity_contexts_total", c[PY_CTX_CNT_TABLE_FULL],
+        {{"kind", "table_full"}});
+    add("perfd_request_identity_contexts_total", c[PY_CTX_CNT_NO_TSTATE], {{"kind", "no_tstate"}});
   }
+  const auto id = discovery.identity();
+  add("perfd_request_identity_workers", id.all_copies, {{"mode", "all_copies"}});
+  add("perfd_request_identity_workers", id.capi_copies, {{"mode", "capi_copies"}});
+  add("perfd_request_identity_workers", id.refused, {{"mode", "refused"}});
   const auto st = profiler.stats();
   add("perfd_python_samples_total", st.unknown_process, {{"result", "unknown_process"}});
   add("perfd_python_samples_total", st.empty_samples, {{"result", "no_python_frame"}});
   for (const auto& [kind, n] : st.attributed)
     add("perfd_python_samples_total", n, {{"result", "attributed_" + kind}});
   add("perfd_python_samples_pending", profiler.pending_samples());
+  add("perfd_python_request_cpu_exact_ratio", st.ExactRatio());
   const auto sym = profiler.symbolizer_stats();
   add("perfd_python_symbolizer_total", sym.hits, {{"kind", "hit"}});
   add("perfd_python_symbolizer_total", sym.misses, {{"kind", "miss"}});
@@ -288,7 +316,13 @@ int RunDaemon(const Config& config, const std::atomic<bool>& stop) {
   }
   std::unique_ptr<HttpProbes> probes;
   try {
-    probes = HttpProbes::Open(sampler ? sampler->py_procs_fd() : -1);
+    HttpProbes::SharedPyMaps py;
+    if (sampler) {
+      py.procs_fd = sampler->py_procs_fd();
+      py.ctx_conns_fd = sampler->py_ctx_conns_fd();
+      py.deliveries_fd = sampler->py_deliveries_fd();
+    }
+    probes = HttpProbes::Open(py);
   } catch (const LoaderError& e) {
     spdlog::critical("cannot load BPF programs: {}", e.what());
     return 1;

@@ -160,6 +160,13 @@ grpc::Status PerfdService::GetTop(grpc::ServerContext* /*context*/,
 
   response->set_sample_period_seconds(cpu_->seconds_per_sample());
   std::map<std::string, RouteCpu> cpu = cpu_->RouteCpuInWindow(request->service(), used, now);
+  uint64_t request_samples = 0, exact_samples = 0;
+  for (const auto& [key, rc] : cpu) {
+    if (key == kNoRequestRoute) continue;
+    request_samples += rc.total;
+    exact_samples += rc.exact;
+  }
+  response->set_cpu_exact_share(request_samples ? double(exact_samples) / request_samples : 0.0);
   // The store may key a route as "METHOD /template" or as "/template"; a
   // bare template is only given to a row when no other method shares it.
   std::map<std::string, int> rows_per_template;

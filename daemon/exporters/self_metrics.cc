@@ -40,8 +40,18 @@ const std::vector<SelfMetricDef> kSelfMetrics = {
     {"perfd_python_sampler_total", SelfMetricType::kCounter,
      "Kernel-side sampler outcomes: samples, truncated stacks, read errors, drops, ..."},
     {"perfd_python_samples_total", SelfMetricType::kCounter,
-     "Samples in user space, by result (attributed to a request, to the threadpool, to no "
-     "request, unknown process, no Python frame)"},
+     "Samples in user space, by result: attributed_exact (joined by request identity), "
+     "attributed_interval (time join, identity off), attributed_unattributed, "
+     "attributed_no_request, unknown_process, no_python_frame"},
+    {"perfd_request_identity_contexts_total", SelfMetricType::kCounter,
+     "Context copies seen by the request-identity probe, by kind: copied (all), inherited (made "
+     "inside a request), delivered (a request's task), untagged, table_full, no_tstate"},
+    {"perfd_request_identity_workers", SelfMetricType::kGauge,
+     "Verified workers by request-identity mode: all_copies, capi_copies (no worker-thread "
+     "propagation), refused (time join only)"},
+    {"perfd_python_request_cpu_exact_ratio", SelfMetricType::kGauge,
+     "Share of request CPU samples (all routes plus (unattributed)) joined exactly to their "
+     "request, since start"},
     {"perfd_python_samples_pending", SelfMetricType::kGauge,
      "Samples waiting for the request they belong to"},
     {"perfd_python_symbolizer_total", SelfMetricType::kCounter,

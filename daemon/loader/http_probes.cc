@@ -32,14 +32,19 @@ void EnsureTracefs() {
 
 }  // namespace
 
-std::unique_ptr<HttpProbes> HttpProbes::Open(int py_procs_fd) {
+std::unique_ptr<HttpProbes> HttpProbes::Open(const SharedPyMaps& py) {
   EnsureTracefs();
   std::unique_ptr<HttpProbes> p(new HttpProbes());
   p->skel_ = http_trace__open();
   if (!p->skel_) throw LoaderError("http_trace: open failed: " + Errno(errno));
-  if (py_procs_fd >= 0) {
-    if (int err = bpf_map__reuse_fd(p->skel_->maps.py_procs, py_procs_fd))
-      throw LoaderError("http_trace: sharing py_procs failed: " + Errno(err));
+  const std::pair<bpf_map*, int> shared[] = {{p->skel_->maps.py_procs, py.procs_fd},
+                                             {p->skel_->maps.py_ctx_conns, py.ctx_conns_fd},
+                                             {p->skel_->maps.py_deliveries, py.deliveries_fd}};
+  for (const auto& [map, fd] : shared) {
+    if (fd < 0) continue;
+    if (int err = bpf_map__reuse_fd(map, fd))
+      throw LoaderError(std::string("http_trace: sharing ") + bpf_map__name(map) +
+                        " failed: " + Errno(err));
   }
   if (int err = http_trace__load(p->skel_))
     throw LoaderError("http_trace: load failed (verifier or missing BTF?): " + Errno(err));

@@ -36,10 +36,18 @@ class HttpProbes {
   using EventFn = std::function<void(const perfd_http_event_header& header,
                                      const char (*lines)[PERFD_LINE_MAX])>;
 
+  // The Python sampler's maps (fd -1: no Python info): py_procs, so
+  // status-line writes can carry the task's root frame, and the request
+  // identity maps (request-line reads note their connection for the task
+  // the read creates; bpf/python.h).
+  struct SharedPyMaps {
+    int procs_fd = -1;
+    int ctx_conns_fd = -1;
+    int deliveries_fd = -1;
+  };
   // Loads and attaches every program. Throws LoaderError with the reason.
-  // py_procs_fd: the Python sampler's map of verified interpreters, so
-  // status-line writes carry the task's root frame (-1: no Python info).
-  static std::unique_ptr<HttpProbes> Open(int py_procs_fd = -1);
+  static std::unique_ptr<HttpProbes> Open(const SharedPyMaps& py);
+  static std::unique_ptr<HttpProbes> Open() { return Open(SharedPyMaps()); }
   ~HttpProbes();  // detaches everything
   HttpProbes(const HttpProbes&) = delete;
   HttpProbes& operator=(const HttpProbes&) = delete;

@@ -50,11 +50,33 @@ std::unique_ptr<PySampler> PySampler::Open(uint32_t frequency_hz) {
 PySampler::~PySampler() {
   for (auto& [tgid, threads] : links_)
     for (auto& [tid, link] : threads) bpf_link__destroy(link);
+  for (auto& [tgid, link] : context_links_) bpf_link__destroy(link);
   if (ring_) ring_buffer__free(ring_);
   if (skel_) py_sampler__destroy(skel_);
 }
 
 int PySampler::py_procs_fd() const { return bpf_map__fd(skel_->maps.py_procs); }
+int PySampler::py_ctx_conns_fd() const { return bpf_map__fd(skel_->maps.py_ctx_conns); }
+int PySampler::py_deliveries_fd() const { return bpf_map__fd(skel_->maps.py_deliveries); }
+
+void PySampler::AttachContextHook(uint32_t tgid, const std::string& path, uint64_t file_offset) {
+  // A return probe: the new context is the return value. The hooked
+  // function is plain C that always returns (no longjmp, no unwinding
+  // through it), which is what makes a return probe safe here.
+  bpf_link* link = bpf_program__attach_uprobe(skel_->progs.py_context_copied, /*retprobe=*/true,
+                                              static_cast<pid_t>(tgid), path.c_str(), file_offset);
+  if (!link) {
+    int err = errno;
+    throw LoaderError("context probe on " + path + "+" + std::to_string(file_offset) + " for pid " +
+                      std::to_string(tgid) + " failed: " + strerror(err));
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  auto [it, inserted] = context_links_.emplace(tgid, link);
+  if (!inserted) {
+    bpf_link__destroy(it->second);
+    it->second = link;
+  }
+}
 
 void PySampler::AttachThread(uint32_t tgid, uint32_t tid) {
   perf_event_attr attr{};
@@ -116,6 +138,10 @@ void PySampler::SyncThreads(uint32_t tgid) {
 void PySampler::RemoveProcess(uint32_t tgid) {
   bpf_map__delete_elem(skel_->maps.py_procs, &tgid, sizeof(tgid), 0);
   std::lock_guard<std::mutex> lock(mu_);
+  if (auto c = context_links_.find(tgid); c != context_links_.end()) {
+    bpf_link__destroy(c->second);
+    context_links_.erase(c);
+  }
   auto it = links_.find(tgid);
   if (it == links_.end()) return;
   for (auto& [tid, link] : it->second) bpf_link__destroy(link);
@@ -152,6 +178,10 @@ int PySampler::Poll(int timeout_ms, const SampleFn& fn) {
 
 std::array<uint64_t, PY_CNT_MAX> PySampler::Counters() const {
   return SumPerCpuCounters<PY_CNT_MAX>(skel_->maps.py_counters);
+}
+
+std::array<uint64_t, PY_CTX_CNT_MAX> PySampler::ContextCounters() const {
+  return SumPerCpuCounters<PY_CTX_CNT_MAX>(skel_->maps.py_ctx_counters);
 }
 
 }  // namespace perfd

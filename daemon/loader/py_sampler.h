@@ -13,6 +13,7 @@
 #include <memory>
 #include <mutex>
 #include <set>
+#include <string>
 
 #include "bpf/py_sampler.h"
 #include "bpf/python.h"
@@ -43,6 +44,11 @@ class PySampler {
   // Attaches to threads created since (anyio worker threads start lazily);
   // detaches from threads that exited. Thread-safe.
   void SyncThreads(uint32_t tgid);
+  // Request identity: the context-copy return probe on the process's
+  // interpreter (`path` opened through /proc/<pid>, `file_offset` from
+  // python::FindContextHook), for this process only. Throws LoaderError.
+  void AttachContextHook(uint32_t tgid, const std::string& path, uint64_t file_offset);
+  // Detaches everything of the process, context probe included.
   void RemoveProcess(uint32_t tgid);
   // Replaces the process's entry in py_procs (threads stay attached).
   void UpdateProcess(uint32_t tgid, const py_proc& proc);
@@ -52,6 +58,9 @@ class PySampler {
   int Poll(int timeout_ms, const SampleFn& fn);
 
   std::array<uint64_t, PY_CNT_MAX> Counters() const;
+  std::array<uint64_t, PY_CTX_CNT_MAX> ContextCounters() const;
+  int py_ctx_conns_fd() const;
+  int py_deliveries_fd() const;
   size_t attached_threads() const;
   uint64_t attach_failures() const { return attach_failures_; }
   uint32_t frequency_hz() const { return frequency_hz_; }
@@ -67,6 +76,7 @@ class PySampler {
   uint32_t frequency_hz_ = 0;
   mutable std::mutex mu_;
   std::map<uint32_t, std::map<uint32_t, bpf_link*>> links_;  // tgid → tid → link
+  std::map<uint32_t, bpf_link*> context_links_;              // tgid → context probe
   uint64_t attach_failures_ = 0;
 };
 

@@ -9,7 +9,7 @@ CpuProfileStore::CpuProfileStore(uint32_t window_max_seconds, double seconds_per
     : window_max_(window_max_seconds), seconds_per_sample_(seconds_per_sample) {}
 
 void CpuProfileStore::Add(const std::string& service, const std::string& route, int category,
-                          uint32_t stack_id, uint64_t ts_ns) {
+                          uint32_t stack_id, uint64_t ts_ns, bool exact) {
   if (category < 0 || category >= kNumCategories) category = kNumCategories - 1;
   const uint64_t second = ts_ns / 1000000000ull;
   std::lock_guard<std::mutex> lock(mu_);
@@ -24,6 +24,7 @@ void CpuProfileStore::Add(const std::string& service, const std::string& route, 
   RouteSlot& rs = slot.routes[route];
   ++rs.cpu.by_category[category];
   ++rs.cpu.total;
+  if (exact) ++rs.cpu.exact;
   ++rs.stacks[stack_id];
 }
 
@@ -42,6 +43,7 @@ std::map<std::string, RouteCpu> CpuProfileStore::RouteCpuInWindow(const std::str
     for (const auto& [route, rs] : slot.routes) {
       RouteCpu& acc = out[route];
       for (int c = 0; c < kNumCategories; ++c) acc.by_category[c] += rs.cpu.by_category[c];
+      acc.exact += rs.cpu.exact;
       acc.total += rs.cpu.total;
     }
   }

@@ -26,6 +26,7 @@ inline constexpr const char* kUnattributedRoute = "(unattributed)";
 struct RouteCpu {
   std::array<uint64_t, kNumCategories> by_category{};
   uint64_t total = 0;
+  uint64_t exact = 0;  // of total: joined by request identity
 };
 
 class CpuProfileStore {
@@ -33,7 +34,7 @@ class CpuProfileStore {
   CpuProfileStore(uint32_t window_max_seconds, double seconds_per_sample);
 
   void Add(const std::string& service, const std::string& route, int category, uint32_t stack_id,
-           uint64_t ts_ns);
+           uint64_t ts_ns, bool exact = false);
 
   // Samples per route over the last window_s seconds ending at now_ns.
   std::map<std::string, RouteCpu> RouteCpuInWindow(const std::string& service, uint32_t window_s,

@@ -10,7 +10,8 @@ PythonProfiler::PythonProfiler(std::vector<python::CategoryRule> user_rules,
     : classifier_(std::move(user_rules)),
       store_(window_max_seconds, seconds_per_sample),
       attributor_([this](const std::string& service, const std::string& route,
-                         const ProfileSample& s) { Record(service, route, s); }),
+                         const ProfileSample& s,
+                         JoinKind join) { Record(service, route, s, join); }),
       cpu_family_(prometheus::BuildCounter()
                       .Name("perfd_python_cpu_seconds_total")
                       .Help("Python CPU time of traced workers (sampled), by route and category")
@@ -70,14 +71,16 @@ void PythonProfiler::OnSample(const py_sample& s) {
   ps.tid = s.h.tid;
   ps.ts_ns = s.h.ts_ns;
   ps.root = s.h.root_frame;
+  ps.identity = s.h.flags & PY_SAMPLE_CTX_TRACKED;
+  ps.conn_id = s.h.conn_id;
   ps.category = static_cast<int>(classifier_.Classify(leaf_first));
   ps.stack_id = stacks_.Intern(frames, truncated);
   attributor_.OnSample(ps);
 }
 
 void PythonProfiler::Record(const std::string& service, const std::string& route,
-                            const ProfileSample& s) {
-  store_.Add(service, route, s.category, s.stack_id, s.ts_ns);
+                            const ProfileSample& s, JoinKind join) {
+  store_.Add(service, route, s.category, s.stack_id, s.ts_ns, join == JoinKind::kExact);
   const std::string category = kCategoryNames[s.category];
   // The Prometheus label is the bare template (http_route semantics).
   const size_t space = route.find(' ');
@@ -94,7 +97,8 @@ void PythonProfiler::Record(const std::string& service, const std::string& route
   it->second->Increment(store_.seconds_per_sample());
   ++stats_.attributed[route == kNoRequestRoute      ? "no_request"
                       : route == kUnattributedRoute ? "unattributed"
-                                                    : "request"];
+                      : join == JoinKind::kExact    ? "exact"
+                                                    : "interval"];
 }
 
 void PythonProfiler::Tick(uint64_t now_ns) { attributor_.Tick(now_ns); }

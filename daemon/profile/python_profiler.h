@@ -34,7 +34,16 @@ class PythonProfiler : public RequestObserver {
     uint64_t truncated_samples = 0;
     uint64_t partial_samples = 0;                // a frame read failed in the kernel
     uint64_t empty_samples = 0;                  // no Python frame (thread outside Python)
-    std::map<std::string, uint64_t> attributed;  // "route kind" → samples (see .cc)
+    std::map<std::string, uint64_t> attributed;  // exact/interval/unattributed/no_request
+    // Share of request samples (routes + "(unattributed)") joined exactly.
+    double ExactRatio() const {
+      auto at = [this](const char* k) {
+        auto it = attributed.find(k);
+        return it == attributed.end() ? 0.0 : double(it->second);
+      };
+      double all = at("exact") + at("interval") + at("unattributed");
+      return all > 0 ? at("exact") / all : 0.0;
+    }
   };
 
   PythonProfiler(std::vector<python::CategoryRule> user_rules, uint32_t window_max_seconds,
@@ -60,7 +69,8 @@ class PythonProfiler : public RequestObserver {
     py_offsets offsets;
     std::unique_ptr<python::ProcessMemoryReader> memory;
   };
-  void Record(const std::string& service, const std::string& route, const ProfileSample& s);
+  void Record(const std::string& service, const std::string& route, const ProfileSample& s,
+              JoinKind join);
 
   python::Classifier classifier_;
   python::Symbolizer symbolizer_;

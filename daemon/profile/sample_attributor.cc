@@ -1,5 +1,8 @@
 #include "daemon/profile/sample_attributor.h"
 
+#include <algorithm>
+#include <iterator>
+
 #include "daemon/profile/cpu_profile.h"
 
 namespace perfd {
@@ -20,13 +23,25 @@ void SampleAttributor::SetService(uint32_t pid, const std::string& service) {
 }
 
 void SampleAttributor::EmitAll(const Proc& p, const std::string& route, const Group& g) {
-  for (const auto& s : g.samples) sink_(p.service, route, s);
+  const JoinKind join = route[0] == '(' ? JoinKind::kNone : JoinKind::kInterval;
+  for (const auto& s : g.samples) sink_(p.service, route, s, join);
 }
 
 void SampleAttributor::OnSample(const ProfileSample& s) {
   Proc& p = procs_[s.pid];
-  if (s.root == 0 && s.tid == s.pid) {
-    sink_(p.service, kNoRequestRoute, s);
+  const bool loop_thread = s.tid == s.pid;
+  if (s.identity) {
+    // Loop-thread work outside a task runs in transport or timer contexts
+    // that outlive any one request: never joined by their tag.
+    if (s.conn_id == 0 || (loop_thread && s.root == 0)) {
+      sink_(p.service, loop_thread ? kNoRequestRoute : kUnattributedRoute, s, JoinKind::kNone);
+      return;
+    }
+    p.conns[s.conn_id].waiting.push_back(s);
+    return;
+  }
+  if (s.root == 0 && loop_thread) {
+    sink_(p.service, kNoRequestRoute, s, JoinKind::kNone);
     return;
   }
   Group* g;
@@ -42,7 +57,11 @@ void SampleAttributor::OnSample(const ProfileSample& s) {
 }
 
 void SampleAttributor::OnRequestStart(uint32_t pid, uint64_t conn_id, uint64_t start_ns) {
-  procs_[pid].inflight.emplace(start_ns, conn_id);
+  Proc& p = procs_[pid];
+  p.inflight.emplace(start_ns, conn_id);
+  Conn& c = p.conns[conn_id];
+  c.inflight.push_back(start_ns);
+  c.last_ns = std::max(c.last_ns, start_ns);
 }
 
 void SampleAttributor::OnRequestComplete(uint32_t pid, uint64_t conn_id, const std::string& route,
@@ -56,6 +75,19 @@ void SampleAttributor::OnRequestComplete(uint32_t pid, uint64_t conn_id, const s
     }
   }
   p.recent.push_back({start_ns, end_ns, route});
+  Conn& c = p.conns[conn_id];
+  for (auto it = c.inflight.begin(); it != c.inflight.end(); ++it) {
+    if (*it == start_ns) {
+      c.inflight.erase(it);
+      break;
+    }
+  }
+  // Requests of a connection complete in order; keep `done` sorted by start
+  // even if an abort reorders the reports.
+  auto pos = c.done.end();
+  while (pos != c.done.begin() && std::prev(pos)->start > start_ns) --pos;
+  c.done.insert(pos, {start_ns, end_ns, route});
+  c.last_ns = std::max(c.last_ns, end_ns);
   if (py_root == 0) return;
   // Exact join: the status line was written from inside this task.
   auto it = p.by_root.find(py_root);
@@ -104,13 +136,71 @@ bool SampleAttributor::Decide(Proc& p, const Group& g, uint64_t now_ns, bool fin
         one = &iv;
         ++n;
       }
-    sink_(p.service, n == 1 ? one->route : n == 0 ? kNoRequestRoute : kUnattributedRoute, s);
+    if (n == 1)
+      sink_(p.service, one->route, s, JoinKind::kInterval);
+    else
+      sink_(p.service, n == 0 ? kNoRequestRoute : kUnattributedRoute, s, JoinKind::kNone);
   }
   return true;
 }
 
+bool SampleAttributor::DecideExact(const Proc& p, const Conn& c, const ProfileSample& s,
+                                   uint64_t now_ns, bool final) {
+  const bool expired = s.ts_ns + max_wait_ns_ <= now_ns;
+  final = final || expired;
+  // A request still in flight that started no later than the sample and
+  // before every completed candidate owns it (in-order service).
+  uint64_t first_inflight = UINT64_MAX;
+  for (uint64_t st : c.inflight) first_inflight = std::min(first_inflight, st);
+  // Earliest completed request with start <= ts <= end.
+  const Interval* owner = nullptr;
+  const Interval* latest_before = nullptr;
+  for (const Interval& iv : c.done) {
+    if (iv.start > s.ts_ns) break;
+    latest_before = &iv;
+    if (!owner && iv.end >= s.ts_ns) owner = &iv;
+  }
+  if (owner && owner->start <= first_inflight) {
+    sink_(p.service, owner->route, s, JoinKind::kExact);
+    return true;
+  }
+  if (first_inflight <= s.ts_ns) {
+    if (!final) return false;  // its route is known at completion
+    sink_(p.service, kUnattributedRoute, s, JoinKind::kNone);
+    return true;
+  }
+  // After the last write of every request that had started: the tail of
+  // the latest one, unless a later request of the connection turns out to
+  // have started before the sample (reads arrive on another ring buffer).
+  if (!final && s.ts_ns + kGraceNs > now_ns) return false;
+  if (latest_before) {
+    sink_(p.service, latest_before->route, s, JoinKind::kExact);
+  } else {
+    sink_(p.service, kUnattributedRoute, s, JoinKind::kNone);
+  }
+  return true;
+}
+
+void SampleAttributor::DecideConns(Proc& p, uint64_t now_ns, bool final) {
+  const uint64_t keep = now_ns > kKeepIntervalsNs ? now_ns - kKeepIntervalsNs : 0;
+  for (auto it = p.conns.begin(); it != p.conns.end();) {
+    Conn& c = it->second;
+    while (!c.waiting.empty() && DecideExact(p, c, c.waiting.front(), now_ns, final))
+      c.waiting.pop_front();
+    // Old requests can no longer own a sample that still arrives.
+    uint64_t oldest_waiting = c.waiting.empty() ? UINT64_MAX : c.waiting.front().ts_ns;
+    while (c.done.size() > 1 && c.done[1].start < std::min(keep, oldest_waiting))
+      c.done.pop_front();
+    if (c.waiting.empty() && c.inflight.empty() && c.last_ns < keep)
+      it = p.conns.erase(it);
+    else
+      ++it;
+  }
+}
+
 void SampleAttributor::Tick(uint64_t now_ns) {
   for (auto& [pid, p] : procs_) {
+    DecideConns(p, now_ns, false);
     while (!p.thread_samples.empty() && Decide(p, p.thread_samples.front(), now_ns, false))
       p.thread_samples.pop_front();
     uint64_t oldest_waiting = UINT64_MAX;
@@ -135,6 +225,7 @@ void SampleAttributor::DropProcess(uint32_t pid, uint64_t now_ns) {
   auto it = procs_.find(pid);
   if (it == procs_.end()) return;
   Proc& p = it->second;
+  DecideConns(p, now_ns, true);
   for (const auto& g : p.thread_samples) Decide(p, g, now_ns, true);
   for (const auto& [root, g] : p.by_root) Decide(p, g, now_ns, true);
   procs_.erase(it);
@@ -145,6 +236,7 @@ size_t SampleAttributor::pending() const {
   for (const auto& [pid, p] : procs_) {
     n += p.thread_samples.size();
     for (const auto& [r, g] : p.by_root) n += g.samples.size();
+    for (const auto& [id, c] : p.conns) n += c.waiting.size();
   }
   return n;
 }

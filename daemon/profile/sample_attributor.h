@@ -1,9 +1,21 @@
 // Decides which request (and so which route) a Python CPU sample belongs
 // to. Pure logic over timestamps; single-threaded (event thread).
 //
-// A request is known by its process and its interval [first byte read, last
-// byte written]. A sample belongs to a request of its process whose
-// interval contains the sample's time:
+// Exact join (request identity on, PY_SAMPLE_CTX_TRACKED): the sample names
+// the server connection whose request owns the context its thread had
+// entered (bpf/python.h). uvicorn serves a connection's requests one at a
+// time and in order, so the owner is the earliest request of that
+// connection that started (first read) no later than the sample and had not
+// finished by then; a sample after the latest such request's last write is
+// that request's tail (e.g. a background task after the response). On the
+// event-loop thread only samples inside a task count (protocol callbacks run
+// in long-lived transport contexts that may carry a tag). Untagged samples:
+// "(no request)" on the loop thread, "(unattributed)" elsewhere.
+//
+// Interval join (identity off for the process): a request is known by its
+// process and its interval [first byte read, last byte written]. A sample
+// belongs to a request of its process whose interval contains the sample's
+// time:
 // - Event-loop samples inside an asyncio task carry the task's root
 //   coroutine frame, stable for the task's life. Samples of one root are
 //   decided together: the request whose interval covers all of them. When
@@ -40,13 +52,19 @@ struct ProfileSample {
   uint64_t root = 0;
   int category = 0;
   uint32_t stack_id = 0;
+  bool identity = false;  // request identity was on for the sample
+  uint64_t conn_id = 0;   // with identity: the owning connection, 0 = none
 };
+
+// How a sample reached its route.
+enum class JoinKind { kExact, kInterval, kNone };
 
 class SampleAttributor {
  public:
-  // Receives each sample once, with its service and route.
+  // Receives each sample once, with its service, route and join kind
+  // (kNone for the pseudo-routes).
   using Sink = std::function<void(const std::string& service, const std::string& route,
-                                  const ProfileSample& sample)>;
+                                  const ProfileSample& sample, JoinKind join)>;
 
   SampleAttributor(Sink sink, uint64_t max_wait_ns = 30000000000ull);
 
@@ -72,16 +90,28 @@ class SampleAttributor {
     std::vector<ProfileSample> samples;
     uint64_t first_ts = UINT64_MAX, last_ts = 0;
   };
+  // One server connection's requests, for the exact join.
+  struct Conn {
+    std::deque<Interval> done;          // completed, in start order
+    std::deque<uint64_t> inflight;      // starts of requests not complete yet
+    std::deque<ProfileSample> waiting;  // tagged samples not decided yet
+    uint64_t last_ns = 0;               // newest start/end seen
+  };
   struct Proc {
     std::string service;
     std::map<uint64_t, Group> by_root;
     std::deque<Group> thread_samples;
     std::deque<Interval> recent;                 // completed requests, by end
     std::multimap<uint64_t, uint64_t> inflight;  // start_ns → conn_id
+    std::unordered_map<uint64_t, Conn> conns;    // conn_id → requests (exact join)
   };
 
   // Returns false when the group must wait longer.
   bool Decide(Proc& p, const Group& g, uint64_t now_ns, bool final);
+  // Exact join of one tagged sample; false when it must wait longer.
+  bool DecideExact(const Proc& p, const Conn& c, const ProfileSample& s, uint64_t now_ns,
+                   bool final);
+  void DecideConns(Proc& p, uint64_t now_ns, bool final);
   void EmitAll(const Proc& p, const std::string& route, const Group& g);
 
   Sink sink_;

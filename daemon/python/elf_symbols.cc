@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -53,7 +54,8 @@ std::variant<ElfFile, std::string> ElfFile::Open(const std::string& path) {
       return path + ": truncated program headers";
     }
     if (ph.p_type == PT_LOAD) {
-      f.loads_.push_back({ph.p_vaddr, ph.p_offset, ph.p_filesz, ph.p_memsz});
+      f.loads_.push_back(
+          {ph.p_vaddr, ph.p_offset, ph.p_filesz, ph.p_memsz, (ph.p_flags & PF_X) != 0});
     }
   }
   return f;
@@ -131,6 +133,23 @@ std::string_view ElfFile::SectionData(std::string_view name) const {
     if (!ReadStruct(Bytes(eh.e_shoff + uint64_t{i} * eh.e_shentsize, sizeof(sh)), &sh)) break;
     if (sh.sh_type == SHT_NOBITS || CString(eh.e_shstrndx, sh.sh_name) != name) continue;
     return Bytes(sh.sh_offset, sh.sh_size);
+  }
+  return {};
+}
+
+std::optional<uint64_t> ElfFile::FileOffset(uint64_t vaddr, bool code) const {
+  for (const ElfLoadSegment& l : loads_) {
+    if (code && !l.executable) continue;
+    if (vaddr >= l.vaddr && vaddr - l.vaddr < l.filesz) return l.offset + (vaddr - l.vaddr);
+  }
+  return std::nullopt;
+}
+
+std::string_view ElfFile::BytesAt(uint64_t vaddr, uint64_t len) const {
+  for (const ElfLoadSegment& l : loads_) {
+    if (vaddr < l.vaddr || vaddr - l.vaddr >= l.filesz) continue;
+    uint64_t avail = l.filesz - (vaddr - l.vaddr);
+    return Bytes(l.offset + (vaddr - l.vaddr), std::min(len, avail));
   }
   return {};
 }

@@ -18,6 +18,7 @@ struct ElfLoadSegment {
   uint64_t offset;
   uint64_t filesz;
   uint64_t memsz;
+  bool executable = false;  // PF_X
 };
 
 class ElfFile {
@@ -41,6 +42,12 @@ class ElfFile {
   // DT_SONAME, or "" when there is none (executables).
   std::string Soname() const;
   const std::vector<ElfLoadSegment>& LoadSegments() const { return loads_; }
+  // File offset of a link-time address inside a PT_LOAD's file bytes (what
+  // uprobes are attached by); nullopt outside them. `code`: executable
+  // segments only.
+  std::optional<uint64_t> FileOffset(uint64_t vaddr, bool code = false) const;
+  // Up to `len` file bytes at a link-time address (fewer at a segment's end).
+  std::string_view BytesAt(uint64_t vaddr, uint64_t len) const;
 
  private:
   ElfFile() = default;

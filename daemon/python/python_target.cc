@@ -103,7 +103,8 @@ bool Digits(std::string_view s, size_t* i, int max, int* out) {
 }
 
 struct Opened {
-  std::string path;  // as in /proc/<pid>/maps
+  std::string path;       // as in /proc/<pid>/maps
+  std::string open_path;  // through /proc/<pid>
   ElfFile elf;
   uint64_t runtime_sym;
 };
@@ -135,7 +136,8 @@ std::variant<Opened, std::string> FindInterpreter(uint32_t pid, const std::vecto
       continue;
     }
     auto& file = std::get<ElfFile>(elf);
-    if (auto sym = file.FindSymbol("_PyRuntime")) return Opened{path, std::move(file), *sym};
+    if (auto sym = file.FindSymbol("_PyRuntime"))
+      return Opened{path, open_path, std::move(file), *sym};
     tried += "; " + path + " has no _PyRuntime";
   }
   // _PyRuntime exists since 3.7; older interpreters end up here too.
@@ -331,6 +333,33 @@ bool SomeFrameHasCode(const Remote& mem, const std::vector<uint64_t>& tstates,
 
 }  // namespace
 
+std::string VerifyContextLayout(uint32_t pid, const PythonTarget& target) {
+  const py_offsets& off = target.proc.off;
+  const OffsetsRow* row = OffsetsRowFor(target.major, target.minor);
+  if (!row || off.tstate_context == PY_OFF_NONE || target.context_type_addr == 0)
+    return "no context layout for this version";
+  auto maps = ReadMaps(pid);
+  if (auto* err = std::get_if<std::string>(&maps)) return "pending: " + *err;
+  Remote mem(pid);
+  auto tstates =
+      ThreadStates(mem, target.proc.runtime_addr, off, std::get<std::vector<MapEntry>>(maps));
+  if (auto* err = std::get_if<std::string>(&tstates)) return "pending: " + *err;
+  for (uint64_t t : std::get<std::vector<uint64_t>>(tstates)) {
+    auto ctx = mem.Get<uint64_t>(t + off.tstate_context);
+    if (!ctx || *ctx == 0) continue;
+    auto type = mem.Get<uint64_t>(*ctx + row->verify.ob_type);
+    if (!type || *type != target.context_type_addr) {
+      return "PyThreadState.context of thread state " + Hex(t) + " points to " + Hex(*ctx) +
+             ", not a PyContext (offset " + std::to_string(off.tstate_context) + " is wrong)";
+    }
+    auto vars = mem.Get<uint64_t>(*ctx + off.context_vars);
+    if (!vars || *vars == 0)
+      return "PyContext.ctx_vars at offset " + std::to_string(off.context_vars) + " is not set";
+    return "";
+  }
+  return "pending: no thread has entered a context yet";
+}
+
 std::variant<ElfPythonVersion, std::string> VersionFromRodata(std::string_view rodata,
                                                               std::string_view name) {
   std::set<std::tuple<int, int, int>> found;
@@ -387,6 +416,7 @@ std::variant<PythonTarget, std::string> InspectPython(uint32_t pid, const RowLoo
   Opened& interp = std::get<Opened>(found);
   PythonTarget target;
   target.binary = interp.path;
+  target.binary_open_path = interp.open_path;
   std::string where = who + " (" + interp.path + ")";
 
   std::vector<MapEntry> file_maps;
@@ -458,6 +488,9 @@ std::variant<PythonTarget, std::string> InspectPython(uint32_t pid, const RowLoo
       target.proc.runtime_addr = runtime;
       target.proc.code_type_addr = code_type;
       target.proc.off = row->off;
+      if (auto ctx_type = interp.elf.FindSymbol("PyContext_Type"))
+        target.context_type_addr = *bias + *ctx_type;
+      target.context_hook = FindContextHook(interp.elf, row->off.context_vars);
       return target;
     }
     walk_error = "no thread's frame chain reaches a code object with a str co_filename";

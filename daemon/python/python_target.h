@@ -11,6 +11,7 @@
 #include <variant>
 
 #include "bpf/python.h"
+#include "daemon/python/context_hook.h"
 #include "daemon/python/offsets_table.h"
 
 namespace perfd::python {
@@ -18,10 +19,21 @@ namespace perfd::python {
 struct PythonTarget {
   int major = 0;
   int minor = 0;
-  int micro = -1;      // -1 when a 3.10 build carries no readable PY_VERSION
-  std::string binary;  // ELF holding the interpreter, as named in /proc/<pid>/maps
-  py_proc proc{};      // run-time &_PyRuntime, &PyCode_Type and verified offsets
+  int micro = -1;                  // -1 when a 3.10 build carries no readable PY_VERSION
+  std::string binary;              // ELF holding the interpreter, as named in /proc/<pid>/maps
+  std::string binary_open_path;    // the same file through /proc/<pid> (other mount ns)
+  py_proc proc{};                  // run-time &_PyRuntime, &PyCode_Type and verified offsets
+  uint64_t context_type_addr = 0;  // run-time &PyContext_Type
+  // Where to hook context creation (request identity), or why not.
+  std::variant<ContextHook, std::string> context_hook = std::string("not looked for");
 };
+
+// Request identity needs PyThreadState.context and PyContext.ctx_vars: some
+// thread's entered context must be an object of type PyContext_Type whose
+// ctx_vars is set. Returns "" when verified, "pending: ..." while no thread
+// has entered a context yet (a starting worker; check again later), else the
+// reason it is refused.
+std::string VerifyContextLayout(uint32_t pid, const PythonTarget& target);
 
 // Finds the interpreter ELF of `pid` (the executable or a mapped
 // libpython3.X.so), resolves _PyRuntime and PyCode_Type, reads the version

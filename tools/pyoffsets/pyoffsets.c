@@ -17,10 +17,12 @@
 
 #if PY_VERSION_HEX < 0x030B0000
 #include <frameobject.h>
+#include <internal/pycore_context.h>
 #include <internal/pycore_interp.h>
 #include <internal/pycore_runtime.h>
 #else
 #include <internal/pycore_code.h>
+#include <internal/pycore_context.h>
 #include <internal/pycore_frame.h>
 #include <internal/pycore_interp.h>
 #include <internal/pycore_runtime.h>
@@ -55,10 +57,12 @@ AT(code_linetable, 16);
 AT(unicode_data, 17);
 AT(bytes_data, 18);
 AT(var_size, 19);
-_Static_assert(offsetof(struct py_offsets, major) == 40, "major moved");
-_Static_assert(offsetof(struct py_offsets, minor) == 41, "minor moved");
-_Static_assert(offsetof(struct py_offsets, owner_generator) == 42, "owner_generator moved");
-_Static_assert(offsetof(struct py_offsets, owner_cstack) == 43, "owner_cstack moved");
+AT(tstate_context, 20);
+AT(context_vars, 21);
+_Static_assert(offsetof(struct py_offsets, major) == 44, "major moved");
+_Static_assert(offsetof(struct py_offsets, minor) == 45, "minor moved");
+_Static_assert(offsetof(struct py_offsets, owner_generator) == 46, "owner_generator moved");
+_Static_assert(offsetof(struct py_offsets, owner_cstack) == 47, "owner_cstack moved");
 
 static int failed;
 
@@ -88,6 +92,8 @@ int main(void) {
   size_t var_size = offsetof(PyVarObject, ob_size);
   size_t tstate_next = offsetof(PyThreadState, next);
   size_t tstate_thread_id = offsetof(PyThreadState, thread_id);
+  size_t tstate_context = offsetof(PyThreadState, context);
+  size_t context_vars = offsetof(PyContext, ctx_vars);
 #if PY_VERSION_HEX < 0x030B0000
   size_t interp_tstate_head = offsetof(PyInterpreterState, tstate_head);
   size_t tstate_frame = offsetof(PyThreadState, frame);
@@ -147,6 +153,8 @@ int main(void) {
   put(unicode_data, 0);
   put(bytes_data, 0);
   put(var_size, 0);
+  put(tstate_context, 0);
+  put(context_vars, 0);
   printf("%d, %d, %u, %u}, {", PY_MAJOR_VERSION, PY_MINOR_VERSION, owner_generator, owner_cstack);
 
   /* Layout used to verify a live process (struct PyVerifyLayout). */

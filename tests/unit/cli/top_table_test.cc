@@ -224,6 +224,7 @@ void SetCpu(v1::RouteStats* r, double seconds, std::map<std::string, double> by_
 v1::GetTopResponse SampleWithCpu() {
   v1::GetTopResponse top = Sample();
   top.set_sample_period_seconds(0.01);
+  top.set_cpu_exact_share(0.975);
   SetCpu(top.mutable_routes(0), 36.12,
          {{"auth", 3.612},
           {"serialization", 18.06},
@@ -246,7 +247,8 @@ TEST_F(RenderTopTableTest, CpuColumnsWhenSamplingIsOn) {
   ASSERT_EQ(lines.size(), 7u) << out;
   // (36.12 + 1.8 + 0.6) s over 60 s = 64% of one core.
   EXPECT_EQ(lines[0],
-            "service shop   window 60s   total 131 req/s   cpu 64% of a core   at 22:13:20");
+            "service shop   window 60s   total 131 req/s   cpu 64% of a core   exact 98%   at "
+            "22:13:20");
   EXPECT_EQ(lines[2],
             "ROUTE                 REQ/S  ERR%     P50     P90     P99     MAX  INFLIGHT  CPU%  "
             "CPU/REQ  AUTH%  VALID%  SER%  DB%   FW%  APP%");

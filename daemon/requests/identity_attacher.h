@@ -1,0 +1,57 @@
+// Turns on request identity (bpf/python.h, docs/ARCHITECTURE.md "Request
+// identity") for each verified worker: checks the interpreter's context
+// layout against the live process, attaches the context-copy return probe,
+// then flips py_proc.ctx_tracking so samples and request-line reads use it.
+// A worker that has not entered any context yet (still starting) is checked
+// again on later scans; a refusal is logged once per reason and counted, and
+// the worker keeps the interval join. Discovery thread only (counters are
+// read from others).
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <set>
+#include <string>
+
+#include "daemon/loader/py_sampler.h"
+#include "daemon/python/python_target.h"
+
+namespace perfd {
+
+class IdentityAttacher {
+ public:
+  explicit IdentityAttacher(PySampler& sampler) : sampler_(sampler) {}
+
+  // `target` was just added to the sampler (py_procs holds target.proc).
+  void Start(uint32_t pid, const python::PythonTarget& target);
+  // Re-checks workers whose layout could not be verified yet.
+  void Recheck();
+  void Forget(uint32_t pid) {
+    pending_.erase(pid);
+    enabled_.erase(pid);
+  }
+  // Tracking is on: py_proc of the pid must keep ctx_tracking set.
+  bool Enabled(uint32_t pid) const { return enabled_.count(pid) != 0; }
+
+  struct Counts {
+    uint64_t all_copies = 0;   // tracking on, every context copy seen
+    uint64_t capi_copies = 0;  // tracking on, C-API copies only (no worker threads)
+    uint64_t refused = 0;      // interval join only
+  };
+  Counts counts() const { return {all_copies_.load(), capi_copies_.load(), refused_.load()}; }
+
+ private:
+  // Returns false while the check is pending.
+  bool TryEnable(uint32_t pid, const python::PythonTarget& target);
+  void Refuse(uint32_t pid, const std::string& reason);
+
+  static constexpr int kRechecks = 40;  // ~10 s at the default scan interval
+  PySampler& sampler_;
+  std::map<uint32_t, std::pair<python::PythonTarget, int>> pending_;
+  std::set<std::string> logged_;
+  std::set<uint32_t> enabled_;
+  std::atomic<uint64_t> all_copies_{0}, capi_copies_{0}, refused_{0};
+};
+
+}  // namespace perfd
