@@ -65,7 +65,8 @@ class DiscoveryLoop : public WorkerDirectory {
  public:
   DiscoveryLoop(const Config& config, HttpProbes& probes, PySampler* sampler)
       : config_(config), discovery_(config, reader_), probes_(probes), sampler_(sampler) {
-    if (sampler_) identity_ = std::make_unique<IdentityAttacher>(*sampler_);
+    if (sampler_ && config.request_identity)
+      identity_ = std::make_unique<IdentityAttacher>(*sampler_);
   }
   ~DiscoveryLoop() override { Stop(); }
 
@@ -98,10 +99,10 @@ class DiscoveryLoop : public WorkerDirectory {
     }
     if (sampler_) {
       for (uint32_t pid : sampler_->Processes()) sampler_->SyncThreads(pid);
-      identity_->Recheck();
+      if (identity_) identity_->Recheck();
       RecheckLoops();
       for (const auto& w : diff.removed) {
-        identity_->Forget(w.pid);
+        if (identity_) identity_->Forget(w.pid);
         loop_rechecks_.erase(w.pid);
       }
     }
@@ -129,7 +130,7 @@ class DiscoveryLoop : public WorkerDirectory {
       sampler_->AddProcess(w.pid, t.proc);
       // uvicorn imports uvloop while it starts: look again for a while.
       if (t.proc.root_at_writes) loop_rechecks_[w.pid] = {t.proc, kLoopRechecks};
-      identity_->Start(w.pid, t);
+      if (identity_) identity_->Start(w.pid, t);
       ++verified_;
       spdlog::info("pid {}: sampling Python {}.{} stacks ({})", w.pid, t.major, t.minor, t.binary);
       out->push_back({w.pid, w.service, t.proc.off});
@@ -144,7 +145,7 @@ class DiscoveryLoop : public WorkerDirectory {
   void RecheckLoops() {
     for (auto it = loop_rechecks_.begin(); it != loop_rechecks_.end();) {
       auto& [proc, left] = it->second;
-      if (identity_->Enabled(it->first)) {
+      if (identity_ && identity_->Enabled(it->first)) {
         it = loop_rechecks_.erase(it);  // the exact join needs no walk at writes
       } else if (UsesUvloop(it->first)) {
         proc.root_at_writes = 0;
@@ -280,6 +281,11 @@ void AddPythonStats(const PySampler* sampler, const PythonProfiler& profiler,
     add("perfd_request_identity_contexts_total", c[PY_CTX_CNT_TABLE_FULL],
         {{"kind", "table_full"}});
     add("perfd_request_identity_contexts_total", c[PY_CTX_CNT_NO_TSTATE], {{"kind", "no_tstate"}});
+    for (const auto& p : sampler->Programs()) {
+      add("perfd_bpf_program_runs_total", p.run_count, {{"program", p.name}});
+      add("perfd_bpf_program_run_seconds_total", p.run_time_ns / 1e9, {{"program", p.name}});
+      add("perfd_bpf_program_recursion_misses_total", p.recursion_misses, {{"program", p.name}});
+    }
   }
   const auto id = discovery.identity();
   add("perfd_request_identity_workers", id.all_copies, {{"mode", "all_copies"}});

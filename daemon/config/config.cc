@@ -239,6 +239,8 @@ void ParsePython(const YAML::Node& node, const std::string& path, Config& c) {
   WalkMap(node, path,
           {{"sampling",
             [&](const YAML::Node& n, const std::string& p) { c.python_sampling = GetBool(n, p); }},
+           {"request_identity",
+            [&](const YAML::Node& n, const std::string& p) { c.request_identity = GetBool(n, p); }},
            {"sample_hz", [&](const YAML::Node& n,
                              const std::string& p) { c.sample_hz = GetUint(n, p, 1, 1000); }},
            {"categories", [&](const YAML::Node& n, const std::string& p) {

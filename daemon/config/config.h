@@ -67,6 +67,9 @@ struct Config {
   // python.*
   bool python_sampling = true;  // walk Python stacks at perf_event samples
   uint32_t sample_hz = 99;      // samples per second of CPU time, per thread
+  // Join samples to requests exactly via the context-copy uprobe (else by
+  // time); needs python_sampling.
+  bool request_identity = true;
   std::vector<CategoryRuleConfig> category_rules;
 
   // aggregation.*

@@ -117,16 +117,6 @@ std::array<uint64_t, PERFD_CNT_MAX> HttpProbes::Counters() const {
   return SumPerCpuCounters<PERFD_CNT_MAX>(skel_->maps.counters);
 }
 
-std::vector<ProgramStats> HttpProbes::Programs() const {
-  std::vector<ProgramStats> out;
-  bpf_program* prog;
-  bpf_object__for_each_program(prog, skel_->obj) {
-    bpf_prog_info info{};
-    uint32_t len = sizeof(info);
-    if (bpf_obj_get_info_by_fd(bpf_program__fd(prog), &info, &len)) continue;
-    out.push_back({bpf_program__name(prog), info.run_cnt, info.run_time_ns, info.recursion_misses});
-  }
-  return out;
-}
+std::vector<ProgramStats> HttpProbes::Programs() const { return ObjectProgramStats(skel_->obj); }
 
 }  // namespace perfd

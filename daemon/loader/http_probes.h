@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "bpf/http_trace.h"
+#include "daemon/loader/program_stats.h"
 
 struct http_trace;  // generated skeleton
 struct ring_buffer;
@@ -21,13 +22,6 @@ namespace perfd {
 class LoaderError : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
-};
-
-struct ProgramStats {
-  std::string name;
-  uint64_t run_count = 0;  // needs kernel.bpf_stats_enabled=1
-  uint64_t run_time_ns = 0;
-  uint64_t recursion_misses = 0;
 };
 
 class HttpProbes {

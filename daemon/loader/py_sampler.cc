@@ -180,6 +180,8 @@ std::array<uint64_t, PY_CNT_MAX> PySampler::Counters() const {
   return SumPerCpuCounters<PY_CNT_MAX>(skel_->maps.py_counters);
 }
 
+std::vector<ProgramStats> PySampler::Programs() const { return ObjectProgramStats(skel_->obj); }
+
 std::array<uint64_t, PY_CTX_CNT_MAX> PySampler::ContextCounters() const {
   return SumPerCpuCounters<PY_CTX_CNT_MAX>(skel_->maps.py_ctx_counters);
 }

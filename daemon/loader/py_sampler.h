@@ -14,6 +14,7 @@
 #include <mutex>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "bpf/py_sampler.h"
 #include "bpf/python.h"
@@ -59,6 +60,9 @@ class PySampler {
 
   std::array<uint64_t, PY_CNT_MAX> Counters() const;
   std::array<uint64_t, PY_CTX_CNT_MAX> ContextCounters() const;
+  // Run counts and times of the sampler and context-probe programs
+  // (run time needs kernel.bpf_stats_enabled=1).
+  std::vector<ProgramStats> Programs() const;
   int py_ctx_conns_fd() const;
   int py_deliveries_fd() const;
   size_t attached_threads() const;

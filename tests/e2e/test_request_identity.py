@@ -5,14 +5,15 @@ request is known by construction (apps/concurrency_app.py): pure-Python loops
 of 5 and 30 ms, a 10 ms sync dependency in the anyio threadpool, a handler
 that gathers three 5 ms child tasks, an anyio task group of two 5 ms tasks,
 and a 5 + 15 ms auth/app split. Sixteen keep-alive clients drive the mix with
-exact counts against gunicorn + 2 UvicornWorkers (uvloop) and, separately,
-uvicorn with the pure-asyncio loop. perfd must give each route its own CPU
+exact counts against gunicorn + 2 UvicornWorkers (uvloop), uvicorn with the
+pure-asyncio loop, and uvicorn's h11 protocol with pipelined clients. perfd must give each route its own CPU
 (±15%), the split's auth share (25% ± 10 points), and leave at most 5% of
 the request CPU unattributed.
 """
 import http.client
 import json
 import random
+import socket
 import threading
 import time
 
@@ -32,6 +33,11 @@ PLAN = {
     "/split": (150, 0.020),
 }
 TOLERANCE = 0.15
+# With pipelining on: this many clients send batches of PIPELINE_DEPTH
+# /cpu5 requests in one write (their share of the /cpu5 plan).
+PIPELINERS = 2
+PIPELINE_DEPTH = 4
+PIPELINED_CPU5 = 100
 
 
 @pytest.fixture(scope="module")
@@ -39,12 +45,60 @@ def perfd_config() -> dict:
     return {"python": {"sample_hz": SAMPLE_HZ}}
 
 
-def drive_mix(port: int) -> None:
-    """CLIENTS keep-alive connections work off the shuffled plan together."""
+def read_responses(sock: socket.socket, count: int) -> list:
+    """Statuses of `count` HTTP/1.1 responses with Content-Length bodies."""
+    buf, statuses = b"", []
+    while len(statuses) < count:
+        end = buf.find(b"\r\n\r\n")
+        if end < 0:
+            chunk = sock.recv(65536)
+            if not chunk:
+                raise ConnectionError(f"closed after {len(statuses)} of {count} responses")
+            buf += chunk
+            continue
+        head = buf[:end].decode("latin-1").split("\r\n")
+        length = next(int(h.split(":", 1)[1]) for h in head
+                      if h.lower().startswith("content-length:"))
+        while len(buf) < end + 4 + length:
+            chunk = sock.recv(65536)
+            if not chunk:
+                raise ConnectionError("closed inside a body")
+            buf += chunk
+        statuses.append(int(head[0].split()[1]))
+        buf = buf[end + 4 + length:]
+    return statuses
+
+
+def drive_mix(port: int, pipelined: bool = False) -> None:
+    """CLIENTS keep-alive connections work off the shuffled plan together;
+    with `pipelined`, PIPELINERS of them send /cpu5 in pipelined batches."""
     jobs = [path for path, (n, _) in PLAN.items() for _ in range(n)]
+    batches = []
+    if pipelined:
+        for _ in range(PIPELINED_CPU5):
+            jobs.remove("/cpu5")
+        batches = [PIPELINE_DEPTH] * (PIPELINED_CPU5 // PIPELINE_DEPTH)
     random.Random(6).shuffle(jobs)
     lock = threading.Lock()
     errors = []
+
+    def pipeliner():
+        sock = socket.create_connection(("127.0.0.1", port), timeout=60)
+        try:
+            while True:
+                with lock:
+                    if not batches:
+                        return
+                    depth = batches.pop()
+                one = b"GET /cpu5 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+                sock.sendall(one * depth)  # one write: the server reads them together
+                statuses = read_responses(sock, depth)
+                if statuses != [200] * depth:
+                    errors.append(("pipelined", statuses))
+        except Exception as exc:
+            errors.append(repr(exc))
+        finally:
+            sock.close()
 
     def client():
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
@@ -64,7 +118,9 @@ def drive_mix(port: int) -> None:
         finally:
             conn.close()
 
-    threads = [threading.Thread(target=client) for _ in range(CLIENTS)]
+    n_pipe = PIPELINERS if pipelined else 0
+    threads = [threading.Thread(target=pipeliner) for _ in range(n_pipe)]
+    threads += [threading.Thread(target=client) for _ in range(CLIENTS - n_pipe)]
     for t in threads:
         t.start()
     for t in threads:
@@ -83,7 +139,10 @@ def settled_top(perfd, service: str, timeout: float = 30.0) -> dict:
         doc = perfd.top_raw(service)
         rows = {r.get("route"): r for r in doc.get("routes", []) if r.get("method") == "GET"}
         counts_ok = all(int(rows.get(p, {}).get("requests", 0)) == n for p, (n, _) in PLAN.items())
-        cpu = round(sum(float(r.get("cpuSeconds", 0)) for r in doc.get("routes", [])), 6)
+        # Idle workers keep adding "(no request)" samples (server ticks):
+        # only request CPU has to settle.
+        cpu = round(sum(float(r.get("cpuSeconds", 0)) for r in doc.get("routes", [])
+                        if r.get("route") != "(no request)"), 6)
         now = time.monotonic()
         if counts_ok and cpu == last:
             if now - (stable_since or now) >= 1.5:
@@ -142,6 +201,16 @@ def test_uvicorn_asyncio_loop(perfd, launch):
     check_identity(settled_top(perfd, service), "uvicorn 2 workers, asyncio loop")
 
 
+def test_uvicorn_h11_with_pipelining(perfd, launch):
+    # The pure-Python h11 protocol; pipelined requests start their task from
+    # the previous request's context when it completes.
+    service = unique("e2e-id-h11")
+    app = launch("concurrency_app:app", service, workers=2, extra_args=["--http", "h11"])
+    perfd.warm_up(app)
+    drive_mix(app.port, pipelined=True)
+    check_identity(settled_top(perfd, service), "uvicorn 2 workers, h11, pipelining")
+
+
 def test_identity_self_metrics(perfd):
     text = perfd.metrics_text()
     values = {}
@@ -150,6 +219,6 @@ def test_identity_self_metrics(perfd):
             name, value = line.rsplit(" ", 1)
             values[name] = float(value)
     # Both services' workers run Debian's python3.11: every copy is seen.
-    assert values.get('perfd_request_identity_workers{mode="all_copies"}', 0) >= 4, values
+    assert values.get('perfd_request_identity_workers{mode="all_copies"}', 0) >= 6, values
     assert values.get('perfd_request_identity_workers{mode="refused"}', 1) == 0, values
     assert values.get("perfd_python_request_cpu_exact_ratio", 0) >= 0.95, values

@@ -332,13 +332,15 @@ TEST(PythonConfigTest, DefaultsAndValues) {
   Config d = ParseConfig("");
   EXPECT_TRUE(d.python_sampling);
   EXPECT_EQ(d.sample_hz, 99u);
+  EXPECT_TRUE(d.request_identity);
   EXPECT_TRUE(d.category_rules.empty());
   Config c = ParseConfig(
-      "python:\n  sampling: false\n  sample_hz: 49\n  categories:\n"
+      "python:\n  sampling: false\n  sample_hz: 49\n  request_identity: false\n  categories:\n"
       "    - {module: 'myauth.*', category: auth}\n"
       "    - {function: '*render_page*', category: serialization}\n");
   EXPECT_FALSE(c.python_sampling);
   EXPECT_EQ(c.sample_hz, 49u);
+  EXPECT_FALSE(c.request_identity);
   ASSERT_EQ(c.category_rules.size(), 2u);
   EXPECT_EQ(c.category_rules[0].module, "myauth.*");
   EXPECT_EQ(c.category_rules[0].category, "auth");
@@ -348,6 +350,7 @@ TEST(PythonConfigTest, DefaultsAndValues) {
 TEST(PythonConfigTest, ErrorsNameTheKey) {
   ExpectError("python: {sample_hz: 0}\n", "python.sample_hz", "");
   ExpectError("python: {sample_hz: 5000}\n", "python.sample_hz", "");
+  ExpectError("python: {request_identity: maybe}\n", "python.request_identity", "");
   ExpectError("python: {categories: [{module: 'a.*', category: cpu}]}\n",
               "python.categories[0].category", "unknown category");
   ExpectError("python: {categories: [{module: 'a.*'}]}\n", "python.categories[0].category",
