@@ -9,7 +9,10 @@
  *   - per read/write on such a connection: timestamp, byte count, and the
  *     request/status lines found at line starts of the first PERFD_SCAN_MAX
  *     bytes, each cut at '?', '#', CR or LF. Headers, bodies and query strings
- *     never leave the kernel.
+ *     never leave the kernel;
+ *   - per server socket: when its oldest unread byte was queued (arrival), so
+ *     a request's latency includes the time it waited in the socket before
+ *     the worker read it (see "Arrival" below).
  * User space (daemon/decoders/http) turns the event stream into requests. */
 #include "vmlinux.h"
 #include <bpf/bpf_core_read.h>
@@ -23,6 +26,14 @@ char LICENSE[] SEC("license") = "GPL";
 
 #define S_IFMT 00170000
 #define S_IFSOCK 0140000
+#define AF_UNIX 1
+#define AF_INET 2
+#define AF_INET6 10
+
+/* The arrival mark is written from softirq (sk_data_ready) and from the
+ * worker's read exit on another CPU: keep each access a single load/store. */
+#define READ_ONCE(x) (*(volatile typeof(x) *)&(x))
+#define WRITE_ONCE(x, v) (*(volatile typeof(x) *)&(x) = (v))
 
 struct {
   __uint(type, BPF_MAP_TYPE_HASH);
@@ -53,6 +64,54 @@ struct {
   __type(key, __u64); /* pid_tgid */
   __type(value, struct stash);
 } stashed SEC(".maps");
+
+/* ---- Arrival: when a request became readable ------------------------------
+ *
+ * A request waits in its socket while the worker's event loop is busy with
+ * something else; latency measured from the worker's first read misses that.
+ * sk_data_ready fires (softirq, any current task) whenever data is queued to
+ * a socket and its reader is woken, so per registered server socket we keep
+ * the time of the oldest unread byte:
+ *   - sk_data_ready sets first_unread_ns if it is 0 (nothing unread before);
+ *   - a read on the connection takes it (the arrival of the first byte the
+ *     read returned) and resets it: 0 if nothing is left unread, else "now"
+ *     (the remainder arrived no later than this read).
+ * Registration (socks): TCP connections at handshake completion
+ * (inet_sock_set_state SYN_RECV -> ESTABLISHED) when their local port is a
+ * known listener of a tracked worker, so the first request of a new
+ * connection is timed while it sits in the accept queue; every connection at
+ * accept exit and adoption. Entries go at close() and at TCP_CLOSE; the map
+ * is LRU because sockets that are never accepted (or whose close we miss)
+ * would otherwise leak. These two programs run host-wide, so they do one
+ * hash lookup and nothing else for foreign sockets. */
+struct sock_arrival {
+  __u64 first_unread_ns; /* oldest unread byte queued at; 0: none / unknown */
+  __u64 established_ns;  /* TCP handshake completed at; 0: registered later */
+  __u16 family;          /* AF_INET / AF_INET6 (TCP) or AF_UNIX */
+  __u8 pad[6];
+};
+
+struct {
+  __uint(type, BPF_MAP_TYPE_LRU_HASH);
+  __uint(max_entries, 65536);
+  __type(key, __u64); /* struct sock * */
+  __type(value, struct sock_arrival);
+} socks SEC(".maps");
+
+/* Local TCP ports tracked workers accept on, learned at accept exits and
+ * adoptions. Keyed by network namespace too: every pod has its own :8000. */
+struct listen_key {
+  __u32 netns; /* net->ns.inum */
+  __u16 port;  /* host byte order (skc_num) */
+  __u16 pad;
+};
+
+struct {
+  __uint(type, BPF_MAP_TYPE_LRU_HASH);
+  __uint(max_entries, 4096);
+  __type(key, struct listen_key);
+  __type(value, __u8); /* unused */
+} listeners SEC(".maps");
 
 struct {
   __uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -166,15 +225,87 @@ static __always_inline bool is_request_start(const char *p) {
   return is_line_start(p) && !(p[0] == 'H' && p[1] == 'T');
 }
 
-static __always_inline bool fd_is_socket(__s32 fd) {
+/* The current task's struct sock behind fd; 0 if fd is not a socket (or,
+ * never for a connected one, has no sock). */
+static __always_inline __u64 fd_sock(__s32 fd) {
   struct task_struct *task = bpf_get_current_task_btf();
   struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
-  if (!fdt || fd < 0 || (__u32)fd >= BPF_CORE_READ(fdt, max_fds)) return false;
+  if (!fdt || fd < 0 || (__u32)fd >= BPF_CORE_READ(fdt, max_fds)) return 0;
   struct file **fds = BPF_CORE_READ(fdt, fd);
   struct file *f = NULL;
-  if (bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]) || !f) return false;
+  if (bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]) || !f) return 0;
   umode_t mode = BPF_CORE_READ(f, f_inode, i_mode);
-  return (mode & S_IFMT) == S_IFSOCK;
+  if ((mode & S_IFMT) != S_IFSOCK) return 0;
+  /* A socket file's private_data is its struct socket. */
+  struct socket *so = BPF_CORE_READ(f, private_data);
+  return (__u64)BPF_CORE_READ(so, sk);
+}
+
+static __always_inline bool is_tcp_family(__u16 family) {
+  return family == AF_INET || family == AF_INET6;
+}
+
+/* Bytes queued to sk that no read has returned yet. TCP: received in order
+ * but not copied (a FIN-only skb left in the queue does not count); other
+ * stream sockets (unix): skbs left in the receive queue. */
+static __always_inline bool sk_has_unread(__u64 skp, __u16 family) {
+  struct sock *sk = (struct sock *)skp;
+  if (is_tcp_family(family)) {
+    struct tcp_sock *tp = (struct tcp_sock *)sk;
+    return BPF_CORE_READ(tp, rcv_nxt) != BPF_CORE_READ(tp, copied_seq);
+  }
+  return BPF_CORE_READ(sk, sk_receive_queue.qlen) != 0;
+}
+
+/* Registers a server connection's socket for arrival timestamps, and (TCP)
+ * its local port as a listener so later connections are registered at
+ * their handshake. at_accept: bytes already queued arrived no later than the
+ * handshake (if we saw it) or now; for an adopted connection the read in
+ * progress consumes them, so nothing is set. */
+static __always_inline void register_sock(__u64 skp, bool at_accept) {
+  if (!skp) return;
+  struct sock *sk = (struct sock *)skp;
+  __u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
+  bool tcp = is_tcp_family(family);
+  if (tcp) {
+    struct listen_key lk = {.netns = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum),
+                            .port = BPF_CORE_READ(sk, __sk_common.skc_num)};
+    __u8 one = 1;
+    if (!bpf_map_lookup_elem(&listeners, &lk) &&
+        bpf_map_update_elem(&listeners, &lk, &one, BPF_ANY))
+      count(PERFD_CNT_SOCK_TABLE_FULL);
+  }
+  /* A TCP entry is fresh (made at the handshake, removed at TCP_CLOSE). A
+   * unix one may be left from a freed socket at the same address whose
+   * close() we missed: replace it. */
+  struct sock_arrival *a = tcp ? bpf_map_lookup_elem(&socks, &skp) : NULL;
+  if (!a) {
+    struct sock_arrival fresh = {.family = family};
+    if (bpf_map_update_elem(&socks, &skp, &fresh, BPF_ANY)) {
+      count(PERFD_CNT_SOCK_TABLE_FULL);
+      return;
+    }
+    a = bpf_map_lookup_elem(&socks, &skp);
+    if (!a) return;
+  }
+  if (at_accept && !a->first_unread_ns && sk_has_unread(skp, family))
+    a->first_unread_ns = a->established_ns ? a->established_ns : bpf_ktime_get_ns();
+}
+
+/* At a read that returned bytes: the arrival of its first byte (0 if
+ * unknown), and the mark reset for what follows. The reset comes before the
+ * unread check so a segment queued meanwhile is never lost: either its
+ * sk_data_ready runs after the reset and sets the mark itself, or it ran
+ * before and the check sees its bytes. */
+static __always_inline __u64 take_arrival(__u64 skp) {
+  if (!skp) return 0;
+  struct sock_arrival *a = bpf_map_lookup_elem(&socks, &skp);
+  if (!a) return 0;
+  __u64 arrival = a->first_unread_ns;
+  WRITE_ONCE(a->first_unread_ns, 0);
+  if (sk_has_unread(skp, a->family) && !READ_ONCE(a->first_unread_ns))
+    WRITE_ONCE(a->first_unread_ns, bpf_ktime_get_ns());
+  return arrival;
 }
 
 /* Resolve the stashed pointer to the first data buffer and how many of the
@@ -298,6 +429,7 @@ static __always_inline void fill_header(struct scratch *sc, __u64 id, __s32 fd, 
   sc->ev.h.nlines = 0;
   sc->ev.h.pad = 0;
   sc->ev.h.py_root = 0;
+  sc->ev.h.arrival_ns = 0;
 }
 
 /* Root coroutine frame of the task writing a response, when the process's
@@ -338,11 +470,12 @@ static __always_inline int on_exit(struct trace_event_raw_sys_exit *ctx) {
   if (s.kind == PERFD_EV_ACCEPT) {
     if (ret < 0) return 0;
     struct perfd_conn_key key = {.tgid = tgid, .fd = (__s32)ret};
-    struct perfd_conn_info info = {.conn_id = bpf_ktime_get_ns()};
+    struct perfd_conn_info info = {.conn_id = bpf_ktime_get_ns(), .sk = fd_sock(key.fd)};
     if (bpf_map_update_elem(&conns, &key, &info, BPF_ANY)) {
       count(PERFD_CNT_CONN_TABLE_FULL);
       return 0;
     }
+    register_sock(info.sk, true);
     fill_header(sc, id, key.fd, info.conn_id, 0, PERFD_EV_ACCEPT);
     emit(sc, 0);
     return 0;
@@ -372,14 +505,17 @@ static __always_inline int on_exit(struct trace_event_raw_sys_exit *ctx) {
     }
   }
 
-  __u64 conn_id;
+  __u64 conn_id, skp;
   if (info) {
     conn_id = info->conn_id;
+    skp = info->sk;
   } else {
     /* Adopt a server connection that was accepted before perfd attached:
      * a socket whose first bytes we see are a request line. */
-    if (n < 4 || !is_request_start(sc->buf) || !fd_is_socket(s.fd)) return 0;
-    struct perfd_conn_info ni = {.conn_id = bpf_ktime_get_ns()};
+    if (n < 4 || !is_request_start(sc->buf)) return 0;
+    skp = fd_sock(s.fd);
+    if (!skp) return 0;
+    struct perfd_conn_info ni = {.conn_id = bpf_ktime_get_ns(), .sk = skp};
     if (bpf_map_update_elem(&conns, &key, &ni, BPF_NOEXIST)) {
       count(PERFD_CNT_CONN_TABLE_FULL);
       return 0;
@@ -387,10 +523,16 @@ static __always_inline int on_exit(struct trace_event_raw_sys_exit *ctx) {
     count(PERFD_CNT_ADOPTED);
     conn_id = ni.conn_id;
     flags |= PERFD_F_ADOPTED;
+    register_sock(skp, false);
   }
+  /* Every read that consumed bytes moves the socket's arrival mark, request
+   * line or not (a body read must not leave a stale mark for the next
+   * request). */
+  __u64 arrival = s.kind == PERFD_EV_READ && ret > 0 ? take_arrival(skp) : 0;
 
   fill_header(sc, id, s.fd, conn_id, ret, s.kind);
   sc->ev.h.flags = flags;
+  sc->ev.h.arrival_ns = arrival;
   if (n >= 4) {
     if (is_line_start(sc->buf)) add_line(sc, 0);
     struct scan_ctx c = {.sc = sc, .n = n};
@@ -447,10 +589,48 @@ int enter_close(struct trace_event_raw_sys_enter *ctx) {
   struct perfd_conn_info *info = bpf_map_lookup_elem(&conns, &key);
   if (!info) return 0;
   __u64 conn_id = info->conn_id;
+  __u64 skp = info->sk;
   bpf_map_delete_elem(&conns, &key);
+  if (skp) bpf_map_delete_elem(&socks, &skp);
   struct scratch *sc = scratch_get();
   if (!sc) return 0;
   fill_header(sc, id, key.fd, conn_id, 0, PERFD_EV_CLOSE);
   emit(sc, 0);
+  return 0;
+}
+
+/* ---- arrival sources (host-wide: filter by socket, never by task) ------- */
+
+/* Data queued to a socket and its reader woken (softirq for TCP, the
+ * sender's context for unix sockets). */
+SEC("tp_btf/sk_data_ready")
+int BPF_PROG(on_sk_data_ready, const struct sock *sk) {
+  __u64 key = (__u64)sk;
+  struct sock_arrival *a = bpf_map_lookup_elem(&socks, &key);
+  if (a && !READ_ONCE(a->first_unread_ns)) WRITE_ONCE(a->first_unread_ns, bpf_ktime_get_ns());
+  return 0;
+}
+
+/* TCP state changes: a connection to a known listener port that completes
+ * its handshake is registered before it is accepted, so data that waits in
+ * the accept queue is timed; a closed socket is forgotten (its address may
+ * be reused by the next struct sock). */
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(on_inet_sock_set_state, const struct sock *sk, const int oldstate,
+             const int newstate) {
+  __u64 key = (__u64)sk;
+  if (newstate == TCP_CLOSE) {
+    /* Lookup first: most closing sockets are not ours, and a lookup takes
+     * no lock. */
+    if (bpf_map_lookup_elem(&socks, &key)) bpf_map_delete_elem(&socks, &key);
+    return 0;
+  }
+  if (oldstate != TCP_SYN_RECV || newstate != TCP_ESTABLISHED) return 0;
+  struct listen_key lk = {.netns = sk->__sk_common.skc_net.net->ns.inum,
+                          .port = sk->__sk_common.skc_num};
+  if (!bpf_map_lookup_elem(&listeners, &lk)) return 0;
+  struct sock_arrival a = {.established_ns = bpf_ktime_get_ns(),
+                           .family = sk->__sk_common.skc_family};
+  if (bpf_map_update_elem(&socks, &key, &a, BPF_ANY)) count(PERFD_CNT_SOCK_TABLE_FULL);
   return 0;
 }

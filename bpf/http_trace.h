@@ -62,6 +62,11 @@ struct perfd_http_event_header {
    * offsets: the running asyncio task's root coroutine frame (the request's
    * identity for CPU attribution), else 0. */
   __u64 py_root;
+  /* Reads: bpf_ktime_get_ns() when the first byte this read returned was
+   * queued to the socket (sk_data_ready), i.e. when the request became
+   * readable; 0 when unknown (socket not registered, adopted connection).
+   * Never later than ts_ns except for clock skew between CPUs. */
+  __u64 arrival_ns;
 };
 
 /* Events without lines are sent as the header alone (ring buffer space is
@@ -79,6 +84,7 @@ enum perfd_http_counter {
   PERFD_CNT_READ_FAULTS,       /* bpf_probe_read_user failed */
   PERFD_CNT_ADOPTED,           /* pre-existing connections adopted */
   PERFD_CNT_ARGS_TABLE_FULL,   /* syscall args could not be stashed */
+  PERFD_CNT_SOCK_TABLE_FULL,   /* socket/listener not registered: map update failed */
   PERFD_CNT_MAX,
 };
 
@@ -89,17 +95,22 @@ struct perfd_conn_key {
 
 struct perfd_conn_info {
   __u64 conn_id;
+  /* Kernel address of the connection's struct sock (key of the kernel-only
+   * socks map); 0 if it could not be resolved. Never read by user space. */
+  __u64 sk;
 };
 
 #ifndef __cplusplus
-_Static_assert(sizeof(struct perfd_http_event_header) == 64, "header layout");
-_Static_assert(sizeof(struct perfd_http_event) == 64 + PERFD_MAX_LINES * PERFD_LINE_MAX,
+_Static_assert(sizeof(struct perfd_http_event_header) == 72, "header layout");
+_Static_assert(sizeof(struct perfd_http_event) == 72 + PERFD_MAX_LINES * PERFD_LINE_MAX,
                "event layout");
+_Static_assert(sizeof(struct perfd_http_event_header) % 8 == 0, "8-byte aligned records");
 _Static_assert((PERFD_SCAN_MAX & (PERFD_SCAN_MAX - 1)) == 0, "power of two");
 #else
-static_assert(sizeof(struct perfd_http_event_header) == 64, "header layout");
-static_assert(sizeof(struct perfd_http_event) == 64 + PERFD_MAX_LINES * PERFD_LINE_MAX,
+static_assert(sizeof(struct perfd_http_event_header) == 72, "header layout");
+static_assert(sizeof(struct perfd_http_event) == 72 + PERFD_MAX_LINES * PERFD_LINE_MAX,
               "event layout");
+static_assert(sizeof(struct perfd_http_event_header) % 8 == 0, "8-byte aligned records");
 #endif
 
 #endif

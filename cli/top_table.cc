@@ -18,10 +18,10 @@ struct SortKeyName {
   SortKey key;
 };
 constexpr SortKeyName kSortKeys[] = {
-    {"rps", SortKey::kRps},           {"p50", SortKey::kP50}, {"p90", SortKey::kP90},
-    {"p99", SortKey::kP99},           {"max", SortKey::kMax}, {"errors", SortKey::kErrors},
-    {"inflight", SortKey::kInflight}, {"cpu", SortKey::kCpu}, {"cpureq", SortKey::kCpuPerReq},
-    {"route", SortKey::kRoute},
+    {"rps", SortKey::kRps},          {"p50", SortKey::kP50},           {"p90", SortKey::kP90},
+    {"p99", SortKey::kP99},          {"max", SortKey::kMax},           {"queue", SortKey::kQueue},
+    {"errors", SortKey::kErrors},    {"inflight", SortKey::kInflight}, {"cpu", SortKey::kCpu},
+    {"cpureq", SortKey::kCpuPerReq}, {"route", SortKey::kRoute},
 };
 
 std::string Printf(const char* format, double value) {
@@ -56,6 +56,8 @@ Key KeyFor(SortKey key) {
       return [](const v1::RouteStats& r) { return r.p99_seconds(); };
     case SortKey::kMax:
       return [](const v1::RouteStats& r) { return r.max_seconds(); };
+    case SortKey::kQueue:
+      return [](const v1::RouteStats& r) { return r.queue_p50_seconds(); };
     case SortKey::kErrors:
       return [](const v1::RouteStats& r) { return r.error_ratio(); };
     case SortKey::kInflight:
@@ -190,8 +192,9 @@ std::string RenderTopTable(const v1::GetTopResponse& top, const TopTableOptions&
 
   using A = TextTable::Align;
   std::vector<TextTable::Column> columns = {
-      {"ROUTE", A::kLeft}, {"REQ/S", A::kRight}, {"ERR%", A::kRight}, {"P50", A::kRight},
-      {"P90", A::kRight},  {"P99", A::kRight},   {"MAX", A::kRight},  {"INFLIGHT", A::kRight}};
+      {"ROUTE", A::kLeft}, {"REQ/S", A::kRight}, {"ERR%", A::kRight},
+      {"P50", A::kRight},  {"P90", A::kRight},   {"P99", A::kRight},
+      {"MAX", A::kRight},  {"QUEUE", A::kRight}, {"INFLIGHT", A::kRight}};
   if (cpu) {
     columns.push_back({"CPU%", A::kRight});
     columns.push_back({"CPU/REQ", A::kRight});
@@ -211,6 +214,7 @@ std::string RenderTopTable(const v1::GetTopResponse& top, const TopTableOptions&
                                     done ? FormatLatency(r.p90_seconds()) : "-",
                                     done ? FormatLatency(r.p99_seconds()) : "-",
                                     done ? FormatLatency(r.max_seconds()) : "-",
+                                    done ? FormatLatency(r.queue_p50_seconds()) : "-",
                                     std::to_string(r.in_flight())};
     if (cpu) {
       // CPU% is of one core over the window, as top(1) shows it.

@@ -11,10 +11,22 @@
 
 namespace perfd::cli {
 
-enum class SortKey { kRps, kP50, kP90, kP99, kMax, kErrors, kInflight, kCpu, kCpuPerReq, kRoute };
+enum class SortKey {
+  kRps,
+  kP50,
+  kP90,
+  kP99,
+  kMax,
+  kQueue,
+  kErrors,
+  kInflight,
+  kCpu,
+  kCpuPerReq,
+  kRoute
+};
 
-// "rps", "p50", "p90", "p99", "max", "errors", "inflight", "cpu", "cpureq",
-// "route".
+// "rps", "p50", "p90", "p99", "max", "queue", "errors", "inflight", "cpu",
+// "cpureq", "route".
 std::optional<SortKey> ParseSortKey(const std::string& name);
 std::vector<std::string> SortKeyNames();
 
@@ -38,8 +50,9 @@ extern const CategoryColumn kCategoryColumns[6];
 std::string RouteLabel(const v1::RouteStats& route);
 
 // Descending by the key (ties by route, then method); kRoute is ascending.
-// kErrors sorts by error ratio, then by error count; kCpu by cpu_seconds,
-// kCpuPerReq by cpu_seconds_per_request.
+// kErrors sorts by error ratio, then by error count; kQueue by
+// queue_p50_seconds; kCpu by cpu_seconds, kCpuPerReq by
+// cpu_seconds_per_request.
 std::vector<v1::RouteStats> SortRoutes(const v1::GetTopResponse& top, SortKey key);
 
 struct TopTableOptions {
@@ -49,7 +62,8 @@ struct TopTableOptions {
 };
 
 // Header line (service, window, workers, total req/s, time), a blank line,
-// then the ROUTE / REQ/S / ERR% / P50 / P90 / P99 / MAX / INFLIGHT table.
+// then the ROUTE / REQ/S / ERR% / P50 / P90 / P99 / MAX / QUEUE / INFLIGHT
+// table (QUEUE: median time requests waited in the socket, part of P50...).
 // With Python sampling on (sample_period_seconds > 0) the header adds the
 // service's CPU and the table CPU% (of one core) / CPU/REQ / AUTH% VALID%
 // SER% DB% FW% APP% (shares of the route's CPU).

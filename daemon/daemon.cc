@@ -217,6 +217,7 @@ std::vector<SelfSample> CollectSelfStats(const HttpProbes& probes, const http::H
   add("perfd_args_table_full_total", k[PERFD_CNT_ARGS_TABLE_FULL]);
   add("perfd_read_faults_total", k[PERFD_CNT_READ_FAULTS]);
   add("perfd_adopted_connections_total", k[PERFD_CNT_ADOPTED]);
+  add("perfd_sock_table_full_total", k[PERFD_CNT_SOCK_TABLE_FULL]);
   add("perfd_malformed_records_total", probes.malformed_records());
   const auto t = tracker.stats();
   add("perfd_events_total", t.accepts, {{"kind", "accept"}});
@@ -240,6 +241,8 @@ std::vector<SelfSample> CollectSelfStats(const HttpProbes& probes, const http::H
       {"unmatched_write_bytes", st.unmatched_write_bytes},
       {"queue_overflows", st.queue_overflows},
       {"upgrades", st.upgrades},
+      {"arrival_unknown", st.arrival_unknown},
+      {"arrival_after_read", st.arrival_after_read},
   };
   for (const auto& [kind, v] : decoder) add("perfd_http_decoder_total", v, {{"kind", kind}});
   add("perfd_requests_unknown_worker_total", router.unknown_pid_requests());

@@ -67,14 +67,14 @@ void Aggregator::RecordStart(const std::string& service, const std::string& meth
 
 void Aggregator::RecordComplete(const std::string& service, const std::string& method,
                                 const std::string& route, int status, bool aborted,
-                                uint64_t start_ns, uint64_t end_ns) {
+                                uint64_t start_ns, uint64_t end_ns, uint64_t queue_ns) {
   std::lock_guard<std::mutex> lock(impl_->mu);
   ServiceState& svc = impl_->Service(service);
   RouteState& state = impl_->Route(svc, method, route);
   // Clamped: a completion whose start was never seen (perfd attached while
   // the request was running, or a lost event) must not wrap the counter.
   if (state.in_flight > 0) --state.in_flight;
-  state.window.Record(status, aborted, start_ns, end_ns);
+  state.window.Record(status, aborted, start_ns, end_ns, queue_ns);
   ++svc.requests_total;
 }
 
@@ -101,6 +101,7 @@ ServiceSnapshot Aggregator::Snapshot(const std::string& service, uint32_t window
       out.requests_per_second =
           static_cast<double>(stats.requests) / static_cast<double>(snap.window_seconds);
       out.latency = std::move(stats.latency);
+      out.queue = std::move(stats.queue);
       out.max_seconds = stats.max_seconds;
       out.in_flight = state.in_flight;
       out.status_codes = std::move(stats.status_codes);

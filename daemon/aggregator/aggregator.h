@@ -22,6 +22,7 @@ struct RouteSnapshot {
   uint64_t aborted = 0;
   double requests_per_second = 0;
   LatencySketch latency;  // merged over the window (seconds)
+  LatencySketch queue;    // time waiting in the socket before the first read (seconds)
   double max_seconds = 0;
   uint32_t in_flight = 0;
   std::map<std::string, uint64_t> status_codes;  // "200"/"aborted" -> count
@@ -40,12 +41,13 @@ class Aggregator {
   ~Aggregator();
 
   // All times are CLOCK_MONOTONIC nanoseconds (the BPF clock).
-  void RecordStart(const std::string& service, const std::string& method,
-                   const std::string& route);
-  // status 0 / aborted=true for requests that never completed.
+  void RecordStart(const std::string& service, const std::string& method, const std::string& route);
+  // status 0 / aborted=true for requests that never completed. Latency is
+  // end_ns - start_ns, where start_ns is the request's arrival; queue_ns is
+  // the part of it spent waiting in the socket.
   void RecordComplete(const std::string& service, const std::string& method,
-                      const std::string& route, int status, bool aborted,
-                      uint64_t start_ns, uint64_t end_ns);
+                      const std::string& route, int status, bool aborted, uint64_t start_ns,
+                      uint64_t end_ns, uint64_t queue_ns = 0);
 
   // Window of `window_seconds` ending at now_ns (clamped to window_max).
   ServiceSnapshot Snapshot(const std::string& service, uint32_t window_seconds,

@@ -11,7 +11,8 @@ constexpr uint64_t kNsPerSecond = 1000000000ULL;
 RouteWindow::RouteWindow(uint32_t window_max_seconds)
     : slots_(std::max<uint32_t>(window_max_seconds, 1)) {}
 
-void RouteWindow::Record(int status, bool aborted, uint64_t start_ns, uint64_t end_ns) {
+void RouteWindow::Record(int status, bool aborted, uint64_t start_ns, uint64_t end_ns,
+                         uint64_t queue_ns) {
   uint64_t second = end_ns / kNsPerSecond;
   Slot& slot = slots_[second % slots_.size()];
   if (slot.second != second) {
@@ -22,6 +23,7 @@ void RouteWindow::Record(int status, bool aborted, uint64_t start_ns, uint64_t e
     slot.max_seconds = 0;
     slot.status_codes.clear();
     slot.latency.Clear();
+    slot.queue.Clear();
   }
   ++slot.requests;
   if (aborted) ++slot.aborted;
@@ -40,6 +42,9 @@ void RouteWindow::Record(int status, bool aborted, uint64_t start_ns, uint64_t e
     double seconds = static_cast<double>(end_ns - start_ns) / 1e9;
     slot.latency.Add(seconds);
     slot.max_seconds = std::max(slot.max_seconds, seconds);
+    // Queue time is part of the latency; clamp so a bad input cannot make
+    // the part exceed the whole.
+    slot.queue.Add(static_cast<double>(std::min(queue_ns, end_ns - start_ns)) / 1e9);
   }
 }
 
@@ -56,6 +61,7 @@ WindowStats RouteWindow::Snapshot(uint32_t window_seconds, uint64_t now_ns) cons
     stats.aborted += slot.aborted;
     stats.max_seconds = std::max(stats.max_seconds, slot.max_seconds);
     stats.latency.Merge(slot.latency);  // same (default) accuracy everywhere
+    stats.queue.Merge(slot.queue);
     for (const auto& [code, count] : slot.status_codes) {
       stats.status_codes[code == kAbortedStatus ? "aborted" : std::to_string(code)] += count;
     }

@@ -20,6 +20,7 @@ struct WindowStats {
   uint64_t errors = 0;    // status >= 500 or aborted (each request once)
   uint64_t aborted = 0;
   LatencySketch latency;  // seconds
+  LatencySketch queue;    // seconds waiting in the socket; same requests as latency
   double max_seconds = 0;
   std::map<std::string, uint64_t> status_codes;  // "200" / "aborted" -> count
 };
@@ -33,7 +34,9 @@ class RouteWindow {
   // requests keep their latency because slow requests that clients give up
   // on are exactly the tail one wants to see. Ignored when end_ns's slot has
   // already been reused by a later second (event older than the window).
-  void Record(int status, bool aborted, uint64_t start_ns, uint64_t end_ns);
+  // queue_ns (the part of the latency before the worker's first read) is
+  // recorded with the latency, so both sketches count the same requests.
+  void Record(int status, bool aborted, uint64_t start_ns, uint64_t end_ns, uint64_t queue_ns = 0);
 
   // The last window_seconds slots up to and including now_ns's second.
   // window_seconds is clamped to [1, window_max_seconds].
@@ -54,6 +57,7 @@ class RouteWindow {
     // it keeps its capacity for the next second.
     std::vector<std::pair<int, uint64_t>> status_codes;
     LatencySketch latency;
+    LatencySketch queue;
   };
 
   std::vector<Slot> slots_;

@@ -36,9 +36,15 @@ void RouteToProto(const RouteSnapshot& route, v1::RouteStats* out) {
     out->set_p90_seconds(route.latency.Quantile(0.90));
     out->set_p99_seconds(route.latency.Quantile(0.99));
   }
+  if (route.queue.Count() > 0) {
+    out->set_queue_p50_seconds(route.queue.Quantile(0.50));
+    out->set_queue_p90_seconds(route.queue.Quantile(0.90));
+    out->set_queue_p99_seconds(route.queue.Quantile(0.99));
+  }
   out->set_max_seconds(route.max_seconds);
   out->set_in_flight(route.in_flight);
   SketchToProto(route.latency, out->mutable_latency());
+  SketchToProto(route.queue, out->mutable_queue());
   for (const auto& [code, count] : route.status_codes) {
     (*out->mutable_status_codes())[code] = count;
   }

@@ -11,9 +11,14 @@ const prometheus::Histogram::BucketBoundaries& HttpDurationBuckets() {
 HttpMetrics::HttpMetrics(prometheus::Registry& registry)
     : duration_(prometheus::BuildHistogram()
                     .Name("http_server_request_duration_seconds")
-                    .Help("Duration of HTTP server requests, first request byte read to last "
-                          "response byte written")
+                    .Help("Duration of HTTP server requests, first request byte queued to the "
+                          "worker's socket to last response byte written")
                     .Register(registry)),
+      queue_(prometheus::BuildHistogram()
+                 .Name("perfd_http_server_request_queue_seconds")
+                 .Help("Part of http_server_request_duration_seconds before the worker's first "
+                       "read of the request: time it waited in the socket")
+                 .Register(registry)),
       aborted_(prometheus::BuildCounter()
                    .Name("perfd_http_server_aborted_requests_total")
                    .Help("Requests whose connection closed (or worker died) before the "
@@ -68,15 +73,18 @@ void HttpMetrics::OnComplete(const RoutedRequest& r) {
   const std::string status = std::to_string(r.status);
   auto key = Key(r.service, r.route, r.method, status);
   auto it = duration_cache_.find(key);
-  if (it == duration_cache_.end())
+  if (it == duration_cache_.end()) {
+    const prometheus::Labels labels = {{"service_name", r.service},
+                                       {"http_route", r.route},
+                                       {"http_request_method", r.method},
+                                       {"http_response_status_code", status}};
     it = duration_cache_
-             .emplace(key, &duration_.Add({{"service_name", r.service},
-                                           {"http_route", r.route},
-                                           {"http_request_method", r.method},
-                                           {"http_response_status_code", status}},
-                                          HttpDurationBuckets()))
+             .emplace(key, Histograms{&duration_.Add(labels, HttpDurationBuckets()),
+                                      &queue_.Add(labels, HttpDurationBuckets())})
              .first;
-  it->second->Observe((r.end_ns - r.start_ns) / 1e9);
+  }
+  it->second.duration->Observe(static_cast<double>(r.latency_ns()) / 1e9);
+  it->second.queue->Observe(static_cast<double>(r.queue_ns()) / 1e9);
 }
 
 }  // namespace perfd

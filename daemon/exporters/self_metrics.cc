@@ -19,6 +19,9 @@ const std::vector<SelfMetricDef> kSelfMetrics = {
      "Reads/writes whose bytes the kernel could not copy (page not resident)"},
     {"perfd_adopted_connections_total", SelfMetricType::kCounter,
      "Connections accepted before perfd attached, adopted at their first request line"},
+    {"perfd_sock_table_full_total", SelfMetricType::kCounter,
+     "Server sockets or listener ports not registered for arrival times because a kernel "
+     "map update failed (those requests get queue time 0)"},
     {"perfd_malformed_records_total", SelfMetricType::kCounter,
      "Ring-buffer records shorter than their declared layout"},
     {"perfd_http_decoder_total", SelfMetricType::kCounter,

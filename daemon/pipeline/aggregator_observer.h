@@ -11,7 +11,8 @@ class AggregatorObserver : public RequestObserver {
   explicit AggregatorObserver(Aggregator& agg) : agg_(agg) {}
   void OnStart(const RoutedRequest& r) override { agg_.RecordStart(r.service, r.method, r.route); }
   void OnComplete(const RoutedRequest& r) override {
-    agg_.RecordComplete(r.service, r.method, r.route, r.status, r.aborted, r.start_ns, r.end_ns);
+    agg_.RecordComplete(r.service, r.method, r.route, r.status, r.aborted, r.latency_start_ns(),
+                        r.end_ns, r.queue_ns());
   }
 
  private:

@@ -41,6 +41,7 @@ void RequestRouter::OnRequestStart(const http::RequestStart& start) {
   std::string route = Routes(*service)->Route(start.path);
   RoutedRequest r{*service, route, start.method, start.pid, start.conn_id};
   r.start_ns = start.start_ns;
+  r.arrival_ns = start.arrival_ns;
   for (auto* o : observers_) o->OnStart(r);
   started_.emplace(std::make_tuple(start.pid, start.conn_id, start.start_ns), std::move(route));
 }
@@ -62,6 +63,7 @@ void RequestRouter::OnRequestComplete(const http::CompletedRequest& req) {
   r.status = req.status;
   r.aborted = req.outcome == http::Outcome::kAborted;
   r.start_ns = req.start_ns;
+  r.arrival_ns = req.arrival_ns;
   r.end_ns = req.end_ns;
   r.py_root = req.py_root;
   for (auto* o : observers_) o->OnComplete(r);

@@ -28,16 +28,29 @@ struct RoutedRequest {
   uint64_t conn_id = 0;
   int status = 0;  // 0 when aborted before a status line
   bool aborted = false;
-  uint64_t start_ns = 0;
-  uint64_t end_ns = 0;   // 0 at start
-  uint64_t py_root = 0;  // see http::CompletedRequest
+  uint64_t start_ns = 0;    // first byte of the request read (the worker saw it)
+  uint64_t arrival_ns = 0;  // first byte queued to the socket; 0 or > start_ns: unknown
+  uint64_t end_ns = 0;      // 0 at start
+  uint64_t py_root = 0;     // see http::CompletedRequest
+
+  // Where the request's latency starts: its arrival when known, else the
+  // first read.
+  uint64_t latency_start_ns() const {
+    return arrival_ns != 0 && arrival_ns <= start_ns ? arrival_ns : start_ns;
+  }
+  // Arrival to the last byte written: what the client waits for.
+  uint64_t latency_ns() const {
+    return end_ns > latency_start_ns() ? end_ns - latency_start_ns() : 0;
+  }
+  // Time the request waited in the socket before the worker read it.
+  uint64_t queue_ns() const { return start_ns - latency_start_ns(); }
 };
 
 class RequestObserver {
  public:
   virtual ~RequestObserver() = default;
   // Same struct at both ends; at start only service/route/method/pid/
-  // conn_id/start_ns are set.
+  // conn_id/start_ns/arrival_ns are set.
   virtual void OnStart(const RoutedRequest& req) = 0;
   virtual void OnComplete(const RoutedRequest& req) = 0;
 };

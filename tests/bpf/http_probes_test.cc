@@ -216,6 +216,7 @@ TEST_F(HttpProbesTest, AdoptsConnectionsAcceptedBeforeTracking) {
   auto reads = OfKind(evs, PERFD_EV_READ, s);
   ASSERT_EQ(reads.size(), 1u);
   EXPECT_TRUE(reads[0].h.flags & PERFD_F_ADOPTED);
+  EXPECT_EQ(reads[0].h.arrival_ns, 0u);  // unknown: the socket was not registered
   EXPECT_EQ(reads[0].lines.at(0), "GET /old HTTP/1.1");
   EXPECT_EQ(OfKind(evs, PERFD_EV_CLOSE, s).size(), 1u);
 }
@@ -264,11 +265,151 @@ TEST_F(HttpProbesTest, UnixSocketsAndUntrackedProcesses) {
   unlink(a.sun_path);
 }
 
+// ---- arrival: time a request waited in the socket before the first read --
+
+constexpr int64_t kMs = 1000000;
+constexpr int64_t kWaitMs = 50;
+
+int64_t QueueNs(const Event& read) {
+  return static_cast<int64_t>(read.h.ts_ns) - static_cast<int64_t>(read.h.arrival_ns);
+}
+
+// A loopback listener on an ephemeral port.
+struct Listener {
+  Listener() {
+    fd = socket(AF_INET, SOCK_STREAM, 0);
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    EXPECT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+    EXPECT_EQ(listen(fd, 8), 0);
+    socklen_t len = sizeof(addr);
+    getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  }
+  ~Listener() { close(fd); }
+  int Connect() const {
+    int c = socket(AF_INET, SOCK_STREAM, 0);
+    EXPECT_EQ(connect(c, reinterpret_cast<const sockaddr*>(&addr), sizeof(addr)), 0);
+    return c;
+  }
+  int fd;
+  sockaddr_in addr{};
+};
+
+TEST_F(HttpProbesTest, KeepAliveRequestThatWaitsInTheSocketCarriesItsArrival) {
+  auto [c, s] = TcpPair();
+  char buf[4096];
+  SendAll(c, "GET /first HTTP/1.1\r\n\r\n");
+  ASSERT_GT(read(s, buf, sizeof(buf)), 0);
+  std::string resp = "HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n";
+  ASSERT_EQ(write(s, resp.data(), resp.size()), (ssize_t)resp.size());
+  SendAll(c, "GET /second HTTP/1.1\r\n\r\n");
+  usleep(kWaitMs * 1000);  // the "event loop" is busy: the request waits
+  ASSERT_GT(read(s, buf, sizeof(buf)), 0);
+  close(s);
+  close(c);
+  auto reads = OfKind(Drain(), PERFD_EV_READ, s);
+  ASSERT_EQ(reads.size(), 2u);
+  // The first request was read right after it was sent.
+  ASSERT_NE(reads[0].h.arrival_ns, 0u);
+  EXPECT_GE(QueueNs(reads[0]), 0);
+  EXPECT_LT(QueueNs(reads[0]), 5 * kMs);
+  // The second one waited kWaitMs (plus scheduling noise).
+  ASSERT_NE(reads[1].h.arrival_ns, 0u);
+  EXPECT_GE(QueueNs(reads[1]), (kWaitMs - 1) * kMs);
+  EXPECT_LT(QueueNs(reads[1]), (kWaitMs + 8) * kMs);
+  EXPECT_GT(reads[1].h.arrival_ns, reads[0].h.ts_ns);  // not the first request's mark
+}
+
+TEST_F(HttpProbesTest, NewConnectionIsTimedWhileItWaitsToBeAccepted) {
+  Listener l;
+  // The first accept teaches the kernel side the listener's port.
+  int c0 = l.Connect();
+  int s0 = accept(l.fd, nullptr, nullptr);
+  close(s0);
+  close(c0);
+  // The next connection sends at once; the worker accepts and reads later.
+  int c = l.Connect();
+  SendAll(c, "GET /new HTTP/1.1\r\n\r\n");
+  usleep(kWaitMs * 1000);
+  int s = accept(l.fd, nullptr, nullptr);
+  char buf[256];
+  ASSERT_GT(read(s, buf, sizeof(buf)), 0);
+  close(s);
+  close(c);
+  auto reads = OfKind(Drain(), PERFD_EV_READ, s);
+  ASSERT_EQ(reads.size(), 1u);
+  ASSERT_NE(reads[0].h.arrival_ns, 0u);
+  EXPECT_GE(QueueNs(reads[0]), (kWaitMs - 1) * kMs);
+  EXPECT_LT(QueueNs(reads[0]), (kWaitMs + 8) * kMs);
+}
+
+TEST_F(HttpProbesTest, BytesLeftUnreadArriveNoLaterThanTheRead) {
+  auto [c, s] = TcpPair();
+  const std::string a = "GET /a HTTP/1.1\r\n\r\n", b = "GET /b HTTP/1.1\r\n\r\n";
+  SendAll(c, a + b);  // pipelined; the worker reads one request at a time
+  usleep(10000);
+  char buf[256];
+  ASSERT_EQ(read(s, buf, a.size()), (ssize_t)a.size());
+  usleep(kWaitMs * 1000);
+  ASSERT_EQ(read(s, buf, sizeof(buf)), (ssize_t)b.size());
+  close(s);
+  close(c);
+  auto reads = OfKind(Drain(), PERFD_EV_READ, s);
+  ASSERT_EQ(reads.size(), 2u);
+  EXPECT_GE(QueueNs(reads[0]), 9 * kMs);
+  // b's bytes were there at the first read's exit: its arrival is at the
+  // latest that, never the later second read.
+  ASSERT_NE(reads[1].h.arrival_ns, 0u);
+  EXPECT_LE(reads[1].h.arrival_ns, reads[0].h.ts_ns);
+  EXPECT_GE(reads[1].h.arrival_ns, reads[0].h.arrival_ns);
+  EXPECT_GE(QueueNs(reads[1]), kWaitMs * kMs);
+}
+
+TEST_F(HttpProbesTest, UnixSocketsGetArrivalAfterAccept) {
+  int ls = socket(AF_UNIX, SOCK_STREAM, 0);
+  sockaddr_un a{};
+  a.sun_family = AF_UNIX;
+  std::snprintf(a.sun_path, sizeof(a.sun_path), "/tmp/perfd_bpf_arrival_%d.sock", getpid());
+  unlink(a.sun_path);
+  ASSERT_EQ(bind(ls, reinterpret_cast<sockaddr*>(&a), sizeof(a)), 0);
+  ASSERT_EQ(listen(ls, 4), 0);
+  int c = socket(AF_UNIX, SOCK_STREAM, 0);
+  ASSERT_EQ(connect(c, reinterpret_cast<sockaddr*>(&a), sizeof(a)), 0);
+  // Sent before accept: no handshake event for unix sockets, so its arrival
+  // is the accept (no later than the truth).
+  SendAll(c, "GET /one HTTP/1.1\r\n\r\n");
+  usleep(20000);
+  int s = accept(ls, nullptr, nullptr);
+  usleep(kWaitMs * 1000);
+  char buf[128];
+  ASSERT_GT(read(s, buf, sizeof(buf)), 0);
+  // Kept alive: the next request's arrival is its own (sk_data_ready).
+  SendAll(c, "GET /two HTTP/1.1\r\n\r\n");
+  usleep(kWaitMs * 1000);
+  ASSERT_GT(read(s, buf, sizeof(buf)), 0);
+  close(s);
+  close(c);
+  close(ls);
+  unlink(a.sun_path);
+  auto evs = Drain();
+  auto accepts = OfKind(evs, PERFD_EV_ACCEPT, s);
+  auto reads = OfKind(evs, PERFD_EV_READ, s);
+  ASSERT_EQ(accepts.size(), 1u);
+  ASSERT_EQ(reads.size(), 2u);
+  EXPECT_GE(reads[0].h.arrival_ns, accepts[0].h.ts_ns - 1 * kMs);
+  EXPECT_GE(QueueNs(reads[0]), (kWaitMs - 1) * kMs);
+  EXPECT_LT(QueueNs(reads[0]), (kWaitMs + 8) * kMs);
+  ASSERT_NE(reads[1].h.arrival_ns, 0u);
+  EXPECT_GE(QueueNs(reads[1]), (kWaitMs - 1) * kMs);
+  EXPECT_LT(QueueNs(reads[1]), (kWaitMs + 8) * kMs);
+}
+
 TEST_F(HttpProbesTest, CountersAndProgramsReadable) {
   auto counters = probes_->Counters();
   EXPECT_EQ(counters[PERFD_CNT_RINGBUF_DROPS], 0u);
+  EXPECT_EQ(counters[PERFD_CNT_SOCK_TABLE_FULL], 0u);
   auto progs = probes_->Programs();
-  EXPECT_GE(progs.size(), 21u);
+  EXPECT_GE(progs.size(), 23u);  // syscalls + sk_data_ready + inet_sock_set_state
 }
 
 }  // namespace

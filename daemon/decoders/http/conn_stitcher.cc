@@ -27,6 +27,8 @@ StitchCounters& StitchCounters::operator+=(const StitchCounters& o) {
   upgrades += o.upgrades;
   queue_overflows += o.queue_overflows;
   idle_completions += o.idle_completions;
+  arrival_unknown += o.arrival_unknown;
+  arrival_after_read += o.arrival_after_read;
   return *this;
 }
 
@@ -69,12 +71,28 @@ void ConnStitcher::OnRead(const ConnEvent& ev) {
       ++counters_.queue_overflows;
       continue;
     }
-    queue_.push_back(Request{std::string(line->method), std::string(line->path), ev.ts_ns});
+    // Pipelined lines of one read share its arrival: they were sent
+    // together in practice, and their bytes were all queued by the read.
+    queue_.push_back(
+        Request{std::string(line->method), std::string(line->path), ev.ts_ns, ArrivalOf(ev)});
     ++counters_.requests_started;
     const Request& req = queue_.back();
-    sink_.OnRequestStart(RequestStart{pid_, conn_id_, req.method, req.path, req.start_ns});
+    sink_.OnRequestStart(
+        RequestStart{pid_, conn_id_, req.method, req.path, req.start_ns, req.arrival_ns});
   }
   if (!any_request && !pending) counters_.unparsed_read_bytes += static_cast<uint64_t>(ev.ret);
+}
+
+uint64_t ConnStitcher::ArrivalOf(const ConnEvent& ev) {
+  if (ev.arrival_ns == 0) {
+    ++counters_.arrival_unknown;
+    return ev.ts_ns;
+  }
+  if (ev.arrival_ns > ev.ts_ns) {
+    ++counters_.arrival_after_read;
+    return ev.ts_ns;
+  }
+  return ev.arrival_ns;
 }
 
 void ConnStitcher::OnWrite(const ConnEvent& ev) {
@@ -177,6 +195,7 @@ void ConnStitcher::Emit(Request&& req, int status, uint64_t end_ns, Outcome outc
   done.path = std::move(req.path);
   done.status = status;
   done.start_ns = req.start_ns;
+  done.arrival_ns = req.arrival_ns;
   // Never report a negative latency if timestamps from different CPUs skew.
   done.end_ns = std::max(end_ns, req.start_ns);
   done.outcome = outcome;

@@ -34,6 +34,8 @@ struct ConnEvent {
   const ConnLine* lines = nullptr;
   size_t nlines = 0;
   uint64_t py_root = 0;  // writes: root coroutine frame of the writing task
+  // Reads: when the first byte returned was queued to the socket; 0 unknown.
+  uint64_t arrival_ns = 0;
 };
 
 struct StitchCounters {
@@ -49,6 +51,8 @@ struct StitchCounters {
   uint64_t upgrades = 0;                // 101 Switching Protocols
   uint64_t queue_overflows = 0;         // request lines dropped: too many pipelined
   uint64_t idle_completions = 0;        // responses completed by Flush
+  uint64_t arrival_unknown = 0;         // requests read with no arrival time (queue 0)
+  uint64_t arrival_after_read = 0;      // arrival later than the read (CPU clock skew; queue 0)
 
   StitchCounters& operator+=(const StitchCounters& o);
 };
@@ -84,6 +88,7 @@ class ConnStitcher {
     std::string method;
     std::string path;
     uint64_t start_ns = 0;
+    uint64_t arrival_ns = 0;  // <= start_ns
   };
   struct Response {
     Request req;
@@ -93,6 +98,9 @@ class ConnStitcher {
   };
 
   void OnRead(const ConnEvent& ev);
+  // The arrival a request line read by ev gets: ev's arrival when it is
+  // known and not after the read, else the read itself (counted).
+  uint64_t ArrivalOf(const ConnEvent& ev);
   void OnWrite(const ConnEvent& ev);
   void OnStatus(int status, const ConnLine& line, uint64_t ts_ns, uint64_t py_root);
   // EOF, read error or close: the written response is done, requests that

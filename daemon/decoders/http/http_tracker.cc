@@ -93,6 +93,7 @@ void HttpTracker::OnEvent(const perfd_http_event_header& h, const char (*lines)[
   ev.ts_ns = h.ts_ns;
   ev.ret = h.ret;
   ev.py_root = h.py_root;
+  ev.arrival_ns = h.arrival_ns;
   ev.lines = conv;
   ev.nlines = n;
   Find(key, h.ts_ns).OnEvent(ev);

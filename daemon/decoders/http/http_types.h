@@ -18,9 +18,12 @@ enum class Outcome {
 struct RequestStart {
   uint32_t pid = 0;
   uint64_t conn_id = 0;
-  std::string method;  // "GET", ...
-  std::string path;    // request target without query string, e.g. "/users/42"
+  std::string method;     // "GET", ...
+  std::string path;       // request target without query string, e.g. "/users/42"
   uint64_t start_ns = 0;  // CLOCK_MONOTONIC, first byte of the request read
+  // When the request's first byte was queued to the socket (<= start_ns;
+  // equals start_ns when unknown). start_ns - arrival_ns is queue time.
+  uint64_t arrival_ns = 0;
 };
 
 struct CompletedRequest {
@@ -28,9 +31,10 @@ struct CompletedRequest {
   uint64_t conn_id = 0;
   std::string method;
   std::string path;
-  int status = 0;  // 0 when no status line was written (aborted early)
-  uint64_t start_ns = 0;  // first byte of the request read
-  uint64_t end_ns = 0;    // last byte of the response written (or abort time)
+  int status = 0;           // 0 when no status line was written (aborted early)
+  uint64_t start_ns = 0;    // first byte of the request read
+  uint64_t arrival_ns = 0;  // first byte queued to the socket (see RequestStart)
+  uint64_t end_ns = 0;      // last byte of the response written (or abort time)
   Outcome outcome = Outcome::kCompleted;
   // Root coroutine frame of the asyncio task that wrote the status line
   // (0 if unknown): joins the request with its Python stack samples.

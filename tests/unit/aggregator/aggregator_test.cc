@@ -165,5 +165,24 @@ TEST(AggregatorTest, ConcurrentRecordingAndSnapshots) {
   }
 }
 
+TEST(AggregatorTest, QueueSketchMergesAcrossSecondsLikeLatency) {
+  Aggregator agg(60);
+  // Two seconds, each: 3 requests that waited 20 ms of their 25 ms, 1 that did not wait.
+  for (uint64_t s = 0; s < 2; ++s) {
+    const uint64_t end = (100 + s) * kSec + 300 * kMs;
+    for (int i = 0; i < 3; ++i)
+      agg.RecordComplete("q", "GET", "/", 200, false, end - 25 * kMs, end, 20 * kMs);
+    agg.RecordComplete("q", "GET", "/", 200, false, end - 5 * kMs, end);
+  }
+  ServiceSnapshot snap = agg.Snapshot("q", 10, 101 * kSec + 500 * kMs);
+  ASSERT_EQ(snap.routes.size(), 1u);
+  const RouteSnapshot& r = snap.routes[0];
+  EXPECT_EQ(r.latency.Count(), 8u);
+  ASSERT_EQ(r.queue.Count(), 8u);
+  EXPECT_EQ(r.queue.zero_count(), 2u);
+  EXPECT_NEAR(r.queue.Quantile(0.5), 0.020, 0.0002);
+  EXPECT_NEAR(r.latency.Quantile(0.5), 0.025, 0.00025);
+}
+
 }  // namespace
 }  // namespace perfd

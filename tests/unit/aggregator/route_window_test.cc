@@ -104,5 +104,24 @@ TEST(RouteWindowTest, EarlyClockValues) {
   EXPECT_EQ(w.Snapshot(60, 3 * kSec).requests, 1u);
 }
 
+TEST(RouteWindowTest, QueueTimeIsRecordedWithTheLatency) {
+  RouteWindow w(60);
+  const uint64_t end = 1000 * kSec + 500 * kMs;
+  w.Record(200, false, end - 40 * kMs, end, 30 * kMs);  // waited 30 of its 40 ms
+  w.Record(200, false, end - 10 * kMs, end, 0);         // read at once
+  w.Record(200, false, end - 10 * kMs, end, 50 * kMs);  // bad input: clamped to 10 ms
+  w.Record(200, false, 0, end, 5 * kMs);                // start unknown: neither sketch
+  WindowStats s = w.Snapshot(10, end);
+  EXPECT_EQ(s.requests, 4u);
+  EXPECT_EQ(s.latency.Count(), 3u);
+  ASSERT_EQ(s.queue.Count(), 3u);
+  EXPECT_EQ(s.queue.zero_count(), 1u);
+  EXPECT_NEAR(s.queue.Quantile(0.5), 0.010, 0.0001);
+  EXPECT_NEAR(s.queue.Quantile(1.0), 0.030, 0.0003);
+  // A reused slot starts with an empty queue sketch too.
+  w.Record(200, false, end + 60 * kSec - kMs, end + 60 * kSec, 0);
+  EXPECT_EQ(w.Snapshot(1, end + 60 * kSec).queue.Count(), 1u);
+}
+
 }  // namespace
 }  // namespace perfd

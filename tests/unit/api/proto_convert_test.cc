@@ -79,6 +79,8 @@ TEST(RouteProto, FillsAllFields) {
   route.requests_per_second = 40.0 / 60;
   route.latency = LatencySketch(0.01);
   for (int i = 1; i <= 40; ++i) route.latency.Add(i * 0.01);  // 10 ms .. 400 ms
+  route.queue = LatencySketch(0.01);
+  for (int i = 1; i <= 40; ++i) route.queue.Add(i <= 20 ? 0 : 0.005);  // half waited 5 ms
   route.max_seconds = 0.4;
   route.in_flight = 3;
   route.status_codes = {{"200", 30}, {"503", 8}, {"aborted", 2}};
@@ -99,6 +101,11 @@ TEST(RouteProto, FillsAllFields) {
   EXPECT_EQ(out.in_flight(), 3u);
   EXPECT_EQ(out.latency().relative_accuracy(), 0.01);
   EXPECT_EQ(SketchFromProto(out.latency()).Count(), 40u);
+  EXPECT_EQ(out.queue_p50_seconds(), 0.0);  // rank 20 is a zero
+  EXPECT_NEAR(out.queue_p90_seconds(), 0.005, 0.005 * 0.01);
+  EXPECT_NEAR(out.queue_p99_seconds(), 0.005, 0.005 * 0.01);
+  EXPECT_EQ(SketchFromProto(out.queue()).Count(), 40u);
+  EXPECT_EQ(out.queue().zero_count(), 20u);
   ASSERT_EQ(out.status_codes_size(), 3);
   EXPECT_EQ(out.status_codes().at("200"), 30u);
   EXPECT_EQ(out.status_codes().at("503"), 8u);
@@ -116,6 +123,7 @@ TEST(RouteProto, OnlyInFlightHasNoRatioOrQuantiles) {
   EXPECT_EQ(out.error_ratio(), 0.0);  // not NaN
   EXPECT_EQ(out.p50_seconds(), 0.0);
   EXPECT_EQ(out.p99_seconds(), 0.0);
+  EXPECT_EQ(out.queue_p50_seconds(), 0.0);
   EXPECT_EQ(out.in_flight(), 5u);
 }
 

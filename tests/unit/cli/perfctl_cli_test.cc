@@ -213,7 +213,7 @@ TEST_F(PerfctlCliTest, TopShowsCpuColumnsAndPseudoRoutes) {
   EXPECT_NE(r.out.find("    1%   30.0ms     0%      0%  100%   0%   0%    0%\n"), std::string::npos)
       << r.out;
   EXPECT_NE(r.out.find("\n(no request)              0      -       -       -       -       -  "
-                       "       0   <1%        -     0%      0%  100%   0%   0%    0%\n"),
+                       "    -         0   <1%        -     0%      0%  100%   0%   0%    0%\n"),
             std::string::npos)
       << r.out;
 }

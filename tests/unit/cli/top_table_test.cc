@@ -48,7 +48,8 @@ TEST(FormatRateAndErrors, Shapes) {
 
 TEST(SortKeys, ParseEveryNameAndRejectOthers) {
   for (const auto& name : SortKeyNames()) EXPECT_TRUE(ParseSortKey(name).has_value()) << name;
-  EXPECT_EQ(SortKeyNames().size(), 10u);
+  EXPECT_EQ(SortKeyNames().size(), 11u);
+  EXPECT_EQ(ParseSortKey("queue"), SortKey::kQueue);
   EXPECT_EQ(ParseSortKey("cpu"), SortKey::kCpu);
   EXPECT_EQ(ParseSortKey("cpureq"), SortKey::kCpuPerReq);
   EXPECT_EQ(ParseSortKey("p99"), SortKey::kP99);
@@ -84,6 +85,10 @@ v1::GetTopResponse Sample() {
       Route("GET", "/users/{user_id}", 120.4, 850e-6, 0.0123, 0.0456, 0.3, 0.001, 7, 2);
   *top.add_routes() = Route("POST", "/orders", 0.25, 0.045, 0.2, 1.2, 2.5, 0.05, 10, 0);
   *top.add_routes() = Route("GET", "/health", 10, 120e-6, 200e-6, 300e-6, 0.001, 0, 0, 5);
+  // Queue p50: part of the P50 spent waiting in the socket.
+  top.mutable_routes(0)->set_queue_p50_seconds(300e-6);
+  top.mutable_routes(1)->set_queue_p50_seconds(0.03);
+  top.mutable_routes(2)->set_queue_p50_seconds(0);
   return top;
 }
 
@@ -104,6 +109,7 @@ TEST(SortRoutes, EachKeyDescendingRouteAscending) {
   EXPECT_EQ(Labels(SortRoutes(top, SortKey::kP99)), orders_users_health);
   EXPECT_EQ(Labels(SortRoutes(top, SortKey::kMax)), orders_users_health);
   EXPECT_EQ(Labels(SortRoutes(top, SortKey::kErrors)), orders_users_health);
+  EXPECT_EQ(Labels(SortRoutes(top, SortKey::kQueue)), orders_users_health);
   EXPECT_EQ(Labels(SortRoutes(top, SortKey::kInflight)),
             L({"GET /health", "GET /users/{user_id}", "POST /orders"}));
   EXPECT_EQ(Labels(SortRoutes(top, SortKey::kRoute)),
@@ -155,13 +161,13 @@ TEST_F(RenderTopTableTest, GoldenLayout) {
   EXPECT_EQ(lines[0], "service shop   window 60s   workers 4   total 131 req/s   at 22:13:20");
   EXPECT_EQ(lines[1], "");
   EXPECT_EQ(lines[2],
-            "ROUTE                 REQ/S  ERR%     P50     P90     P99     MAX  INFLIGHT");
+            "ROUTE                 REQ/S  ERR%     P50     P90     P99     MAX   QUEUE  INFLIGHT");
   EXPECT_EQ(lines[3],
-            "GET /users/{user_id}    120  0.1%   850µs  12.3ms  45.6ms   300ms         2");
+            "GET /users/{user_id}    120  0.1%   850µs  12.3ms  45.6ms   300ms   300µs         2");
   EXPECT_EQ(lines[4],
-            "GET /health            10.0  0.0%   120µs   200µs   300µs  1.00ms         5");
+            "GET /health            10.0  0.0%   120µs   200µs   300µs  1.00ms       0         5");
   EXPECT_EQ(lines[5],
-            "POST /orders           0.25  5.0%  45.0ms   200ms   1.20s   2.50s         0");
+            "POST /orders           0.25  5.0%  45.0ms   200ms   1.20s   2.50s  30.0ms         0");
   // Every row has the same display width: right-aligned columns end together.
   for (size_t i = 3; i < lines.size(); ++i) {
     EXPECT_EQ(DisplayWidth(lines[i]), DisplayWidth(lines[2])) << lines[i];
@@ -193,7 +199,8 @@ TEST_F(RenderTopTableTest, LimitEmptyAndInFlightOnly) {
   r->set_route("/slow");
   r->set_in_flight(3);
   out = RenderTopTable(waiting, {});
-  EXPECT_NE(out.find("POST /slow      0     -    -    -    -    -         3\n"), std::string::npos)
+  EXPECT_NE(out.find("POST /slow      0     -    -    -    -    -      -         3\n"),
+            std::string::npos)
       << out;
 }
 
@@ -250,22 +257,22 @@ TEST_F(RenderTopTableTest, CpuColumnsWhenSamplingIsOn) {
             "service shop   window 60s   total 131 req/s   cpu 64% of a core   exact 98%   at "
             "22:13:20");
   EXPECT_EQ(lines[2],
-            "ROUTE                 REQ/S  ERR%     P50     P90     P99     MAX  INFLIGHT  CPU%  "
-            "CPU/REQ  AUTH%  VALID%  SER%  DB%   FW%  APP%");
+            "ROUTE                 REQ/S  ERR%     P50     P90     P99     MAX   QUEUE  INFLIGHT  "
+            "CPU%  CPU/REQ  AUTH%  VALID%  SER%  DB%   FW%  APP%");
   EXPECT_EQ(lines[3],
-            "GET /users/{user_id}    120  0.1%   850µs  12.3ms  45.6ms   300ms         2   60%  "
-            " 5.00ms    10%      0%   50%  <1%   20%   20%");
+            "GET /users/{user_id}    120  0.1%   850µs  12.3ms  45.6ms   300ms   300µs         2  "
+            " 60%   5.00ms    10%      0%   50%  <1%   20%   20%");
   // No CPU: the split is "-", not a row of zeros.
   EXPECT_EQ(lines[4],
-            "GET /health            10.0  0.0%   120µs   200µs   300µs  1.00ms         5    0%  "
-            "      -      -       -     -    -     -     -");
+            "GET /health            10.0  0.0%   120µs   200µs   300µs  1.00ms       0         5  "
+            "  0%        -      -       -     -    -     -     -");
   EXPECT_EQ(lines[5],
-            "POST /orders           0.25  5.0%  45.0ms   200ms   1.20s   2.50s         0    3%  "
-            "  120ms     0%      0%    0%   0%    0%  100%");
+            "POST /orders           0.25  5.0%  45.0ms   200ms   1.20s   2.50s  30.0ms         0  "
+            "  3%    120ms     0%      0%    0%   0%    0%  100%");
   // A pseudo-route: CPU but no requests.
   EXPECT_EQ(lines[6],
-            "(no request)              0     -       -       -       -       -         0    1%  "
-            "      -     0%      0%    0%   0%  100%    0%");
+            "(no request)              0     -       -       -       -       -       -         0  "
+            "  1%        -     0%      0%    0%   0%  100%    0%");
 }
 
 TEST(SortRoutes, ByCpuAndCpuPerRequest) {

@@ -29,13 +29,19 @@ struct L {
 
 class StitcherTest : public ::testing::Test {
  protected:
-  void Feed(ConnEventKind kind, uint64_t ts, int64_t ret, const std::vector<L>& lines) {
+  void Feed(ConnEventKind kind, uint64_t ts, int64_t ret, const std::vector<L>& lines,
+            uint64_t arrival = 0) {
     std::vector<ConnLine> conv;
     for (const L& l : lines) conv.push_back(ConnLine{l.text, l.offset, l.truncated});
-    st_.OnEvent(ConnEvent{kind, ts, ret, conv.data(), conv.size()});
+    ConnEvent ev{kind, ts, ret, conv.data(), conv.size()};
+    ev.arrival_ns = arrival;
+    st_.OnEvent(ev);
   }
   void Read(uint64_t ts, int64_t ret, const std::vector<L>& lines = {}) {
     Feed(ConnEventKind::kRead, ts, ret, lines);
+  }
+  void ReadArrived(uint64_t arrival, uint64_t ts, int64_t ret, const std::vector<L>& lines) {
+    Feed(ConnEventKind::kRead, ts, ret, lines, arrival);
   }
   void Write(uint64_t ts, int64_t ret, const std::vector<L>& lines = {}) {
     Feed(ConnEventKind::kWrite, ts, ret, lines);
@@ -336,6 +342,50 @@ TEST_F(StitcherTest, SkewedTimestampsNeverGiveNegativeLatency) {
   Read(1000, 60, {{"GET /a HTTP/1.1"}});
   Close(900);
   ExpectDone(0, "GET", "/a", 0, 1000, 1000, Outcome::kAborted);
+}
+
+TEST_F(StitcherTest, ArrivalIsCarriedToStartAndCompletion) {
+  ReadArrived(400, 1000, 60, {{"GET /a HTTP/1.1"}});
+  Write(1500, 100, {{"HTTP/1.1 200 OK"}});
+  ReadArrived(1550, 3000, 60, {{"GET /b HTTP/1.1"}});  // waited while the loop was busy
+  Write(3200, 100, {{"HTTP/1.1 200 OK"}});
+  Close(4000);
+  ASSERT_EQ(sink_.starts.size(), 2u);
+  EXPECT_EQ(sink_.starts[0].arrival_ns, 400u);
+  EXPECT_EQ(sink_.starts[0].start_ns, 1000u);
+  ASSERT_EQ(sink_.done.size(), 2u);
+  ExpectDone(0, "GET", "/a", 200, 1000, 1500, Outcome::kCompleted);
+  EXPECT_EQ(sink_.done[0].arrival_ns, 400u);
+  ExpectDone(1, "GET", "/b", 200, 3000, 3200, Outcome::kCompleted);
+  EXPECT_EQ(sink_.done[1].arrival_ns, 1550u);
+  EXPECT_EQ(st_.counters().arrival_unknown, 0u);
+  EXPECT_EQ(st_.counters().arrival_after_read, 0u);
+}
+
+TEST_F(StitcherTest, PipelinedLinesShareTheReadsArrival) {
+  ReadArrived(700, 1000, 80, {{"GET /a HTTP/1.1"}, {"GET /b HTTP/1.1", 40}});
+  Write(1500, 100, {{"HTTP/1.1 200 OK"}});
+  Write(1600, 100, {{"HTTP/1.1 200 OK"}});
+  Close(2000);
+  ASSERT_EQ(sink_.done.size(), 2u);
+  EXPECT_EQ(sink_.done[0].arrival_ns, 700u);
+  EXPECT_EQ(sink_.done[1].arrival_ns, 700u);
+}
+
+TEST_F(StitcherTest, UnknownOrLateArrivalFallsBackToTheReadAndIsCounted) {
+  Read(1000, 60, {{"GET /a HTTP/1.1"}});               // e.g. adopted, unix new conn
+  ReadArrived(2500, 2000, 60, {{"GET /b HTTP/1.1"}});  // skewed clocks
+  ReadArrived(2900, 3000, 10, {});                     // body: not a request
+  Close(4000);
+  ASSERT_EQ(sink_.done.size(), 2u);
+  EXPECT_EQ(sink_.done[0].arrival_ns, 1000u);
+  EXPECT_EQ(sink_.done[1].arrival_ns, 2000u);
+  EXPECT_EQ(st_.counters().arrival_unknown, 1u);
+  EXPECT_EQ(st_.counters().arrival_after_read, 1u);
+  StitchCounters sum;
+  sum += st_.counters();
+  EXPECT_EQ(sum.arrival_unknown, 1u);
+  EXPECT_EQ(sum.arrival_after_read, 1u);
 }
 
 }  // namespace

@@ -29,7 +29,8 @@ struct Line {
 class TrackerTest : public ::testing::Test {
  protected:
   void Send(uint8_t kind, uint32_t tgid, uint64_t conn, uint64_t ts, int64_t ret = 0,
-            const std::vector<Line>& lines = {}, uint8_t flags = 0, int32_t fd = 7) {
+            const std::vector<Line>& lines = {}, uint8_t flags = 0, int32_t fd = 7,
+            uint64_t arrival = 0) {
     perfd_http_event e;
     // The kernel does not clear lines[] between events: stale bytes past
     // line_len must never be read.
@@ -44,6 +45,8 @@ class TrackerTest : public ::testing::Test {
     e.h.flags = flags;
     e.h.nlines = static_cast<uint8_t>(lines.size());
     e.h.pad = 0;
+    e.h.py_root = 0;
+    e.h.arrival_ns = arrival;
     for (size_t k = 0; k < lines.size(); ++k) {
       std::memcpy(e.lines[k], lines[k].text.data(), lines[k].text.size());
       e.h.line_len[k] = static_cast<uint8_t>(lines[k].text.size());
@@ -284,6 +287,17 @@ TEST_F(TrackerTest, StatsAggregateFlagsAndClosedConnections) {
     EXPECT_EQ(r.end_ns, 400u);
     EXPECT_EQ(r.status, 0);
   }
+}
+
+TEST_F(TrackerTest, ArrivalOfTheReadReachesTheRequest) {
+  Accept(1, 10, 100);
+  Send(PERFD_EV_READ, 1, 10, 1000, 60, {{"GET /q HTTP/1.1"}}, 0, 7, /*arrival=*/250);
+  Write(1, 10, 1200, 90, {{"HTTP/1.1 200 OK"}});
+  Close(1, 10, 1300);
+  ASSERT_EQ(sink_.done.size(), 1u);
+  EXPECT_EQ(sink_.done[0].start_ns, 1000u);
+  EXPECT_EQ(sink_.done[0].arrival_ns, 250u);
+  EXPECT_EQ(sink_.done[0].end_ns, 1200u);
 }
 
 }  // namespace
