@@ -21,10 +21,9 @@ DURATION="${DURATION:-15}"
 THREADS="${THREADS:-2}"
 CONNECTIONS="${CONNECTIONS:-32}"
 
-die() {
-  echo "overhead: $*" >&2
-  exit 1
-}
+BENCH_NAME=overhead
+# shellcheck source=bench/lib.sh
+. "$REPO/bench/lib.sh"
 [ "$(id -u)" -eq 0 ] || die "needs root (perfd uses eBPF)"
 [ -x "$PERFD" ] || die "no perfd at $PERFD (build first, or set PERFD_BUILD_DIR / PERFD_BIN)"
 [ -x "$PERFCTL" ] || die "no perfctl at $PERFCTL"
@@ -33,16 +32,6 @@ command -v wrk >/dev/null || die "wrk missing (scripts/install-deps.sh installs 
 TMP="$(mktemp -d /tmp/perfd-bench.XXXXXX)"
 APP_PID=""
 PERFD_PID=""
-STOP_RC=0
-stop_pid() { # pid: TERM, wait up to 10 s, then KILL; exit code in STOP_RC
-  local pid="$1"
-  STOP_RC=0
-  [ -n "$pid" ] || return 0
-  kill -TERM "$pid" 2>/dev/null || true
-  for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-  kill -KILL "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || STOP_RC=$?
-}
 cleanup() {
   trap - INT TERM EXIT
   stop_pid "$PERFD_PID"
@@ -52,18 +41,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
-
-free_port() { "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-until_ok() { # timeout_s command...
-  local deadline=$((SECONDS + $1))
-  shift
-  until "$@" >/dev/null 2>&1; do
-    [ "$SECONDS" -lt "$deadline" ] || return 1
-    sleep 0.1
-  done
-}
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; } # utime + stime, clock ticks
-rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
 
 PORT="$(free_port)"
 PYTHONDONTWRITEBYTECODE=1 PERFD_SERVICE=bench "$PY" -m uvicorn bench_app:app \

@@ -1,0 +1,31 @@
+# Shell helpers shared by the bench scripts (sourced, not run).
+
+die() {
+  echo "${BENCH_NAME:-bench}: $*" >&2
+  exit 1
+}
+
+STOP_RC=0
+stop_pid() { # pid: TERM, wait up to 10 s, then KILL; exit code in STOP_RC
+  local pid="$1"
+  STOP_RC=0
+  [ -n "$pid" ] || return 0
+  kill -TERM "$pid" 2>/dev/null || true
+  for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  kill -KILL "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || STOP_RC=$?
+}
+
+free_port() { /usr/bin/python3.11 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+until_ok() { # timeout_s command...
+  local deadline=$((SECONDS + $1))
+  shift
+  until "$@" >/dev/null 2>&1; do
+    [ "$SECONDS" -lt "$deadline" ] || return 1
+    sleep 0.1
+  done
+}
+
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; } # utime + stime, clock ticks
+rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
