@@ -29,7 +29,7 @@ bool IsPop(std::string_view c, size_t* i) {
 
 const char* ContextHookKindName(ContextHookKind k) {
   return k == ContextHookKind::kAllCopies ? "all context copies (context_new_from_vars)"
-                                          : "C-API copies only (PyContext_CopyCurrent)";
+                                          : "copies through PyContext_CopyCurrent";
 }
 
 std::variant<uint64_t, std::string> DecodeCopyTailJump(std::string_view code, uint64_t vaddr,

@@ -10,9 +10,12 @@
 // compiled as `...; mov ctx_vars(%rax),%rdi; [pop]*; jmp context_new_from_vars`
 // (Debian's LTO build) — the mov's displacement must equal the verified
 // PyContext.ctx_vars offset, or the pattern is not trusted. Otherwise the
-// hook is PyContext_CopyCurrent itself: C-API copies only (task creation and
-// uvloop), so copies made by contextvars.copy_context() — anyio's worker
-// threads — are not seen and their samples stay unattributed.
+// hook is PyContext_CopyCurrent itself: every copy made through the C API
+// (task creation, C futures, uvloop) and contextvars.copy_context() where
+// that calls it (pyenv's builds tail-call it; tests/bpf/request_identity_test
+// shows anyio-style worker-thread calls tagged on 3.10-3.13). A build that
+// inlined the constructor into copy_context() without the decodable tail jump
+// would leave worker-thread samples untagged: "(unattributed)", counted.
 #pragma once
 
 #include <cstdint>
@@ -26,7 +29,7 @@ namespace perfd::python {
 
 enum class ContextHookKind {
   kAllCopies,   // context_new_from_vars: every context copy
-  kCApiCopies,  // PyContext_CopyCurrent: C-API copies only
+  kCApiCopies,  // PyContext_CopyCurrent: copies made through it
 };
 
 struct ContextHook {

@@ -36,7 +36,7 @@ class IdentityAttacher {
 
   struct Counts {
     uint64_t all_copies = 0;   // tracking on, every context copy seen
-    uint64_t capi_copies = 0;  // tracking on, C-API copies only (no worker threads)
+    uint64_t capi_copies = 0;  // tracking on, PyContext_CopyCurrent hooked
     uint64_t refused = 0;      // interval join only
   };
   Counts counts() const { return {all_copies_.load(), capi_copies_.load(), refused_.load()}; }
