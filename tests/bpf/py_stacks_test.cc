@@ -24,6 +24,7 @@
 #include "daemon/python/code_reader.h"
 #include "daemon/python/python_target.h"
 #include "daemon/python/symbolizer.h"
+#include "tests/bpf/interpreters.h"
 #include "tests/unit/python_target/live_python.h"
 
 namespace perfd {
@@ -38,15 +39,6 @@ constexpr const char* kScriptLifetimeS = "30";
 // Fewer samples than this make a percentage meaningless.
 constexpr size_t kMinSamples = 50;
 constexpr double kMinShare = 0.90;
-
-struct Interpreter {
-  const char* label;
-  int minor;
-  const char* path;  // nullptr: the newest pyenv 3.<minor>.N
-};
-
-// gtest prints the parameter in failure lines.
-void PrintTo(const Interpreter& in, std::ostream* os) { *os << in.label; }
 
 std::string ScriptPath(const std::string& name) {
   return std::string(PERFD_PY_SCRIPTS_DIR) + "/" + name;
@@ -161,17 +153,9 @@ class PyStacksTest : public ::testing::TestWithParam<Interpreter> {
  protected:
   void SetUp() override {
     if (geteuid() != 0) GTEST_SKIP() << "needs root (perf events and BPF)";
-    const Interpreter& in = GetParam();
-    if (in.path) {
-      python_ = in.path;
-    } else {
-      std::string version = pt::PyenvVersion(in.minor);
-      if (version.empty())
-        GTEST_SKIP() << "no pyenv CPython 3." << in.minor << ".N under " << pt::PyenvRoot()
-                     << "/versions";
-      python_ = pt::PyenvPython(version);
-    }
-    if (access(python_.c_str(), X_OK) != 0) GTEST_SKIP() << python_ << " is not installed";
+    std::string why;
+    python_ = FindInterpreter(GetParam(), &why);
+    if (python_.empty()) GTEST_SKIP() << why;
   }
 
   // Starts `script` with `args`, waits for its "ready" line, verifies the
@@ -427,19 +411,7 @@ TEST_P(PyStacksTest, AsyncioTaskHasStableRootFrame) {
   EXPECT_EQ(run.counters[PY_CNT_READ_ERRORS], 0u);
 }
 
-INSTANTIATE_TEST_SUITE_P(Interpreters, PyStacksTest,
-                         ::testing::Values(Interpreter{"pyenv-3.10", 10, nullptr},
-                                           Interpreter{"pyenv-3.11", 11, nullptr},
-                                           Interpreter{"pyenv-3.12", 12, nullptr},
-                                           Interpreter{"pyenv-3.13", 13, nullptr},
-                                           Interpreter{"debian-3.11", 11, "/usr/bin/python3.11"}),
-                         [](const ::testing::TestParamInfo<Interpreter>& info) {
-                           std::string name = info.param.label;
-                           std::replace_if(
-                               name.begin(), name.end(), [](char c) { return !std::isalnum(c); },
-                               '_');
-                           return name;
-                         });
+INSTANTIATE_TEST_SUITE_P(Interpreters, PyStacksTest, SupportedInterpreters(), InterpreterTestName);
 
 }  // namespace
 }  // namespace perfd

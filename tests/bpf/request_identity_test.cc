@@ -28,6 +28,7 @@
 #include "daemon/python/code_reader.h"
 #include "daemon/python/python_target.h"
 #include "daemon/python/symbolizer.h"
+#include "tests/bpf/interpreters.h"
 #include "tests/unit/python_target/live_python.h"
 
 namespace perfd {
@@ -37,13 +38,6 @@ namespace pt = python::testing;
 
 constexpr uint32_t kHz = 199;
 constexpr const char* kScriptLifetimeS = "30";
-
-struct Interpreter {
-  const char* label;
-  int minor;
-  const char* path;  // nullptr: the newest pyenv 3.<minor>.N
-};
-void PrintTo(const Interpreter& in, std::ostream* os) { *os << in.label; }
 
 int Connect(int port) {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -62,15 +56,9 @@ class RequestIdentityTest : public ::testing::TestWithParam<Interpreter> {
  protected:
   void SetUp() override {
     if (geteuid() != 0) GTEST_SKIP() << "needs root (perf events, uprobes, BPF)";
-    const Interpreter& in = GetParam();
-    if (in.path) {
-      python_ = in.path;
-    } else {
-      std::string version = pt::PyenvVersion(in.minor);
-      if (version.empty()) GTEST_SKIP() << "no pyenv CPython 3." << in.minor;
-      python_ = pt::PyenvPython(version);
-    }
-    if (access(python_.c_str(), X_OK) != 0) GTEST_SKIP() << python_ << " is not installed";
+    std::string why;
+    python_ = FindInterpreter(GetParam(), &why);
+    if (python_.empty()) GTEST_SKIP() << why;
   }
   std::string python_;
 };
@@ -200,19 +188,8 @@ TEST_P(RequestIdentityTest, OverlappingRequestsKeepTheirOwnConnection) {
   EXPECT_EQ(k[PY_CTX_CNT_TABLE_FULL], 0u);
 }
 
-INSTANTIATE_TEST_SUITE_P(Interpreters, RequestIdentityTest,
-                         ::testing::Values(Interpreter{"pyenv-3.10", 10, nullptr},
-                                           Interpreter{"pyenv-3.11", 11, nullptr},
-                                           Interpreter{"pyenv-3.12", 12, nullptr},
-                                           Interpreter{"pyenv-3.13", 13, nullptr},
-                                           Interpreter{"debian-3.11", 11, "/usr/bin/python3.11"}),
-                         [](const ::testing::TestParamInfo<Interpreter>& info) {
-                           std::string name = info.param.label;
-                           std::replace_if(
-                               name.begin(), name.end(), [](char c) { return !std::isalnum(c); },
-                               '_');
-                           return name;
-                         });
+INSTANTIATE_TEST_SUITE_P(Interpreters, RequestIdentityTest, SupportedInterpreters(),
+                         InterpreterTestName);
 
 }  // namespace
 }  // namespace perfd

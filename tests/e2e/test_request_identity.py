@@ -195,30 +195,23 @@ def check_identity(doc: dict, label: str) -> None:
     assert not failures, f"{label}: {failures}\n{json.dumps(doc, indent=1)}"
 
 
-def test_gunicorn_uvloop_workers(perfd, launch):
-    service = unique("e2e-id-uvloop")
-    app = launch("concurrency_app:app", service, server="gunicorn", workers=2)
-    perfd.warm_up(app)
-    drive_mix(app.port)
-    check_identity(settled_top(perfd, service), "gunicorn 2 workers, uvloop")
-
-
-def test_uvicorn_asyncio_loop(perfd, launch):
-    service = unique("e2e-id-asyncio")
-    app = launch("concurrency_app:app", service, workers=2, extra_args=["--loop", "asyncio"])
-    perfd.warm_up(app)
-    drive_mix(app.port)
-    check_identity(settled_top(perfd, service), "uvicorn 2 workers, asyncio loop")
-
-
-def test_uvicorn_h11_with_pipelining(perfd, launch):
+# (label, launch keyword arguments, pipelined clients?)
+SERVERS = [
+    ("gunicorn 2 workers, uvloop", {"server": "gunicorn", "workers": 2}, False),
+    ("uvicorn 2 workers, asyncio loop", {"workers": 2, "extra_args": ["--loop", "asyncio"]}, False),
     # The pure-Python h11 protocol; pipelined requests start their task from
     # the previous request's context when it completes.
-    service = unique("e2e-id-h11")
-    app = launch("concurrency_app:app", service, workers=2, extra_args=["--http", "h11"])
+    ("uvicorn 2 workers, h11, pipelining", {"workers": 2, "extra_args": ["--http", "h11"]}, True),
+]
+
+
+@pytest.mark.parametrize("label,launch_kw,pipelined", SERVERS, ids=["uvloop", "asyncio", "h11"])
+def test_known_cpu_under_concurrency(perfd, launch, label, launch_kw, pipelined, request):
+    service = unique("e2e-id-" + request.node.callspec.id)
+    app = launch("concurrency_app:app", service, **launch_kw)
     perfd.warm_up(app)
-    drive_mix(app.port, pipelined=True)
-    check_identity(settled_top(perfd, service), "uvicorn 2 workers, h11, pipelining")
+    drive_mix(app.port, pipelined=pipelined)
+    check_identity(settled_top(perfd, service), label)
 
 
 def test_identity_self_metrics(perfd):
