@@ -34,7 +34,9 @@ const std::vector<SelfMetricDef> kSelfMetrics = {
     {"perfd_route_overflow_total", SelfMetricType::kCounter,
      "Requests folded into route \"other\" because the per-service route cap was reached"},
     {"perfd_openapi_fetches_total", SelfMetricType::kCounter,
-     "OpenAPI document fetches, by result"},
+     "OpenAPI document fetches, by result: ok, http_error, invalid_document, "
+     "malformed_response, too_large, internal_error (all final: heuristic routes), "
+     "unreachable (retried)"},
     {"perfd_errors_total", SelfMetricType::kCounter, "Internal errors, by component"},
     {"perfd_python_workers", SelfMetricType::kGauge,
      "Workers whose interpreter was verified for stack walking, or refused (HTTP still traced)"},

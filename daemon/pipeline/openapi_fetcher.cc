@@ -17,14 +17,15 @@
 #include <fstream>
 #include <set>
 #include <sstream>
+#include <string_view>
 
+#include "daemon/pipeline/http_response.h"
 #include "daemon/routes/openapi.h"
 
 namespace perfd {
 
 namespace {
 
-constexpr size_t kMaxDocument = 16 << 20;
 constexpr int kMaxAttempts = 6;
 
 uint64_t NowMs() {
@@ -148,72 +149,37 @@ int Connect(const std::string& addr, uint32_t timeout_ms, std::string* err) {
   return fd;
 }
 
-// Minimal HTTP/1.1 client for one GET with Connection: close.
-FetchResult Get(const std::string& addr, const std::string& path, uint32_t timeout_ms) {
+// Closes the connection on every path out of FetchFromAddress, exceptions
+// included.
+class FdCloser {
+ public:
+  explicit FdCloser(int fd) : fd_(fd) {}
+  ~FdCloser() { close(fd_); }
+  FdCloser(const FdCloser&) = delete;
+  FdCloser& operator=(const FdCloser&) = delete;
+
+ private:
+  const int fd_;
+};
+
+FetchResult FromParser(const std::string& addr, http::HttpResponseParser* parser) {
   FetchResult r;
-  int fd = Connect(addr, timeout_ms, &r.error);
-  if (fd < 0) return r;
-  const std::string req = "GET " + path +
-                          " HTTP/1.1\r\nHost: localhost\r\nUser-Agent: perfd\r\nAccept: "
-                          "application/json\r\nConnection: close\r\n\r\n";
-  const uint64_t deadline = NowMs() + timeout_ms;
-  size_t sent = 0;
-  std::string in;
-  char buf[16384];
-  while (true) {
-    uint64_t now = NowMs();
-    if (now >= deadline) {
-      r.error = addr + ": timed out after " + std::to_string(timeout_ms) + " ms";
-      close(fd);
-      return r;
-    }
-    pollfd p{fd, static_cast<short>(sent < req.size() ? POLLOUT : POLLIN), 0};
-    if (poll(&p, 1, deadline - now) <= 0) continue;
-    if (sent < req.size()) {
-      ssize_t n = send(fd, req.data() + sent, req.size() - sent, MSG_NOSIGNAL);
-      if (n < 0 && errno != EAGAIN) break;
-      if (n > 0) sent += n;
-      continue;
-    }
-    ssize_t n = recv(fd, buf, sizeof(buf), 0);
-    if (n == 0) break;
-    if (n < 0) {
-      if (errno == EAGAIN) continue;
-      break;
-    }
-    in.append(buf, n);
-    if (in.size() > kMaxDocument) {
-      r.error = addr + ": document larger than 16 MiB";
-      close(fd);
-      return r;
-    }
-  }
-  close(fd);
-  auto head_end = in.find("\r\n\r\n");
-  if (in.rfind("HTTP/1.", 0) != 0 || head_end == std::string::npos || in.size() < 12) {
-    r.error = addr + ": not an HTTP response";
+  if (parser->state() == http::HttpResponseParser::State::kFailed) {
+    const http::HttpResponse& resp = parser->result();
+    r.outcome = resp.error == http::HttpResponseError::kTooLarge ? FetchOutcome::kTooLarge
+                                                                 : FetchOutcome::kMalformedResponse;
+    r.status = resp.status;
+    r.error = addr + ": " + resp.message;
     return r;
   }
-  r.status = std::atoi(in.c_str() + 9);
-  std::string head = in.substr(0, head_end);
-  std::string body = in.substr(head_end + 4);
-  for (auto& c : head) c = std::tolower(static_cast<unsigned char>(c));
-  if (head.find("transfer-encoding: chunked") != std::string::npos) {
-    std::string out;
-    size_t pos = 0;
-    while (pos < body.size()) {
-      size_t eol = body.find("\r\n", pos);
-      if (eol == std::string::npos) break;
-      size_t len = std::strtoul(body.c_str() + pos, nullptr, 16);
-      if (len == 0) break;
-      out.append(body, eol + 2, len);
-      pos = eol + 2 + len + 2;
-    }
-    body = std::move(out);
+  r.status = parser->status();
+  if (r.status != 200) {
+    r.outcome = FetchOutcome::kHttpError;
+    r.error = addr + ": HTTP " + std::to_string(r.status);
+    return r;
   }
-  r.body = std::move(body);
-  r.ok = r.status == 200;
-  if (!r.ok) r.error = addr + ": HTTP " + std::to_string(r.status);
+  r.outcome = FetchOutcome::kOk;
+  r.body = parser->TakeResult().body;
   return r;
 }
 
@@ -238,6 +204,55 @@ class NetnsGuard {
 
 }  // namespace
 
+// One GET with Connection: close. This function only moves bytes; framing,
+// validation and every size cap are HttpResponseParser's.
+FetchResult FetchFromAddress(const std::string& addr, const std::string& path,
+                             uint32_t timeout_ms) {
+  FetchResult r;
+  int fd = Connect(addr, timeout_ms, &r.error);
+  if (fd < 0) return r;
+  FdCloser closer(fd);
+  const std::string req = "GET " + path +
+                          " HTTP/1.1\r\nHost: localhost\r\nUser-Agent: perfd\r\nAccept: "
+                          "application/json\r\nConnection: close\r\n\r\n";
+  const uint64_t deadline = NowMs() + timeout_ms;
+  size_t sent = 0;
+  http::HttpResponseParser parser;
+  char buf[16384];
+  while (parser.state() == http::HttpResponseParser::State::kIncomplete) {
+    // A status other than 200 is the answer; its body is not needed.
+    if (parser.head_complete() && parser.status() != 200) break;
+    uint64_t now = NowMs();
+    if (now >= deadline) {
+      r.error = addr + ": timed out after " + std::to_string(timeout_ms) + " ms";
+      return r;
+    }
+    pollfd p{fd, static_cast<short>(sent < req.size() ? POLLOUT : POLLIN), 0};
+    if (poll(&p, 1, static_cast<int>(deadline - now)) <= 0) continue;
+    if (sent < req.size()) {
+      ssize_t n = send(fd, req.data() + sent, req.size() - sent, MSG_NOSIGNAL);
+      if (n < 0 && errno != EAGAIN && errno != EINTR) {
+        r.error = addr + ": " + std::strerror(errno);
+        return r;
+      }
+      if (n > 0) sent += n;
+      continue;
+    }
+    ssize_t n = recv(fd, buf, sizeof(buf), 0);
+    if (n == 0) {
+      parser.Finish();
+      break;
+    }
+    if (n < 0) {
+      if (errno == EAGAIN || errno == EINTR) continue;
+      r.error = addr + ": " + std::strerror(errno);
+      return r;
+    }
+    parser.Feed(std::string_view(buf, static_cast<size_t>(n)));
+  }
+  return FromParser(addr, &parser);
+}
+
 std::vector<std::string> ListenAddresses(uint32_t pid, const std::string& proc_root) {
   std::vector<std::string> out;
   auto inodes = SocketInodes(pid, proc_root);
@@ -251,20 +266,25 @@ std::vector<std::string> ListenAddresses(uint32_t pid, const std::string& proc_r
 
 FetchResult FetchFromProcess(uint32_t pid, const std::string& path, uint32_t timeout_ms) {
   auto addrs = ListenAddresses(pid);
-  if (addrs.empty()) return {false, 0, "", "no listening socket found"};
+  if (addrs.empty()) return {FetchOutcome::kUnreachable, 0, "", "no listening socket found"};
   NetnsGuard netns(pid);
-  FetchResult last;
+  // The first address that answers HTTP decides. A listener that is not the
+  // HTTP server (or is broken) must not hide one that is, so other failures
+  // only keep the most telling one: a malformed answer over an unreachable.
+  FetchResult best;
   for (const auto& a : addrs) {
-    last = Get(a, path, timeout_ms);
-    if (last.ok || last.status != 0) return last;
+    FetchResult r = FetchFromAddress(a, path, timeout_ms);
+    if (r.outcome == FetchOutcome::kOk || r.outcome == FetchOutcome::kHttpError) return r;
+    if (best.outcome == FetchOutcome::kUnreachable) best = std::move(r);
   }
-  return last;
+  return best;
 }
 
-OpenApiFetcher::OpenApiFetcher(std::string path, uint32_t timeout_ms, Install install)
+OpenApiFetcher::OpenApiFetcher(std::string path, uint32_t timeout_ms, Install install, Fetch fetch)
     : path_(std::move(path)),
       timeout_ms_(timeout_ms),
       install_(std::move(install)),
+      fetch_(std::move(fetch)),
       thread_([this] { Run(); }) {}
 
 OpenApiFetcher::~OpenApiFetcher() {
@@ -306,37 +326,60 @@ void OpenApiFetcher::Run() {
     }
     jobs_.pop_front();
     lock.unlock();
-    FetchResult r = FetchFromProcess(job.pid, path_, timeout_ms_);
-    std::string outcome;
-    std::optional<std::vector<std::string>> paths;
-    if (r.ok) {
-      std::string perr;
-      paths = ParseOpenApiPaths(r.body, &perr);
-      outcome = paths ? "ok" : "invalid_document";
-      if (!paths) r.error = perr;
-    } else {
-      outcome = r.status ? "http_error" : "unreachable";
-    }
-    if (paths) {
-      spdlog::info("service {}: {} route templates from {}", job.service, paths->size(), path_);
-      install_(job.service, std::move(*paths));
+    // An exception escaping this thread would terminate perfd: whatever a
+    // service's bytes (or a bug of ours) make throw ends this job only,
+    // counted, and the loop goes on with the next one.
+    Attempt a{"internal_error", true, {}};
+    try {
+      a = Try(job);
+    } catch (const std::exception& e) {
+      a.error = e.what();
+    } catch (...) {
+      a.error = "unknown exception";
     }
     lock.lock();
-    ++results_[outcome];
-    if (paths || outcome == "http_error" || outcome == "invalid_document") {
-      // A definite answer: the service has no usable document; heuristics
-      // stay in charge. Not retried (each try is a request to the service).
-      if (!paths)
-        spdlog::info("service {}: no OpenAPI document at {} ({}); using heuristics", job.service,
-                     path_, r.error);
-      services_[job.service] = true;
-    } else if (job.attempt + 1 < kMaxAttempts) {
-      // Not listening yet (app still importing): retry with backoff.
-      jobs_.push_back({job.service, job.pid, job.attempt + 1, NowMs() + (500ull << job.attempt)});
-    } else {
-      spdlog::warn("service {}: OpenAPI fetch gave up: {}", job.service, r.error);
-      services_[job.service] = true;
-    }
+    Record(job, a);
+  }
+}
+
+OpenApiFetcher::Attempt OpenApiFetcher::Try(const Job& job) {
+  FetchResult r = fetch_(job.pid, path_, timeout_ms_);
+  switch (r.outcome) {
+    case FetchOutcome::kOk:
+      break;
+    case FetchOutcome::kUnreachable:
+      // Not listening yet (app still importing): retried with backoff.
+      return {"unreachable", false, std::move(r.error)};
+    case FetchOutcome::kHttpError:
+      return {"http_error", true, std::move(r.error)};
+    case FetchOutcome::kMalformedResponse:
+      return {"malformed_response", true, std::move(r.error)};
+    case FetchOutcome::kTooLarge:
+      return {"too_large", true, std::move(r.error)};
+  }
+  std::string perr;
+  std::optional<std::vector<std::string>> paths = ParseOpenApiPaths(r.body, &perr);
+  if (!paths) return {"invalid_document", true, std::move(perr)};
+  spdlog::info("service {}: {} route templates from {}", job.service, paths->size(), path_);
+  install_(job.service, std::move(*paths));
+  return {"ok", true, {}};
+}
+
+void OpenApiFetcher::Record(const Job& job, const Attempt& a) {
+  ++results_[a.result];
+  const bool ok = std::string_view(a.result) == "ok";
+  if (a.definite) {
+    // A definite answer: done. Without a usable document heuristics stay in
+    // charge; it is not retried (each try is a request to the service).
+    if (!ok)
+      spdlog::info("service {}: no OpenAPI document at {} ({}: {}); using heuristics", job.service,
+                   path_, a.result, a.error);
+    services_[job.service] = true;
+  } else if (job.attempt + 1 < kMaxAttempts) {
+    jobs_.push_back({job.service, job.pid, job.attempt + 1, NowMs() + (500ull << job.attempt)});
+  } else {
+    spdlog::warn("service {}: OpenAPI fetch gave up: {}", job.service, a.error);
+    services_[job.service] = true;
   }
 }
 

@@ -22,12 +22,26 @@ namespace perfd {
 // namespace too (the fetch enters that namespace).
 std::vector<std::string> ListenAddresses(uint32_t pid, const std::string& proc_root = "/proc");
 
+// How one fetch ended. Everything but kUnreachable is a definite answer
+// from the service; the fetcher counts each kind by name.
+enum class FetchOutcome {
+  kOk,                 // HTTP 200 with a complete, well-framed body
+  kUnreachable,        // no listener, connect/IO error or timeout: retried
+  kHttpError,          // a valid response with a status other than 200
+  kMalformedResponse,  // not valid HTTP/1.x, truncated, unsupported coding
+  kTooLarge,           // over a cap of http::HttpResponseLimits
+};
+
 struct FetchResult {
-  bool ok = false;
+  FetchOutcome outcome = FetchOutcome::kUnreachable;
   int status = 0;
   std::string body;
   std::string error;
 };
+
+// GET <path> from one listen address ("tcp:<ip>:<port>" / "unix:<path>") in
+// the calling thread's network namespace. Blocking, bounded by timeout_ms.
+FetchResult FetchFromAddress(const std::string& addr, const std::string& path, uint32_t timeout_ms);
 
 // GET <path> from the first address of the process that answers, inside the
 // process's network namespace. Blocking, bounded by timeout_ms per address.
@@ -36,12 +50,18 @@ FetchResult FetchFromProcess(uint32_t pid, const std::string& path, uint32_t tim
 class OpenApiFetcher {
  public:
   using Install = std::function<void(const std::string& service, std::vector<std::string>)>;
-  OpenApiFetcher(std::string path, uint32_t timeout_ms, Install install);
+  // FetchFromProcess in production; tests substitute a fetch that needs no
+  // other process or network namespace.
+  using Fetch =
+      std::function<FetchResult(uint32_t pid, const std::string& path, uint32_t timeout_ms)>;
+  OpenApiFetcher(std::string path, uint32_t timeout_ms, Install install,
+                 Fetch fetch = FetchFromProcess);
   ~OpenApiFetcher();
 
   // Asks for the service's document via this worker, unless already done.
   void Request(const std::string& service, uint32_t pid);
-  // "ok", "http_error", "unreachable", "invalid_document" → count.
+  // "ok", "http_error", "unreachable", "invalid_document", "malformed_response",
+  // "too_large", "internal_error" → count.
   std::map<std::string, uint64_t> Results() const;
 
  private:
@@ -51,11 +71,21 @@ class OpenApiFetcher {
     int attempt;
     uint64_t not_before_ms;
   };
+  // One fetch, its verdict, and the install of its templates.
+  struct Attempt {
+    const char* result;  // a Results() key
+    bool definite;       // false: retry with backoff
+    std::string error;
+  };
   void Run();
+  Attempt Try(const Job& job);
+  // Called with mu_ held.
+  void Record(const Job& job, const Attempt& a);
 
   const std::string path_;
   const uint32_t timeout_ms_;
   Install install_;
+  Fetch fetch_;
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::deque<Job> jobs_;
