@@ -306,6 +306,8 @@ void AddPythonStats(const PySampler* sampler, const PythonProfiler& profiler,
   add("perfd_python_symbolizer_total", sym.misses, {{"kind", "miss"}});
   add("perfd_python_symbolizer_total", sym.evictions, {{"kind", "eviction"}});
   add("perfd_python_symbolizer_total", sym.read_failures, {{"kind", "read_failure"}});
+  add("perfd_python_symbolizer_total", sym.rejected, {{"kind", "rejected"}});
+  add("perfd_python_symbolizer_total", sym.linetables_truncated, {{"kind", "linetable_truncated"}});
   add("perfd_python_symbolizer_total", sym.stale_reads, {{"kind", "stale_read"}});
   add("perfd_python_stacks", profiler.stacks().stacks());
 }

@@ -58,7 +58,9 @@ const std::vector<SelfMetricDef> kSelfMetrics = {
     {"perfd_python_samples_pending", SelfMetricType::kGauge,
      "Samples waiting for the request they belong to"},
     {"perfd_python_symbolizer_total", SelfMetricType::kCounter,
-     "Symbol cache hits, misses, evictions, read failures and stale entries"},
+     "Symbol cache hits, misses, evictions, read failures (of which rejected: a length, kind "
+     "or size in the target's memory out of range), stale entries, and code objects whose line "
+     "table exceeded the cap (linetable_truncated: no line numbers)"},
     {"perfd_python_stacks", SelfMetricType::kGauge, "Distinct stacks interned"},
     {"perfd_bpf_program_runs_total", SelfMetricType::kCounter,
      "BPF program invocations (needs sysctl kernel.bpf_stats_enabled=1)"},
