@@ -33,6 +33,13 @@ const std::vector<SelfMetricDef> kSelfMetrics = {
      "Requests from processes no longer mapped to a service"},
     {"perfd_route_overflow_total", SelfMetricType::kCounter,
      "Requests folded into route \"other\" because the per-service route cap was reached"},
+    {"perfd_route_templates_refused_total", SelfMetricType::kCounter,
+     "OpenAPI route templates not used, by reason: too_many (over 2000 per service), too_long "
+     "(over 256 bytes), too_many_segments (over 32), bad_parameter_name (not [A-Za-z0-9_]), "
+     "bad_character (control character), invalid (syntax); counted at every fetch"},
+    {"perfd_route_lookups_over_budget_total", SelfMetricType::kCounter,
+     "Route lookups that exhausted the per-lookup matching budget and used the path "
+     "heuristics instead"},
     {"perfd_openapi_fetches_total", SelfMetricType::kCounter,
      "OpenAPI document fetches, by result"},
     {"perfd_errors_total", SelfMetricType::kCounter, "Internal errors, by component"},
