@@ -248,6 +248,11 @@ std::vector<SelfSample> CollectSelfStats(const HttpProbes& probes, const http::H
   add("perfd_requests_unknown_worker_total", router.unknown_pid_requests());
   for (const auto& [svc, n] : router.RouteOverflows())
     add("perfd_route_overflow_total", n, {{"service_name", svc}});
+  for (const auto& [key, n] : router.RouteTemplatesRefused())
+    add("perfd_route_templates_refused_total", n,
+        {{"service_name", key.first}, {"reason", key.second}});
+  for (const auto& [svc, n] : router.RouteLookupsOverBudget())
+    add("perfd_route_lookups_over_budget_total", n, {{"service_name", svc}});
   for (const auto& [result, n] : fetcher.Results())
     add("perfd_openapi_fetches_total", n, {{"result", result}});
   add("perfd_errors_total", discovery.errors(), {{"component", "loader"}});
@@ -306,6 +311,8 @@ void AddPythonStats(const PySampler* sampler, const PythonProfiler& profiler,
   add("perfd_python_symbolizer_total", sym.misses, {{"kind", "miss"}});
   add("perfd_python_symbolizer_total", sym.evictions, {{"kind", "eviction"}});
   add("perfd_python_symbolizer_total", sym.read_failures, {{"kind", "read_failure"}});
+  add("perfd_python_symbolizer_total", sym.rejected, {{"kind", "rejected"}});
+  add("perfd_python_symbolizer_total", sym.linetables_truncated, {{"kind", "linetable_truncated"}});
   add("perfd_python_symbolizer_total", sym.stale_reads, {{"kind", "stale_read"}});
   add("perfd_python_stacks", profiler.stacks().stacks());
 }

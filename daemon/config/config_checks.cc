@@ -6,6 +6,8 @@
 #include <cctype>
 #include <regex>
 
+#include "daemon/routes/route_template.h"
+
 namespace perfd::config_checks {
 namespace {
 
@@ -105,6 +107,10 @@ std::string CheckRoutePattern(const std::string& value) {
     }
   }
   if (in_placeholder) return "unclosed '{' in route pattern '" + value + "'";
+  // Everything else the route table's parser refuses (convertors, parameter
+  // names, size caps), so a rule is never silently dropped at run time.
+  std::string error;
+  if (!RouteTemplate::Parse(value, &error)) return error;
   return "";
 }
 

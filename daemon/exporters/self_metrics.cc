@@ -33,6 +33,13 @@ const std::vector<SelfMetricDef> kSelfMetrics = {
      "Requests from processes no longer mapped to a service"},
     {"perfd_route_overflow_total", SelfMetricType::kCounter,
      "Requests folded into route \"other\" because the per-service route cap was reached"},
+    {"perfd_route_templates_refused_total", SelfMetricType::kCounter,
+     "OpenAPI route templates not used, by reason: too_many (over 2000 per service), too_long "
+     "(over 256 bytes), too_many_segments (over 32), bad_parameter_name (not [A-Za-z0-9_]), "
+     "bad_character (control character), invalid (syntax); counted at every fetch"},
+    {"perfd_route_lookups_over_budget_total", SelfMetricType::kCounter,
+     "Route lookups that exhausted the per-lookup matching budget and used the path "
+     "heuristics instead"},
     {"perfd_openapi_fetches_total", SelfMetricType::kCounter,
      "OpenAPI document fetches, by result: ok, http_error, invalid_document, "
      "malformed_response, too_large, internal_error (all final: heuristic routes), "
@@ -60,7 +67,9 @@ const std::vector<SelfMetricDef> kSelfMetrics = {
     {"perfd_python_samples_pending", SelfMetricType::kGauge,
      "Samples waiting for the request they belong to"},
     {"perfd_python_symbolizer_total", SelfMetricType::kCounter,
-     "Symbol cache hits, misses, evictions, read failures and stale entries"},
+     "Symbol cache hits, misses, evictions, read failures (of which rejected: a length, kind "
+     "or size in the target's memory out of range), stale entries, and code objects whose line "
+     "table exceeded the cap (linetable_truncated: no line numbers)"},
     {"perfd_python_stacks", SelfMetricType::kGauge, "Distinct stacks interned"},
     {"perfd_bpf_program_runs_total", SelfMetricType::kCounter,
      "BPF program invocations (needs sysctl kernel.bpf_stats_enabled=1)"},

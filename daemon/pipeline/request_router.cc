@@ -30,6 +30,23 @@ std::map<std::string, uint64_t> RequestRouter::RouteOverflows() const {
   return out;
 }
 
+std::map<std::pair<std::string, std::string>, uint64_t> RequestRouter::RouteTemplatesRefused()
+    const {
+  std::lock_guard<std::mutex> lock(routes_mu_);
+  std::map<std::pair<std::string, std::string>, uint64_t> out;
+  for (const auto& [service, table] : routes_) {
+    for (const auto& [reason, n] : table->refused()) out[{service, reason}] = n;
+  }
+  return out;
+}
+
+std::map<std::string, uint64_t> RequestRouter::RouteLookupsOverBudget() const {
+  std::lock_guard<std::mutex> lock(routes_mu_);
+  std::map<std::string, uint64_t> out;
+  for (const auto& [service, table] : routes_) out[service] = table->lookups_over_budget();
+  return out;
+}
+
 const std::string* RequestRouter::ServiceOf(uint32_t pid) {
   auto it = service_by_pid_.find(pid);
   return it == service_by_pid_.end() ? nullptr : &it->second;

@@ -10,6 +10,7 @@
 #include <string>
 #include <tuple>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "daemon/config/config.h"
@@ -71,6 +72,10 @@ class RequestRouter : public http::RequestSink {
   std::shared_ptr<RouteTable> Routes(const std::string& service);
   // Route-cap overflow per service (for self-metrics). Thread-safe.
   std::map<std::string, uint64_t> RouteOverflows() const;
+  // OpenAPI templates refused per (service, reason), and lookups over the
+  // matching budget per service (RouteTable). Thread-safe.
+  std::map<std::pair<std::string, std::string>, uint64_t> RouteTemplatesRefused() const;
+  std::map<std::string, uint64_t> RouteLookupsOverBudget() const;
   // Requests from pids no worker maps to (should stay 0).
   uint64_t unknown_pid_requests() const { return unknown_pid_requests_; }
 

@@ -3,6 +3,7 @@
 #include <sys/uio.h>
 
 #include <cstring>
+#include <optional>
 
 namespace perfd::python {
 namespace {
@@ -49,6 +50,26 @@ void AppendUtf8(uint32_t cp, std::string* out) {
   }
 }
 
+// Bytes of storage for `length` code units of `kind` bytes, if the length is
+// non-negative and the product neither overflows nor exceeds `max`. Both
+// factors come from the target: a plain multiplication can wrap (2^62 + 1
+// four-byte units is 4 bytes mod 2^64) and pass a naive bound check.
+std::optional<size_t> StorageBytes(int64_t length, uint32_t kind, size_t max) {
+  if (length < 0) return std::nullopt;
+  uint64_t bytes = 0;
+  if (__builtin_mul_overflow(static_cast<uint64_t>(length), uint64_t{kind}, &bytes)) {
+    return std::nullopt;
+  }
+  if (bytes > max) return std::nullopt;
+  return static_cast<size_t>(bytes);
+}
+
+template <typename T>
+std::optional<T> Fail(ReadError* error, ReadError why) {
+  if (error != nullptr) *error = why;
+  return std::nullopt;
+}
+
 bool ValidOffsets(const py_offsets& off) {
   return off.code_firstlineno != PY_OFF_NONE && off.code_filename != PY_OFF_NONE &&
          off.code_name != PY_OFF_NONE && off.code_linetable != PY_OFF_NONE &&
@@ -66,48 +87,60 @@ bool ProcessMemoryReader::Read(uint64_t addr, void* buf, size_t len) {
   return n == static_cast<ssize_t>(len);
 }
 
-std::optional<std::string> ReadPyString(MemoryReader& mem, const py_offsets& off, uint64_t addr) {
-  if (addr == 0) return std::nullopt;
+std::optional<std::string> ReadPyString(MemoryReader& mem, const py_offsets& off, uint64_t addr,
+                                        ReadError* error) {
+  using Result = std::string;
+  if (addr == 0) return Fail<Result>(error, ReadError::kUnreadable);
   int64_t length = 0;
   uint32_t state = 0;
   if (!ReadValue(mem, addr + kStrLength, &length) || !ReadValue(mem, addr + kStrState, &state)) {
-    return std::nullopt;
+    return Fail<Result>(error, ReadError::kUnreadable);
   }
   const uint32_t kind = StateKind(state);
-  if (!StateCompact(state) || (kind != 1 && kind != 2 && kind != 4)) return std::nullopt;
-  if (StateAscii(state) && kind != 1) return std::nullopt;
-  if (length < 0 || static_cast<uint64_t>(length) * kind > kMaxNameBytes) return std::nullopt;
+  const bool ascii = StateAscii(state);
+  if (!StateCompact(state) || (kind != 1 && kind != 2 && kind != 4) || (ascii && kind != 1)) {
+    return Fail<Result>(error, ReadError::kImplausible);
+  }
+  const std::optional<size_t> bytes = StorageBytes(length, kind, kMaxNameBytes);
+  if (!bytes) return Fail<Result>(error, ReadError::kImplausible);
 
-  const uint64_t data = addr + (StateAscii(state) ? off.unicode_data : NonAsciiDataOffset(off));
-  std::string raw(static_cast<size_t>(length) * kind, '\0');
-  if (!mem.Read(data, raw.data(), raw.size())) return std::nullopt;
-  if (StateAscii(state)) {
+  // Allocated only now, from the checked size; every loop below is bounded by
+  // this buffer, never by the remote length again.
+  const uint64_t data = addr + (ascii ? off.unicode_data : NonAsciiDataOffset(off));
+  std::string raw(*bytes, '\0');
+  if (!mem.Read(data, raw.data(), raw.size())) return Fail<Result>(error, ReadError::kUnreadable);
+  if (ascii) {
     // Pure ASCII by construction; a byte >= 0x80 means we read something else.
     for (char c : raw) {
-      if (static_cast<unsigned char>(c) >= 0x80) return std::nullopt;
+      if (static_cast<unsigned char>(c) >= 0x80) {
+        return Fail<Result>(error, ReadError::kImplausible);
+      }
     }
     return raw;
   }
   std::string out;
-  out.reserve(raw.size() * 2);
-  for (int64_t i = 0; i < length; ++i) {
+  out.reserve(raw.size() * 2);  // <= 2 * kMaxNameBytes: UTF-8 never needs more
+  for (size_t i = 0; i + kind <= raw.size(); i += kind) {
     uint32_t cp = 0;
     if (kind == 1) {
       cp = static_cast<uint8_t>(raw[i]);
     } else if (kind == 2) {
       uint16_t u;
-      std::memcpy(&u, raw.data() + i * 2, 2);
+      std::memcpy(&u, raw.data() + i, 2);
       cp = u;
     } else {
-      std::memcpy(&cp, raw.data() + i * 4, 4);
+      std::memcpy(&cp, raw.data() + i, 4);
     }
     AppendUtf8(cp, &out);
   }
   return out;
 }
 
-std::optional<CodeInfo> ReadCode(MemoryReader& mem, const py_offsets& off, uint64_t code_addr) {
-  if (code_addr == 0 || !ValidOffsets(off)) return std::nullopt;
+std::optional<CodeInfo> ReadCode(MemoryReader& mem, const py_offsets& off, uint64_t code_addr,
+                                 ReadError* error) {
+  using Result = CodeInfo;
+  if (code_addr == 0) return Fail<Result>(error, ReadError::kUnreadable);
+  if (!ValidOffsets(off)) return Fail<Result>(error, ReadError::kImplausible);
   CodeInfo info;
   int32_t firstlineno = 0;
   uint64_t name_ptr = 0, filename_ptr = 0, linetable_ptr = 0;
@@ -116,28 +149,33 @@ std::optional<CodeInfo> ReadCode(MemoryReader& mem, const py_offsets& off, uint6
       !ReadValue(mem, code_addr + name_off, &name_ptr) ||
       !ReadValue(mem, code_addr + off.code_filename, &filename_ptr) ||
       !ReadValue(mem, code_addr + off.code_linetable, &linetable_ptr)) {
-    return std::nullopt;
+    return Fail<Result>(error, ReadError::kUnreadable);
   }
   info.firstlineno = firstlineno;
 
-  auto name = ReadPyString(mem, off, name_ptr);
-  auto filename = ReadPyString(mem, off, filename_ptr);
-  if (!name || !filename) return std::nullopt;
+  auto name = ReadPyString(mem, off, name_ptr, error);
+  if (!name) return std::nullopt;
+  auto filename = ReadPyString(mem, off, filename_ptr, error);
+  if (!filename) return std::nullopt;
   info.qualname = std::move(*name);
   info.filename = std::move(*filename);
 
+  // co_linetable is a bytes object: ob_size is its length, signed.
+  if (linetable_ptr == 0) return Fail<Result>(error, ReadError::kUnreadable);
   int64_t table_len = 0;
-  if (linetable_ptr == 0 || !ReadValue(mem, linetable_ptr + off.var_size, &table_len) ||
-      table_len < 0) {
-    return std::nullopt;
+  if (!ReadValue(mem, linetable_ptr + off.var_size, &table_len)) {
+    return Fail<Result>(error, ReadError::kUnreadable);
   }
-  if (static_cast<uint64_t>(table_len) > kMaxLineTableBytes) {
+  if (table_len < 0) return Fail<Result>(error, ReadError::kImplausible);
+  const std::optional<size_t> table_bytes = StorageBytes(table_len, 1, kMaxLineTableBytes);
+  if (!table_bytes) {
+    // Over the cap (however far): keep the name, give up the lines.
     info.linetable_truncated = true;
     return info;
   }
-  info.linetable.resize(static_cast<size_t>(table_len));
+  info.linetable.resize(*table_bytes);
   if (!mem.Read(linetable_ptr + off.bytes_data, info.linetable.data(), info.linetable.size())) {
-    return std::nullopt;
+    return Fail<Result>(error, ReadError::kUnreadable);
   }
   return info;
 }

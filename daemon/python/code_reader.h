@@ -33,12 +33,21 @@ class ProcessMemoryReader : public MemoryReader {
   pid_t pid_;
 };
 
-// Longest name / filename accepted, in bytes of the str's storage. Real ones
-// are far shorter; a longer length means the object is not what we think.
-inline constexpr size_t kMaxNameBytes = 1024;
+// Longest name / filename accepted, in bytes of the str's storage (length
+// times kind, computed without overflow). 4 KiB is Linux's PATH_MAX, so every
+// real filename fits; a longer length means the object is not what we think
+// (or the process is lying), and the read is refused before allocating.
+inline constexpr size_t kMaxNameBytes = 4096;
 // Largest co_linetable read. Only functions of many thousand lines exceed
-// it; those keep their name and lose line numbers.
+// it; those keep their name and lose line numbers (linetable_truncated).
 inline constexpr size_t kMaxLineTableBytes = 64 * 1024;
+
+// Why a read failed. Unreadable memory is normal (the object was freed under
+// us); implausible headers are not, so the symbolizer counts them apart.
+enum class ReadError {
+  kUnreadable,   // process_vm_readv failed or returned short, or a NULL pointer
+  kImplausible,  // a length, kind, size or byte out of range: refused unread
+};
 
 struct CodeInfo {
   std::string qualname;  // co_qualname (3.11+) or co_name (3.10), UTF-8
@@ -48,13 +57,17 @@ struct CodeInfo {
   bool linetable_truncated = false;
 };
 
-std::optional<CodeInfo> ReadCode(MemoryReader& mem, const py_offsets& off, uint64_t code_addr);
+// On failure *error (if given) says why.
+std::optional<CodeInfo> ReadCode(MemoryReader& mem, const py_offsets& off, uint64_t code_addr,
+                                 ReadError* error = nullptr);
 
 // Reads a str object as UTF-8 (exposed for tests). Handles compact ASCII and
 // compact 1/2/4-byte kinds; lone surrogates (e.g. surrogateescape'd
 // filenames) and invalid code points become U+FFFD so the result is valid
 // UTF-8 for protobuf. Non-compact (legacy) strings are refused: code objects
-// never hold them.
-std::optional<std::string> ReadPyString(MemoryReader& mem, const py_offsets& off, uint64_t addr);
+// never hold them. Kinds other than 1/2/4, negative lengths and storage over
+// kMaxNameBytes are refused as kImplausible.
+std::optional<std::string> ReadPyString(MemoryReader& mem, const py_offsets& off, uint64_t addr,
+                                        ReadError* error = nullptr);
 
 }  // namespace perfd::python

@@ -42,15 +42,18 @@ Symbol Symbolizer::Resolve(MemoryReader& mem, uint32_t pid, const py_offsets& of
     ++stats_.hits;
   } else {
     ++stats_.misses;
-    std::optional<CodeInfo> info = ReadCode(mem, off, frame.code);
+    ReadError error = ReadError::kUnreadable;
+    std::optional<CodeInfo> info = ReadCode(mem, off, frame.code, &error);
     if (!info) {
       ++stats_.read_failures;
+      if (error == ReadError::kImplausible) ++stats_.rejected;
       return Symbol{};
     }
     if (info->firstlineno != frame.firstlineno) {
       ++stats_.stale_reads;
       return Symbol{};
     }
+    if (info->linetable_truncated) ++stats_.linetables_truncated;
     Entry e;
     e.key = key;
     e.module = ModuleNameForFile(info->filename);

@@ -35,7 +35,13 @@ struct SymbolizerStats {
   uint64_t misses = 0;
   uint64_t evictions = 0;
   uint64_t read_failures = 0;  // process_vm_readv failed or data implausible
-  uint64_t stale_reads = 0;    // object's firstlineno != the frame's (reused)
+  // Of read_failures: refused because a length, kind or size the process
+  // wrote was out of range (code_reader.h caps). Not a race; a lying or
+  // corrupted process, or an offsets bug.
+  uint64_t rejected = 0;
+  // Objects resolved without line numbers: co_linetable over the cap.
+  uint64_t linetables_truncated = 0;
+  uint64_t stale_reads = 0;  // object's firstlineno != the frame's (reused)
   size_t entries = 0;
 };
 

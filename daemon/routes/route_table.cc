@@ -1,5 +1,7 @@
 #include "daemon/routes/route_table.h"
 
+#include <algorithm>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <unordered_set>
@@ -15,23 +17,39 @@ namespace {
 // attacks, and the cut bounds the work and the size of route names.
 constexpr size_t kMaxPathLength = 256;
 
-std::vector<RouteTemplate> ParseAll(const std::vector<std::string>& texts) {
+// Parses up to `max_kept` templates in order; the rest, and those Parse
+// refuses, are counted in *refused by reason (if given).
+std::vector<RouteTemplate> ParseAll(const std::vector<std::string>& texts, size_t max_kept,
+                                    std::map<std::string, uint64_t>* refused) {
   std::vector<RouteTemplate> out;
-  out.reserve(texts.size());
-  for (const std::string& text : texts) {
-    // Invalid templates are dropped here; the config loader can report them
-    // with RouteTemplate::Parse's error message.
-    if (auto tmpl = RouteTemplate::Parse(text)) out.push_back(std::move(*tmpl));
+  out.reserve(std::min(texts.size(), max_kept));
+  for (size_t i = 0; i < texts.size(); ++i) {
+    if (out.size() == max_kept) {
+      // Not even parsed: the cap bounds the work as well as the table.
+      if (refused != nullptr) (*refused)["too_many"] += texts.size() - i;
+      break;
+    }
+    TemplateError reason = TemplateError::kNone;
+    if (auto tmpl = RouteTemplate::Parse(texts[i], nullptr, &reason)) {
+      out.push_back(std::move(*tmpl));
+    } else if (refused != nullptr) {
+      ++(*refused)[TemplateErrorName(reason)];
+    }
   }
   return out;
 }
 
 // The most specific template matching `segments`; the first listed on ties.
+// nullptr when none matches or the budget runs out: a partial scan could
+// pick a less specific template than a full one, so it is not used.
 const RouteTemplate* BestMatch(const std::vector<RouteTemplate>& templates,
-                               const std::vector<std::string_view>& segments) {
+                               const std::vector<std::string_view>& segments, MatchBudget& budget) {
   const RouteTemplate* best = nullptr;
   for (const RouteTemplate& tmpl : templates) {
-    if (tmpl.Matches(segments) && (best == nullptr || tmpl.MoreSpecificThan(*best))) best = &tmpl;
+    if (tmpl.Matches(segments, budget) && (best == nullptr || tmpl.MoreSpecificThan(*best))) {
+      best = &tmpl;
+    }
+    if (budget.exhausted()) return nullptr;
   }
   return best;
 }
@@ -58,23 +76,29 @@ struct RouteTable::Impl {
   uint32_t max_routes = 0;
 
   mutable std::mutex mu;
-  std::vector<RouteTemplate> openapi;    // guarded by mu
-  std::unordered_set<std::string> seen;  // distinct routes returned; guarded by mu
-  uint64_t overflowed = 0;               // guarded by mu
+  std::vector<RouteTemplate> openapi;       // guarded by mu
+  std::unordered_set<std::string> seen;     // distinct routes returned; guarded by mu
+  uint64_t overflowed = 0;                  // guarded by mu
+  std::map<std::string, uint64_t> refused;  // guarded by mu
+  uint64_t over_budget = 0;                 // guarded by mu
 };
 
 RouteTable::RouteTable(std::vector<std::string> rule_patterns, uint32_t max_routes)
     : impl_(std::make_unique<Impl>()) {
-  impl_->rules = ParseAll(rule_patterns);
+  // Rules come from perfd's own config, which checks them with the same
+  // parser at load (config_checks.cc), so nothing is refused here.
+  impl_->rules = ParseAll(rule_patterns, rule_patterns.size(), nullptr);
   impl_->max_routes = max_routes;
 }
 
 RouteTable::~RouteTable() = default;
 
 void RouteTable::SetOpenApiTemplates(const std::vector<std::string>& templates) {
-  std::vector<RouteTemplate> parsed = ParseAll(templates);  // outside the lock
-  std::lock_guard<std::mutex> lock(impl_->mu);
+  std::map<std::string, uint64_t> refused;
+  std::vector<RouteTemplate> parsed = ParseAll(templates, kMaxOpenApiTemplates, &refused);
+  std::lock_guard<std::mutex> lock(impl_->mu);  // parsed outside the lock
   impl_->openapi.swap(parsed);
+  for (const auto& [reason, n] : refused) impl_->refused[reason] += n;
 }
 
 std::string RouteTable::Route(std::string_view path) {
@@ -82,14 +106,16 @@ std::string RouteTable::Route(std::string_view path) {
   std::vector<std::string_view> segments = SplitPath(path);
 
   std::lock_guard<std::mutex> lock(impl_->mu);
+  MatchBudget budget(kMaxLookupSteps);
   std::string route;
-  if (const RouteTemplate* rule = BestMatch(impl_->rules, segments)) {
+  if (const RouteTemplate* rule = BestMatch(impl_->rules, segments, budget)) {
     route = rule->text();
-  } else if (const RouteTemplate* api = BestMatch(impl_->openapi, segments)) {
+  } else if (const RouteTemplate* api = BestMatch(impl_->openapi, segments, budget)) {
     route = api->text();
   } else {
     route = HeuristicRoute(path);
   }
+  if (budget.exhausted()) ++impl_->over_budget;
 
   if (impl_->seen.count(route) != 0) return route;
   if (impl_->seen.size() >= impl_->max_routes) {
@@ -103,6 +129,21 @@ std::string RouteTable::Route(std::string_view path) {
 uint64_t RouteTable::overflowed() const {
   std::lock_guard<std::mutex> lock(impl_->mu);
   return impl_->overflowed;
+}
+
+std::map<std::string, uint64_t> RouteTable::refused() const {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  return impl_->refused;
+}
+
+size_t RouteTable::openapi_templates() const {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  return impl_->openapi.size();
+}
+
+uint64_t RouteTable::lookups_over_budget() const {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  return impl_->over_budget;
 }
 
 }  // namespace perfd

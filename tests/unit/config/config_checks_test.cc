@@ -21,9 +21,12 @@ TEST(ConfigChecksTest, RoutePattern) {
   for (const char* ok : {"/", "/users/{user_id}", "/a/{x}/b/{y}", "/files/{name}.json"}) {
     EXPECT_EQ(CheckRoutePattern(ok), "") << ok;
   }
-  for (const char* bad : {"", "users", "/a/{", "/a/}", "/a/{}", "/a/{{x}}", "/a/{x/y}"}) {
+  for (const char* bad : {"", "users", "/a/{", "/a/}", "/a/{}", "/a/{{x}}", "/a/{x/y}",
+                          "/a/{x:bogus}", "/a/{x\"y}", "/a/{x-y}", "/a/{x}{y}"}) {
     EXPECT_NE(CheckRoutePattern(bad), "") << bad;
   }
+  // The route table's size caps apply to rules too.
+  EXPECT_NE(CheckRoutePattern("/" + std::string(300, 'a')), "");
 }
 
 TEST(ConfigChecksTest, RegexLogLevelSocketGroup) {

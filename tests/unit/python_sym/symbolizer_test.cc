@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <limits>
+
 #include "daemon/python/offsets_table.h"
 #include "tests/unit/python_sym/fake_memory.h"
 
@@ -79,6 +81,40 @@ TEST_F(SymbolizerTest, ReadFailuresAreCountedAndRetried) {
   EXPECT_EQ(sym.stats().read_failures, 1u);
   sym.Resolve(mem, 1, off, py_frame{0x1234000, 0, 1});
   EXPECT_EQ(sym.stats().read_failures, 2u);  // no negative caching: pages come back
+}
+
+TEST_F(SymbolizerTest, ImplausibleHeadersAreCountedAsRejected) {
+  Symbolizer sym;
+  const uint64_t code = mem.AddCode(off, "f", "/a.py", 10, kTable);
+  uint64_t name = 0;
+  ASSERT_TRUE(mem.Read(code + off.code_qualname, &name, sizeof(name)));
+  const int64_t wraps = (int64_t{1} << 62) + 1;  // * 4 bytes wraps to 4
+  const uint32_t wide = 1u | (4u << 2) | (1u << 5);
+  mem.Poke(name + 16, &wraps, sizeof(wraps));
+  mem.Poke(name + 32, &wide, sizeof(wide));
+  EXPECT_FALSE(sym.Resolve(mem, 1, off, py_frame{code, 0, 10}).ok);
+  EXPECT_EQ(sym.stats().read_failures, 1u);
+  EXPECT_EQ(sym.stats().rejected, 1u);
+  EXPECT_EQ(sym.stats().entries, 0u);
+  // Unmapped memory is a plain read failure, not a rejection.
+  EXPECT_FALSE(sym.Resolve(mem, 1, off, py_frame{0x1234000, 0, 1}).ok);
+  EXPECT_EQ(sym.stats().read_failures, 2u);
+  EXPECT_EQ(sym.stats().rejected, 1u);
+}
+
+TEST_F(SymbolizerTest, OversizedLineTableKeepsTheNameAndIsCounted) {
+  Symbolizer sym;
+  const uint64_t code = mem.AddCode(off, "big", "/a.py", 10, kTable);
+  uint64_t table = 0;
+  ASSERT_TRUE(mem.Read(code + off.code_linetable, &table, sizeof(table)));
+  const int64_t huge = std::numeric_limits<int64_t>::max();
+  mem.Poke(table + off.var_size, &huge, sizeof(huge));
+  Symbol s = sym.Resolve(mem, 1, off, py_frame{code, 2, 10});
+  ASSERT_TRUE(s.ok);
+  EXPECT_EQ(s.qualname, "big");
+  EXPECT_EQ(s.line, 0);  // no line table, no line
+  EXPECT_EQ(sym.stats().linetables_truncated, 1u);
+  EXPECT_EQ(sym.stats().read_failures, 0u);
 }
 
 TEST_F(SymbolizerTest, LruEvictsLeastRecentlyUsed) {
