@@ -296,9 +296,9 @@ void AddPythonStats(const PySampler* sampler, const PythonProfiler& profiler,
     }
   }
   const auto id = discovery.identity();
-  add("perfd_request_identity_workers", id.all_copies, {{"mode", "all_copies"}});
-  add("perfd_request_identity_workers", id.capi_copies, {{"mode", "capi_copies"}});
-  add("perfd_request_identity_workers", id.refused, {{"mode", "refused"}});
+  add("perfd_request_identity_workers_total", id.all_copies, {{"mode", "all_copies"}});
+  add("perfd_request_identity_workers_total", id.capi_copies, {{"mode", "capi_copies"}});
+  add("perfd_request_identity_workers_total", id.refused, {{"mode", "refused"}});
   const auto st = profiler.stats();
   add("perfd_python_samples_total", st.unknown_process, {{"result", "unknown_process"}});
   add("perfd_python_samples_total", st.empty_samples, {{"result", "no_python_frame"}});

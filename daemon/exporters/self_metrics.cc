@@ -58,9 +58,9 @@ const std::vector<SelfMetricDef> kSelfMetrics = {
     {"perfd_request_identity_contexts_total", SelfMetricType::kCounter,
      "Context copies seen by the request-identity probe, by kind: copied (all), inherited (made "
      "inside a request), delivered (a request's task), untagged, table_full, no_tstate"},
-    {"perfd_request_identity_workers", SelfMetricType::kGauge,
-     "Verified workers by request-identity mode: all_copies (context constructor hooked), "
-     "capi_copies (PyContext_CopyCurrent hooked), refused (time join only)"},
+    {"perfd_request_identity_workers_total", SelfMetricType::kCounter,
+     "Workers request identity was switched on for, by mode: all_copies (context constructor "
+     "hooked), capi_copies (PyContext_CopyCurrent hooked); refused: time join only"},
     {"perfd_python_request_cpu_exact_ratio", SelfMetricType::kGauge,
      "Share of request CPU samples (all routes plus (unattributed)) joined exactly to their "
      "request, since start"},

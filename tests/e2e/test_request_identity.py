@@ -218,10 +218,11 @@ def test_identity_self_metrics(perfd):
     text = perfd.metrics_text()
     values = {}
     for line in text.splitlines():
-        if line.startswith(("perfd_request_identity_workers", "perfd_python_request_cpu_exact")):
+        if line.startswith(("perfd_request_identity_workers_total",
+                            "perfd_python_request_cpu_exact")):
             name, value = line.rsplit(" ", 1)
             values[name] = float(value)
     # Both services' workers run Debian's python3.11: every copy is seen.
-    assert values.get('perfd_request_identity_workers{mode="all_copies"}', 0) >= 6, values
-    assert values.get('perfd_request_identity_workers{mode="refused"}', 1) == 0, values
+    assert values.get('perfd_request_identity_workers_total{mode="all_copies"}', 0) >= 6, values
+    assert values.get('perfd_request_identity_workers_total{mode="refused"}', 1) == 0, values
     assert values.get("perfd_python_request_cpu_exact_ratio", 0) >= 0.95, values
