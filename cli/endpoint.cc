@@ -1,5 +1,7 @@
 #include "cli/endpoint.h"
 
+#include "cli/terminal_text.h"
+
 namespace perfd::cli {
 
 std::string ChannelTarget(const std::string& endpoint) {
@@ -8,7 +10,8 @@ std::string ChannelTarget(const std::string& endpoint) {
 }
 
 std::string DescribeRpcError(const grpc::Status& status, const std::string& endpoint) {
-  const std::string& message = status.error_message();
+  // A server message may quote names that came from a traced application.
+  const std::string message = EscapeForTerminal(status.error_message());
   switch (status.error_code()) {
     case grpc::StatusCode::UNAVAILABLE:
     case grpc::StatusCode::DEADLINE_EXCEEDED: {

@@ -12,6 +12,12 @@ TEST(ChannelTarget, PathsBecomeUnixTargets) {
   EXPECT_EQ(ChannelTarget("localhost:50051"), "localhost:50051");
 }
 
+TEST(DescribeRpcError, ServerMessagesAreEscaped) {
+  EXPECT_EQ(DescribeRpcError(grpc::Status(grpc::StatusCode::NOT_FOUND, "no route \"/x\x1b[2J\""),
+                             "unix:///run/perfd/perfd.sock"),
+            "perfctl: no route \"/x\\x1b[2J\"");
+}
+
 TEST(DescribeRpcError, UnreachableDaemon) {
   // The message gRPC 1.51 gives for a missing socket file.
   grpc::Status status(grpc::StatusCode::UNAVAILABLE,
