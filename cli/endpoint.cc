@@ -1,12 +1,27 @@
 #include "cli/endpoint.h"
 
+#include <grpcpp/create_channel.h>
+#include <grpcpp/security/credentials.h>
+
 #include "cli/terminal_text.h"
+#include "proto/perfd/v1/limits.h"
 
 namespace perfd::cli {
 
 std::string ChannelTarget(const std::string& endpoint) {
   if (!endpoint.empty() && endpoint[0] == '/') return "unix:" + endpoint;
   return endpoint;
+}
+
+grpc::ChannelArguments PerfdChannelArguments() {
+  grpc::ChannelArguments args;
+  args.SetMaxReceiveMessageSize(kApiMaxResponseBytes);
+  return args;
+}
+
+std::shared_ptr<grpc::Channel> CreatePerfdChannel(const std::string& endpoint) {
+  return grpc::CreateCustomChannel(ChannelTarget(endpoint), grpc::InsecureChannelCredentials(),
+                                   PerfdChannelArguments());
 }
 
 std::string DescribeRpcError(const grpc::Status& status, const std::string& endpoint) {

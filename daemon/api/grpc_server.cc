@@ -12,6 +12,8 @@
 #include <cstring>
 #include <vector>
 
+#include "proto/perfd/v1/limits.h"
+
 namespace perfd {
 namespace {
 
@@ -122,6 +124,9 @@ void ApiServer::Start(const std::string& unix_socket_path, const std::string& so
   // Without this a second daemon could bind the same TCP port and split
   // traffic with the first instead of failing.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+  // What perfctl accepts (proto/perfd/v1/limits.h): a larger answer fails
+  // here with a clear RESOURCE_EXHAUSTED rather than in the client.
+  builder.SetMaxSendMessageSize(kApiMaxResponseBytes);
   int unix_bound = 0;
   builder.AddListeningPort("unix:" + unix_socket_path, grpc::InsecureServerCredentials(),
                            &unix_bound);
