@@ -1,5 +1,11 @@
 #include "cli/endpoint.h"
 
+#include <grpcpp/create_channel.h>
+#include <grpcpp/security/credentials.h>
+
+#include "cli/terminal_text.h"
+#include "proto/perfd/v1/limits.h"
+
 namespace perfd::cli {
 
 std::string ChannelTarget(const std::string& endpoint) {
@@ -7,8 +13,20 @@ std::string ChannelTarget(const std::string& endpoint) {
   return endpoint;
 }
 
+grpc::ChannelArguments PerfdChannelArguments() {
+  grpc::ChannelArguments args;
+  args.SetMaxReceiveMessageSize(kApiMaxResponseBytes);
+  return args;
+}
+
+std::shared_ptr<grpc::Channel> CreatePerfdChannel(const std::string& endpoint) {
+  return grpc::CreateCustomChannel(ChannelTarget(endpoint), grpc::InsecureChannelCredentials(),
+                                   PerfdChannelArguments());
+}
+
 std::string DescribeRpcError(const grpc::Status& status, const std::string& endpoint) {
-  const std::string& message = status.error_message();
+  // A server message may quote names that came from a traced application.
+  const std::string message = EscapeForTerminal(status.error_message());
   switch (status.error_code()) {
     case grpc::StatusCode::UNAVAILABLE:
     case grpc::StatusCode::DEADLINE_EXCEEDED: {

@@ -1,8 +1,11 @@
 // Where perfctl finds perfd, and how it explains not finding it.
 #pragma once
 
+#include <grpcpp/channel.h>
+#include <grpcpp/support/channel_arguments.h>
 #include <grpcpp/support/status.h>
 
+#include <memory>
 #include <string>
 
 namespace perfd::cli {
@@ -12,6 +15,14 @@ constexpr const char* kDefaultEndpoint = "unix:///run/perfd/perfd.sock";
 // gRPC target for --endpoint: "unix:..." and "host:port" pass through; a
 // bare absolute path is taken as a unix socket.
 std::string ChannelTarget(const std::string& endpoint);
+
+// perfctl's channel arguments: responses up to kApiMaxResponseBytes
+// (proto/perfd/v1/limits.h, 256 MiB) instead of gRPC's 4 MiB, so
+// `perfctl profile` of a large service does not fail with RESOURCE_EXHAUSTED.
+grpc::ChannelArguments PerfdChannelArguments();
+
+// An insecure channel to the endpoint (ChannelTarget) with those arguments.
+std::shared_ptr<grpc::Channel> CreatePerfdChannel(const std::string& endpoint);
 
 // Exit codes (docs/PERFCTL.md): 0 ok, 1 daemon/server error, 2 usage.
 constexpr int kExitOk = 0;

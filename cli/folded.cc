@@ -3,16 +3,20 @@
 #include <map>
 
 #include "cli/frame_label.h"
+#include "cli/terminal_text.h"
 
 namespace perfd::cli {
 namespace {
 
+// ';' separates frames and a line break ends the stack, so those become
+// ',' and ' '; any other control character is escaped: folded output goes to
+// stdout, often a terminal, and frame names come from the traced process.
 std::string Sanitize(std::string label) {
   for (char& c : label) {
     if (c == ';') c = ',';
     if (c == '\n' || c == '\r') c = ' ';
   }
-  return label;
+  return EscapeForTerminal(label);
 }
 
 }  // namespace

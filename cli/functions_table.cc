@@ -5,6 +5,7 @@
 #include <tuple>
 
 #include "cli/frame_label.h"
+#include "cli/terminal_text.h"
 #include "cli/text_table.h"
 #include "cli/top_table.h"
 
@@ -50,11 +51,12 @@ std::vector<v1::FunctionStats> SortFunctions(const v1::GetFunctionsResponse& fun
 std::string RenderFunctionsTable(const v1::GetFunctionsResponse& functions,
                                  const FunctionsTableOptions& options) {
   const uint64_t total = functions.total_samples();
-  std::string out =
-      "service " + functions.service() + "   window " + std::to_string(functions.window_seconds()) +
-      "s   route " + (options.route.empty() ? "all" : options.route) + "   " +
-      std::to_string(total) + " samples (" +
-      FormatLatency(static_cast<double>(total) * functions.sample_period_seconds()) + " CPU)\n\n";
+  std::string out = "service " + EscapeForTerminal(functions.service()) + "   window " +
+                    std::to_string(functions.window_seconds()) + "s   route " +
+                    (options.route.empty() ? "all" : EscapeForTerminal(options.route)) + "   " +
+                    std::to_string(total) + " samples (" +
+                    FormatLatency(static_cast<double>(total) * functions.sample_period_seconds()) +
+                    " CPU)\n\n";
 
   using A = TextTable::Align;
   TextTable table({{"%OWN", A::kRight},

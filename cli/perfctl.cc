@@ -57,8 +57,7 @@ struct Flags {
 class Client {
  public:
   explicit Client(const std::string& endpoint)
-      : stub_(v1::Perfd::NewStub(
-            grpc::CreateChannel(ChannelTarget(endpoint), grpc::InsecureChannelCredentials()))) {}
+      : stub_(v1::Perfd::NewStub(CreatePerfdChannel(endpoint))) {}
 
   grpc::Status ListServices(v1::ListServicesResponse* out) {
     grpc::ClientContext ctx;

@@ -8,6 +8,7 @@
 #include <functional>
 #include <tuple>
 
+#include "cli/terminal_text.h"
 #include "cli/text_table.h"
 
 namespace perfd::cli {
@@ -175,8 +176,8 @@ std::string RenderTopTable(const v1::GetTopResponse& top, const TopTableOptions&
     total_cpu += route.cpu_seconds();
   }
 
-  std::string out =
-      "service " + top.service() + "   window " + std::to_string(top.window_seconds()) + "s";
+  std::string out = "service " + EscapeForTerminal(top.service()) + "   window " +
+                    std::to_string(top.window_seconds()) + "s";
   if (options.workers >= 0) out += "   workers " + std::to_string(options.workers);
   out += "   total " + FormatRate(total_rps) + " req/s";
   if (cpu && top.window_seconds() > 0) {

@@ -387,14 +387,19 @@ int RunDaemon(const Config& config, const std::atomic<bool>& stop) {
                        sampling ? &profiler.store() : nullptr,
                        sampling ? &profiler.stacks() : nullptr);
   ApiServer api(service);
-  try {
-    api.Start(config.grpc_socket, config.grpc_socket_group, config.grpc_tcp);
-  } catch (const std::exception& e) {
-    spdlog::critical("cannot start the gRPC API: {}", e.what());
-    return 1;
+  if (config.grpc_socket.empty() && config.grpc_tcp.empty()) {
+    // Both listeners switched off on purpose: a metrics-only perfd.
+    spdlog::warn(
+        "gRPC API disabled (listen.grpc_socket and listen.grpc_tcp are empty): perfctl cannot "
+        "connect; only /metrics is served");
+  } else {
+    try {
+      api.Start(config.grpc_socket, config.grpc_socket_group, config.grpc_tcp);
+    } catch (const std::exception& e) {
+      spdlog::critical("cannot start the gRPC API: {}", e.what());
+      return 1;
+    }
   }
-  spdlog::info("gRPC API on unix:{}{}", config.grpc_socket,
-               config.grpc_tcp.empty() ? "" : " and " + config.grpc_tcp);
 
   discovery.ScanOnce();  // attach to what runs now before serving events
   discovery.Start(stop);

@@ -8,9 +8,14 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <cstring>
+#include <optional>
 #include <vector>
+
+#include "proto/perfd/v1/limits.h"
 
 namespace perfd {
 namespace {
@@ -46,6 +51,42 @@ void MakeParentDirs(const std::string& socket_path) {
   }
 }
 
+std::string OctalMode(mode_t mode) {
+  char buf[8];
+  std::snprintf(buf, sizeof(buf), "%04o", static_cast<unsigned>(mode & 07777));
+  return buf;
+}
+
+// Whoever can write to the socket's directory can swap the socket (or put a
+// symlink in its place) between the checks below and bind(), or replace it
+// while perfd serves; so that directory must belong to root (or to perfd's
+// own user, which is root in production and lets tests run unprivileged) and
+// be writable by nobody else. Not fixed up silently: the administrator made
+// it so and should know.
+void CheckSocketDirectory(const std::string& socket_path) {
+  const std::string dir = socket_path.substr(0, std::max<size_t>(socket_path.rfind('/'), 1));
+  struct stat st {};
+  if (stat(dir.c_str(), &st) != 0) {
+    throw ApiServerError("cannot stat directory " + dir + " of the API socket: " + Errno());
+  }
+  if (!S_ISDIR(st.st_mode)) {
+    throw ApiServerError("parent of the API socket " + socket_path + ", " + dir +
+                         ", is not a directory");
+  }
+  if (st.st_uid != 0 && st.st_uid != geteuid()) {
+    throw ApiServerError("directory " + dir + " of the API socket is owned by uid " +
+                         std::to_string(st.st_uid) +
+                         ", not root; refusing to serve there (another user could replace the "
+                         "socket): use a root-owned directory such as /run/perfd");
+  }
+  if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
+    throw ApiServerError("directory " + dir + " of the API socket is group- or world-writable (" +
+                         OctalMode(st.st_mode) +
+                         "); refusing to serve there (another user could replace the socket): "
+                         "chmod go-w it or use a directory such as /run/perfd");
+  }
+}
+
 bool SomeoneListensOn(const std::string& socket_path) {
   int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return false;
@@ -66,6 +107,12 @@ void RemoveStaleSocket(const std::string& socket_path) {
     if (errno == ENOENT) return;
     throw ApiServerError("cannot stat API socket " + socket_path + ": " + Errno());
   }
+  if (S_ISLNK(st.st_mode)) {
+    // Never followed nor removed: binding through it, or chmod'ing what it
+    // points to, would let whoever planted it aim perfd at another file.
+    throw ApiServerError("API socket path " + socket_path +
+                         " is a symbolic link; refusing to use or replace it");
+  }
   if (!S_ISSOCK(st.st_mode)) {
     throw ApiServerError("API socket path " + socket_path +
                          " exists and is not a socket; refusing to replace it");
@@ -79,6 +126,26 @@ void RemoveStaleSocket(const std::string& socket_path) {
   }
 }
 
+// Sets the umask for the lifetime of the object. The umask is per process,
+// so other threads see it too; it is only ever made stricter here, for the
+// few milliseconds of BuildAndStart at start-up, and no perfd thread creates
+// files then (nor calls umask itself).
+class ScopedUmask {
+ public:
+  explicit ScopedUmask(mode_t mask) : saved_(umask(mask)) {}
+  ~ScopedUmask() { umask(saved_); }
+  ScopedUmask(const ScopedUmask&) = delete;
+  ScopedUmask& operator=(const ScopedUmask&) = delete;
+
+ private:
+  const mode_t saved_;
+};
+
+// The socket was created 0600 (root only); with a group it now gets that
+// group, and only then the group bits, so it is never wider than its final
+// mode. The chmod also covers a default ACL on the directory (which
+// overrides the umask; only root can have set one there, see
+// CheckSocketDirectory): it caps the ACL mask to the mode.
 void SetSocketPermissions(const std::string& socket_path, bool has_group, gid_t gid) {
   // Owner stays the daemon's user (root in production).
   if (has_group && chown(socket_path.c_str(), static_cast<uid_t>(-1), gid) != 0) {
@@ -105,7 +172,14 @@ ApiServer::~ApiServer() { Shutdown(); }
 void ApiServer::Start(const std::string& unix_socket_path, const std::string& socket_group,
                       const std::string& tcp_address) {
   if (server_) throw ApiServerError("API server already started");
-  if (unix_socket_path.empty() || unix_socket_path[0] != '/') {
+  const bool use_unix = !unix_socket_path.empty();  // "" = unix socket disabled
+  if (!use_unix && tcp_address.empty()) {
+    throw ApiServerError("no API listener: listen.grpc_socket and listen.grpc_tcp are both empty");
+  }
+  if (!use_unix && !socket_group.empty()) {
+    throw ApiServerError("listen.grpc_socket_group is set but listen.grpc_socket is empty");
+  }
+  if (use_unix && unix_socket_path[0] != '/') {
     throw ApiServerError("listen.grpc_socket must be an absolute path, got \"" + unix_socket_path +
                          "\"");
   }
@@ -115,26 +189,46 @@ void ApiServer::Start(const std::string& unix_socket_path, const std::string& so
   }
   const bool has_group = !socket_group.empty();
   const gid_t gid = has_group ? ResolveGroup(socket_group) : 0;
-  MakeParentDirs(unix_socket_path);
-  RemoveStaleSocket(unix_socket_path);
+  if (use_unix) {
+    MakeParentDirs(unix_socket_path);
+    CheckSocketDirectory(unix_socket_path);
+    RemoveStaleSocket(unix_socket_path);
+  }
 
   grpc::ServerBuilder builder;
   // Without this a second daemon could bind the same TCP port and split
   // traffic with the first instead of failing.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+  // What perfctl accepts (proto/perfd/v1/limits.h): a larger answer fails
+  // here with a clear RESOURCE_EXHAUSTED rather than in the client.
+  builder.SetMaxSendMessageSize(kApiMaxResponseBytes);
   int unix_bound = 0;
-  builder.AddListeningPort("unix:" + unix_socket_path, grpc::InsecureServerCredentials(),
-                           &unix_bound);
+  if (use_unix) {
+    builder.AddListeningPort("unix:" + unix_socket_path, grpc::InsecureServerCredentials(),
+                             &unix_bound);
+  }
   int tcp_bound = 0;
   if (!tcp_address.empty()) {
     builder.AddListeningPort(tcp_address, grpc::InsecureServerCredentials(), &tcp_bound);
   }
   builder.RegisterService(&service_);
-  server_ = builder.BuildAndStart();
+  {
+    // BuildAndStart binds and serves at once, so the socket must be born
+    // with its final (or a stricter) mode: bind() creates it as 0777 minus
+    // the umask, hence 0600 here whatever umask perfd was started with. A
+    // chmod after the fact would leave a window in which any local user
+    // could connect. (Binding in a private directory and renaming the socket
+    // into place would not touch the process-wide umask, but needs a
+    // temporary directory in the administrator's directory and gRPC's idea
+    // of the bound path goes stale; ScopedUmask says why the umask is safe.)
+    std::optional<ScopedUmask> owner_only;
+    if (use_unix) owner_only.emplace(0177);
+    server_ = builder.BuildAndStart();
+  }
   if (!server_) {
-    RemoveOwnSocket(unix_socket_path);
+    if (use_unix) RemoveOwnSocket(unix_socket_path);
     // Ports bind in order, so the first one left unset is the one that failed.
-    if (unix_bound == 0) {
+    if (use_unix && unix_bound == 0) {
       throw ApiServerError("cannot listen on unix:" + unix_socket_path +
                            " (listen.grpc_socket); see the gRPC error above");
     }
@@ -144,17 +238,24 @@ void ApiServer::Start(const std::string& unix_socket_path, const std::string& so
   }
   socket_path_ = unix_socket_path;
   tcp_port_ = tcp_bound;
-  try {
-    SetSocketPermissions(unix_socket_path, has_group, gid);
-  } catch (...) {
-    Shutdown();
-    throw;
+  if (use_unix) {
+    try {
+      SetSocketPermissions(unix_socket_path, has_group, gid);
+    } catch (...) {
+      Shutdown();
+      throw;
+    }
   }
-  spdlog::info("API listening on unix:{} (mode {}){}", unix_socket_path,
-               has_group ? "0660 group " + socket_group : std::string("0600"),
-               tcp_address.empty()
-                   ? std::string()
-                   : " and " + tcp_address + " (port " + std::to_string(tcp_port_) + ")");
+  const std::string tcp = tcp_address.empty()
+                              ? std::string()
+                              : tcp_address + " (port " + std::to_string(tcp_port_) + ")";
+  if (use_unix) {
+    spdlog::info("API listening on unix:{} (mode {}){}", unix_socket_path,
+                 has_group ? "0660 group " + socket_group : std::string("0600"),
+                 tcp.empty() ? std::string() : " and " + tcp);
+  } else {
+    spdlog::info("API listening on {} only (listen.grpc_socket is empty: no unix socket)", tcp);
+  }
 }
 
 void ApiServer::Shutdown() {

@@ -1,6 +1,7 @@
-// Hosts the perfd.v1 service on a unix socket (always) and TCP (optional).
-// The unix socket is the access control: 0600 root-owned by default, or
-// root:<group> 0660 when a group is configured.
+// Hosts the perfd.v1 service on a unix socket and/or TCP. The unix socket is
+// the access control: 0600 root-owned by default, or root:<group> 0660 when a
+// group is configured; it is created with that mode (never wider, not even
+// for a moment) in a directory only root can write to.
 #pragma once
 
 #include <grpcpp/grpcpp.h>
@@ -24,10 +25,14 @@ class ApiServer {
   ApiServer(const ApiServer&) = delete;
   ApiServer& operator=(const ApiServer&) = delete;
 
-  // Creates the socket's parent directory (0755) if missing, replaces a stale
-  // socket file, listens on unix:<path> and, when tcp_address is non-empty,
-  // on that host:port. Throws ApiServerError naming the address on failure
-  // (unknown group, path not a socket, another perfd listening, bind error).
+  // Creates the socket's parent directory (0755) if missing, checks it is
+  // root's (or this process's user's) and not group/world-writable, replaces
+  // a stale socket file (never a symlink or another kind of file), listens
+  // on unix:<path> and, when tcp_address is non-empty, on that host:port.
+  // An empty unix_socket_path means TCP only; both empty is an error.
+  // Throws ApiServerError naming the path or address on failure (unknown
+  // group, unsafe directory, path not a socket, another perfd listening,
+  // bind error).
   void Start(const std::string& unix_socket_path, const std::string& socket_group,
              const std::string& tcp_address);
   // Stops accepting, waits briefly for in-flight calls, removes the socket.

@@ -171,6 +171,15 @@ void ParseListen(const YAML::Node& node, const std::string& path, Config& c) {
             }}});
 }
 
+// Across listen.* keys, once the section is read: a group for a socket that
+// is not created would silently do nothing.
+void CheckListen(const Config& c) {
+  if (c.grpc_socket.empty() && !c.grpc_socket_group.empty()) {
+    throw ConfigError("listen.grpc_socket_group",
+                      "set, but listen.grpc_socket is empty (the unix socket is disabled)");
+  }
+}
+
 void ParseService(const YAML::Node& node, const std::string& path, Config& c) {
   if (node.IsNull()) throw ConfigError(path, "expected a mapping with match and name");
   ServiceRule rule;
@@ -289,7 +298,11 @@ Config ParseNamed(const std::string& yaml_text, const std::string& source) {
   if (docs.empty()) return c;
   WalkMap(
       docs[0], "",
-      {{"listen", [&](const YAML::Node& n, const std::string& p) { ParseListen(n, p, c); }},
+      {{"listen",
+        [&](const YAML::Node& n, const std::string& p) {
+          ParseListen(n, p, c);
+          CheckListen(c);
+        }},
        {"discovery",
         [&](const YAML::Node& n, const std::string& p) {
           WalkMap(n, p, {{"scan_interval_ms", [&](const YAML::Node& v, const std::string& vp) {

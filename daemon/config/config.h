@@ -44,6 +44,7 @@ struct CategoryRuleConfig {
 struct Config {
   // listen.*
   std::string metrics_address = "0.0.0.0:9464";  // Prometheus /metrics
+  // "" disables the unix socket: the API is then on grpc_tcp only, or off.
   std::string grpc_socket = "/run/perfd/perfd.sock";
   std::string grpc_socket_group;  // non-empty: socket is root:<group> 0660
   std::string grpc_tcp;           // e.g. "127.0.0.1:50051"; empty = off

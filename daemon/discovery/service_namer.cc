@@ -1,6 +1,7 @@
 #include "daemon/discovery/service_namer.h"
 
 #include <cctype>
+#include <cstddef>
 
 namespace perfd {
 
@@ -18,8 +19,17 @@ ServiceNamer::ServiceNamer(const std::vector<ServiceRule>& rules) {
 std::string ServiceNamer::Name(const std::string& cmdline,
                                const std::map<std::string, std::string>& env,
                                const std::string& app_spec) const {
+  // Search a prefix in place (no copy). When it is cut, '$' must not match
+  // at the cut: the command line does not end there.
+  const bool cut = cmdline.size() > kMaxRuleInputBytes;
+  const auto end =
+      cmdline.begin() + static_cast<std::ptrdiff_t>(cut ? kMaxRuleInputBytes : cmdline.size());
+  const auto flags =
+      cut ? std::regex_constants::match_not_eol : std::regex_constants::match_default;
   for (const auto& rule : rules_) {
-    if (std::regex_search(cmdline, rule.re)) return SanitizeServiceName(rule.name);
+    if (std::regex_search(cmdline.begin(), end, rule.re, flags)) {
+      return SanitizeServiceName(rule.name);
+    }
   }
   for (const char* var : {"PERFD_SERVICE", "OTEL_SERVICE_NAME"}) {
     const auto it = env.find(var);

@@ -14,6 +14,12 @@
 namespace perfd {
 
 inline constexpr size_t kMaxServiceNameLength = 64;
+// services[].match sees at most this much of the joined command line. A
+// command line can be up to 1 MiB (it is the target's, so untrusted), and
+// libstdc++'s std::regex backtracks recursively: an unbounded input makes a
+// rule's cost (and stack depth) the traced process's choice. 4 KiB holds
+// any sane uvicorn/gunicorn invocation.
+inline constexpr size_t kMaxRuleInputBytes = 4096;
 inline constexpr const char* kUnknownService = "unknown";
 
 class ServiceNamer {
@@ -23,7 +29,8 @@ class ServiceNamer {
   explicit ServiceNamer(const std::vector<ServiceRule>& rules);
 
   // cmdline: argv joined by single spaces (for a spawn child, the
-  // supervisor's). env: the kept environment variables of the worker.
+  // supervisor's); rules see its first kMaxRuleInputBytes only. env: the kept
+  // environment variables of the worker.
   std::string Name(const std::string& cmdline, const std::map<std::string, std::string>& env,
                    const std::string& app_spec) const;
 

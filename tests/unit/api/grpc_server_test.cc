@@ -11,14 +11,33 @@
 
 #include <cstring>
 #include <fstream>
+#include <optional>
 #include <string>
 
 #include "daemon/api/grpc_service.h"
 #include "perfd/v1/perfd.grpc.pb.h"
+#include "proto/perfd/v1/limits.h"
+#include "tests/unit/api/bind_spy.h"
 #include "tests/unit/api/fake_worker_directory.h"
 
 namespace perfd {
 namespace {
+
+// Sets the umask for one test and restores it.
+class UmaskForTest {
+ public:
+  explicit UmaskForTest(mode_t mask) : saved_(umask(mask)) {}
+  ~UmaskForTest() { umask(saved_); }
+
+ private:
+  mode_t saved_;
+};
+
+mode_t CurrentUmask() {
+  const mode_t mask = umask(0);
+  umask(mask);
+  return mask;
+}
 
 std::string ErrorOf(const std::function<void()>& fn) {
   try {
@@ -186,6 +205,128 @@ TEST_F(ApiServerTest, RejectsRelativeAndTooLongPaths) {
             std::string::npos);
   const std::string long_path = dir_ + "/" + std::string(120, 'x') + ".sock";
   EXPECT_NE(ErrorOf([&] { server.Start(long_path, "", ""); }).find(long_path), std::string::npos);
+}
+
+}  // namespace
+}  // namespace perfd
+
+namespace perfd {
+namespace {
+
+TEST_F(ApiServerTest, SocketIsBornWithItsFinalModeWhateverTheUmask) {
+  // A permissive umask (as a daemon started from a careless unit might
+  // have): bind() alone would create the socket 0777, and gRPC serves from
+  // that moment on, before any chmod.
+  UmaskForTest permissive(0);
+  {
+    ApiServer server(service_);
+    server.Start(socket_, "", "");
+    const std::optional<mode_t> at_bind = bind_spy::ModeAtBind(socket_);
+    ASSERT_TRUE(at_bind.has_value()) << "the bind() spy did not see gRPC's bind";
+    EXPECT_TRUE(S_ISSOCK(*at_bind));
+    EXPECT_EQ(*at_bind & 07777, 0600u);
+    EXPECT_EQ(ModeOf(socket_) & 07777, 0600u);
+    EXPECT_EQ(CurrentUmask(), 0u) << "the process umask was not restored";
+  }
+
+  // With a group: 0600 at bind, and group access only once the group is set.
+  struct group* g = getgrgid(getegid());
+  ASSERT_NE(g, nullptr);
+  ApiServer server(service_);
+  server.Start(socket_, g->gr_name, "");
+  const std::optional<mode_t> at_bind = bind_spy::ModeAtBind(socket_);
+  ASSERT_TRUE(at_bind.has_value());
+  EXPECT_EQ(*at_bind & 07777, 0600u);
+  EXPECT_EQ(ModeOf(socket_) & 07777, 0660u);
+}
+
+TEST_F(ApiServerTest, RefusesASymlinkAtTheSocketPath) {
+  ASSERT_EQ(system(("mkdir -p " + dir_ + "/run/perfd").c_str()), 0);
+  const std::string target = dir_ + "/target";
+  { std::ofstream(target) << "precious"; }
+  const mode_t target_mode = ModeOf(target);
+  ASSERT_EQ(symlink(target.c_str(), socket_.c_str()), 0);
+  ApiServer server(service_);
+  std::string error = ErrorOf([&] { server.Start(socket_, "", ""); });
+  EXPECT_NE(error.find(socket_), std::string::npos) << error;
+  EXPECT_NE(error.find("symbolic link"), std::string::npos) << error;
+  EXPECT_TRUE(S_ISLNK(ModeOf(socket_))) << "the symlink was replaced";
+  EXPECT_EQ(ModeOf(target), target_mode) << "the symlink's target was touched";
+  std::string content;
+  std::ifstream(target) >> content;
+  EXPECT_EQ(content, "precious");
+
+  // A dangling one (where perfd would create a file through it) too.
+  ASSERT_EQ(unlink(socket_.c_str()), 0);
+  ASSERT_EQ(symlink((dir_ + "/nowhere").c_str(), socket_.c_str()), 0);
+  error = ErrorOf([&] { server.Start(socket_, "", ""); });
+  EXPECT_NE(error.find("symbolic link"), std::string::npos) << error;
+  struct stat st {};
+  EXPECT_NE(lstat((dir_ + "/nowhere").c_str(), &st), 0);
+}
+
+TEST_F(ApiServerTest, RefusesADirectoryOthersCanWriteTo) {
+  const std::string parent = dir_ + "/run/perfd";
+  ASSERT_EQ(system(("mkdir -p " + parent).c_str()), 0);
+  for (const mode_t mode : {0777, 01777, 0775, 0757}) {
+    ASSERT_EQ(chmod(parent.c_str(), mode), 0);
+    ApiServer server(service_);
+    const std::string error = ErrorOf([&] { server.Start(socket_, "", ""); });
+    EXPECT_NE(error.find("directory " + parent + " "), std::string::npos) << error;
+    EXPECT_NE(error.find("group- or world-writable"), std::string::npos) << error;
+    struct stat st {};
+    EXPECT_NE(lstat(socket_.c_str(), &st), 0) << "listened anyway with mode " << mode;
+  }
+  ASSERT_EQ(chmod(parent.c_str(), 0750), 0);  // not writable by others: fine
+  ApiServer server(service_);
+  server.Start(socket_, "", "");
+  server.Shutdown();
+
+  if (geteuid() == 0) {
+    ASSERT_EQ(chown(parent.c_str(), 65534, static_cast<gid_t>(-1)), 0);
+    const std::string error = ErrorOf([&] { server.Start(socket_, "", ""); });
+    EXPECT_NE(error.find("directory " + parent + " "), std::string::npos) << error;
+    EXPECT_NE(error.find("owned by uid 65534"), std::string::npos) << error;
+  }
+}
+
+TEST_F(ApiServerTest, EmptySocketPathMeansTcpOnly) {
+  ApiServer server(service_);
+  server.Start("", "", "127.0.0.1:0");
+  ASSERT_GT(server.tcp_port(), 0);
+  v1::ListServicesResponse list;
+  grpc::Status status =
+      ListServices(*Client("127.0.0.1:" + std::to_string(server.tcp_port())), &list);
+  EXPECT_TRUE(status.ok()) << status.error_message();
+  struct stat st {};
+  EXPECT_NE(lstat((dir_ + "/run").c_str(), &st), 0) << "created directories for no socket";
+  server.Shutdown();
+
+  EXPECT_NE(ErrorOf([&] { server.Start("", "", ""); }).find("no API listener"), std::string::npos);
+  EXPECT_NE(ErrorOf([&] { server.Start("", "adm", "127.0.0.1:0"); }).find("grpc_socket_group"),
+            std::string::npos);
+}
+
+TEST_F(ApiServerTest, SendsResponsesUpToTheApiLimit) {
+  // A ListServices answer over gRPC's default 4 MiB (argv is untrusted and
+  // long); a client that accepts kApiMaxResponseBytes, as perfctl does, gets it.
+  Worker big = MakeWorker(77, "api");
+  big.argv.push_back(std::string(6 << 20, 'a'));
+  workers_.Set({big});
+  ApiServer server(service_);
+  server.Start(socket_, "", "");
+  grpc::ChannelArguments args;
+  args.SetMaxReceiveMessageSize(kApiMaxResponseBytes);
+  auto stub = v1::Perfd::NewStub(
+      grpc::CreateCustomChannel("unix:" + socket_, grpc::InsecureChannelCredentials(), args));
+  v1::ListServicesResponse list;
+  grpc::Status status = ListServices(*stub, &list);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  ASSERT_EQ(list.services_size(), 1);
+  EXPECT_GT(list.services(0).workers(0).cmdline().size(), 6u << 20);
+  // gRPC's default client limit would refuse it.
+  EXPECT_EQ(ListServices(*Client("unix:" + socket_), &list).error_code(),
+            grpc::StatusCode::RESOURCE_EXHAUSTED);
 }
 
 }  // namespace

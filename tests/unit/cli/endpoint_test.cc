@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "proto/perfd/v1/limits.h"
+
 namespace perfd::cli {
 namespace {
 
@@ -10,6 +12,27 @@ TEST(ChannelTarget, PathsBecomeUnixTargets) {
   EXPECT_EQ(ChannelTarget("/tmp/p.sock"), "unix:/tmp/p.sock");
   EXPECT_EQ(ChannelTarget("10.0.0.5:50051"), "10.0.0.5:50051");
   EXPECT_EQ(ChannelTarget("localhost:50051"), "localhost:50051");
+}
+
+TEST(PerfdChannelArguments, AcceptsResponsesUpTo256MiB) {
+  grpc::ChannelArguments args = PerfdChannelArguments();
+  grpc_channel_args c_args{};
+  args.SetChannelArgs(&c_args);
+  int max_receive = 0;  // absent: gRPC's 4 MiB default
+  for (size_t i = 0; i < c_args.num_args; ++i) {
+    if (std::string(c_args.args[i].key) == GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH) {
+      ASSERT_EQ(c_args.args[i].type, GRPC_ARG_INTEGER);
+      max_receive = c_args.args[i].value.integer;
+    }
+  }
+  EXPECT_EQ(max_receive, 256 * 1024 * 1024);
+  EXPECT_EQ(max_receive, kApiMaxResponseBytes);
+}
+
+TEST(DescribeRpcError, ServerMessagesAreEscaped) {
+  EXPECT_EQ(DescribeRpcError(grpc::Status(grpc::StatusCode::NOT_FOUND, "no route \"/x\x1b[2J\""),
+                             "unix:///run/perfd/perfd.sock"),
+            "perfctl: no route \"/x\\x1b[2J\"");
 }
 
 TEST(DescribeRpcError, UnreachableDaemon) {

@@ -23,6 +23,14 @@ TEST(Folded, RootFirstSortedWithTruncatedRootAndSeparatorReplaced) {
             "main (app.py:5);weird,name (w.py:3) 2\n");
 }
 
+TEST(Folded, ControlCharactersInFrameNamesAreEscaped) {
+  v1::GetProfileResponse p = SampleProfile();
+  p.mutable_frames(0)->set_function("main\x1b[2J\x1b]0;x\x07");
+  const std::string out = ToFolded(p);
+  EXPECT_EQ(out.find('\x1b'), std::string::npos) << out;
+  EXPECT_NE(out.find("main\\x1b[2J\\x1b]0,x\\x07 (app.py:5);"), std::string::npos) << out;
+}
+
 TEST(Folded, SameLinesMergeAndBadInputStaysParseable) {
   v1::GetProfileResponse p = SampleProfile();
   AddStack(&p, {2, 1, 0}, 5);  // prints like the first stack

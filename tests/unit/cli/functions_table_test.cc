@@ -56,6 +56,29 @@ TEST(FunctionsTable, GoldenLayoutByOwn) {
   EXPECT_EQ(lines[5], " 0.0%   90.0%        0      1.80s  main (app.py:1)");
 }
 
+TEST(FunctionsTable, HostileNamesCannotEmitEscapeSequences) {
+  v1::GetFunctionsResponse r;
+  r.set_service("shop\x1b[H");
+  r.set_window_seconds(60);
+  r.set_total_samples(10);
+  r.set_sample_period_seconds(0.01);
+  Add(&r, "handler\x1b[2J\x1b]0;pwned\x07", "app\r.py\xff", 3, 10, 10);
+  FunctionsTableOptions options;
+  options.route = "GET /x\x1b[31m";
+  const std::string out = RenderFunctionsTable(r, options);
+  EXPECT_EQ(out.find('\x1b'), std::string::npos) << out;
+  EXPECT_EQ(out.find('\x07'), std::string::npos) << out;
+  EXPECT_EQ(out.find('\r'), std::string::npos) << out;
+  EXPECT_EQ(out.find('\xff'), std::string::npos) << out;
+  const auto lines = Lines(out);
+  ASSERT_EQ(lines.size(), 4u) << out;
+  EXPECT_EQ(lines[0],
+            "service shop\\x1b[H   window 60s   route GET /x\\x1b[31m   10 samples (100ms CPU)");
+  EXPECT_EQ(lines[3],
+            "100.0%  100.0%    100ms      100ms  "
+            "handler\\x1b[2J\\x1b]0;pwned\\x07 (app\\x0d.py\\xff:3)");
+}
+
 TEST(FunctionsTable, SortByTotalLimitAndRoute) {
   FunctionsTableOptions options;
   options.sort = FunctionSortKey::kTotal;

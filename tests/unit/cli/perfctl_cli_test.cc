@@ -177,6 +177,35 @@ TEST_F(PerfctlCliTest, ServicesTableAndJson) {
   EXPECT_NE(r.out.find("\"requestsTotal\":\"10\""), std::string::npos) << r.out;
 }
 
+// A worker whose command line alone is over gRPC's default 4 MiB.
+class HugeWorker : public WorkerDirectory {
+ public:
+  std::vector<Worker> Workers() const override {
+    Worker w;
+    w.pid = 4243;
+    w.service = "big";
+    w.app_spec = "big.main:app";
+    w.server = "uvicorn";
+    w.argv = {"uvicorn", w.app_spec, std::string(6 << 20, 'x')};
+    return {w};
+  }
+};
+
+TEST_F(PerfctlCliTest, ResponsesOverFourMiBAreReceived) {
+  HugeWorker huge;
+  PerfdService service(aggregator_, huge, 600);
+  ApiServer server(service);
+  server.Start(dir_ + "/big.sock", "", "");
+  Result r = Run({"--endpoint=unix://" + dir_ + "/big.sock", "services", "-o", "json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err.substr(0, 500);
+  EXPECT_GT(r.out.size(), 6u << 20);
+  r = Run({"--endpoint=unix://" + dir_ + "/big.sock", "services"});
+  ASSERT_EQ(r.exit_code, 0) << r.err.substr(0, 500);
+  EXPECT_NE(r.out.find("big            1         0  uvicorn  big.main:app  4243\n"),
+            std::string::npos)
+      << r.out;
+}
+
 TEST_F(PerfctlCliTest, TopOnceTableJsonAndServerErrors) {
   StartServer();
   Result r = Run({Endpoint(), "top", "--service", "api", "--once"});

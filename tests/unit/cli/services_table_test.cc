@@ -40,6 +40,20 @@ TEST(RenderServicesTable, ManyWorkersAreElided) {
   EXPECT_NE(out.find(" 20 "), std::string::npos) << out;
 }
 
+TEST(RenderServicesTable, HostileNamesCannotEmitEscapeSequences) {
+  v1::ListServicesResponse list;
+  v1::Service* s = list.add_services();
+  s->set_name("svc\x1b[2J");
+  AddWorker(s, 7, "evil\x1b]0;title\x07:app\xc2\x9b", "uvi\ncorn");
+  const std::string out = RenderServicesTable(list);
+  EXPECT_EQ(out.find('\x1b'), std::string::npos) << out;
+  EXPECT_EQ(out.find('\x07'), std::string::npos) << out;
+  EXPECT_EQ(out.find("\xc2\x9b"), std::string::npos) << out;
+  EXPECT_EQ(out,
+            "SERVICE     WORKERS  REQUESTS  SERVER       APP                             PIDS\n"
+            "svc\\x1b[2J        1         0  uvi\\x0acorn  evil\\x1b]0;title\\x07:app\\u009b  7\n");
+}
+
 TEST(RenderServicesTable, EmptySaysSo) {
   EXPECT_EQ(RenderServicesTable({}),
             "SERVICE  WORKERS  REQUESTS  SERVER  APP  PIDS\n(no services traced yet)\n");

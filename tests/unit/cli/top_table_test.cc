@@ -174,6 +174,25 @@ TEST_F(RenderTopTableTest, GoldenLayout) {
   }
 }
 
+TEST_F(RenderTopTableTest, HostileRouteNamesCannotEmitEscapeSequences) {
+  v1::GetTopResponse top;
+  top.set_service("shop\x1b[2J");
+  top.set_window_seconds(60);
+  *top.add_routes() =
+      Route("GET", "/a\x1b[2J\x1b[H\x1b]0;owned\x07", 1, 1e-3, 1e-3, 1e-3, 1e-3, 0, 0, 0);
+  *top.add_routes() =
+      Route("GE\nT", "/caf\xc3\xa9\xe2\x80\xae\xc0", 0.5, 1e-3, 1e-3, 1e-3, 1e-3, 0, 0, 0);
+  const std::string out = RenderTopTable(top, {});
+  for (char c : out) {
+    const auto u = static_cast<unsigned char>(c);
+    EXPECT_TRUE(u >= 0x20 || c == '\n') << "control byte " << int(u) << " in:\n" << out;
+  }
+  EXPECT_NE(out.find("service shop\\x1b[2J   window 60s"), std::string::npos) << out;
+  EXPECT_NE(out.find("\nGET /a\\x1b[2J\\x1b[H\\x1b]0;owned\\x07  "), std::string::npos) << out;
+  // Valid printable UTF-8 stays; the bidi override and the invalid byte do not.
+  EXPECT_NE(out.find("\nGE\\x0aT /caf\xc3\xa9\\u202e\\xc0  "), std::string::npos) << out;
+}
+
 TEST_F(RenderTopTableTest, LimitEmptyAndInFlightOnly) {
   TopTableOptions options;
   options.limit = 1;

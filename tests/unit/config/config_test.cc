@@ -221,6 +221,23 @@ TEST(ConfigTest, GrpcSocketAndGroup) {
               "invalid group");
 }
 
+TEST(ConfigTest, EmptyGrpcSocketDisablesTheUnixSocket) {
+  // "" and "~" both switch the unix socket off; the API is then TCP only...
+  Config c = ParseConfig("listen: {grpc_socket: '', grpc_tcp: '127.0.0.1:50051'}");
+  EXPECT_EQ(c.grpc_socket, "");
+  EXPECT_EQ(c.grpc_tcp, "127.0.0.1:50051");
+  EXPECT_EQ(ParseConfig("listen: {grpc_socket: ~}").grpc_socket, "");
+  // ...or off altogether (perfd warns and serves /metrics only).
+  c = ParseConfig("listen:\n  grpc_socket: \"\"\n");
+  EXPECT_EQ(c.grpc_socket, "");
+  EXPECT_EQ(c.grpc_tcp, "");
+  // A group for a socket that is not created would silently do nothing.
+  ExpectError("listen: {grpc_socket: '', grpc_socket_group: perf}", "listen.grpc_socket_group",
+              "listen.grpc_socket is empty");
+  ExpectError("listen: {grpc_socket_group: perf, grpc_socket: ''}", "listen.grpc_socket_group",
+              "listen.grpc_socket is empty");
+}
+
 TEST(ConfigTest, ServiceRules) {
   ExpectError("services: [{match: '(', name: x}]", "services[0].match", "invalid regex");
   ExpectError("services: [{match: '', name: x}]", "services[0].match", "empty regex");

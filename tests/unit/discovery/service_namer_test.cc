@@ -50,6 +50,20 @@ TEST(ServiceNamerTest, Sanitization) {
             "a_b_c");
 }
 
+TEST(ServiceNamerTest, RulesSeeOnlyTheFirst4KiBOfTheCommandLine) {
+  const ServiceNamer namer({{"MARKER", "found"}, {"tail$", "at-end"}});
+  const std::string pad(kMaxRuleInputBytes - 6, 'x');
+  // "MARKER" ends exactly at the bound: still seen.
+  EXPECT_EQ(namer.Name(pad + "MARKER", {}, "a:b"), "found");
+  EXPECT_EQ(namer.Name(pad + "MARKER" + std::string(1 << 20, 'y'), {}, "a:b"), "found");
+  // One byte later it straddles the bound: not seen, as anything past it.
+  EXPECT_EQ(namer.Name(pad + "xMARKER", {}, "a:b"), "a");
+  EXPECT_EQ(namer.Name(std::string(1 << 20, 'x') + " MARKER", {}, "a:b"), "a");
+  // '$' matches the real end of a short command line, never the cut.
+  EXPECT_EQ(namer.Name("uvicorn tail", {}, "a:b"), "at-end");
+  EXPECT_EQ(namer.Name(std::string(kMaxRuleInputBytes - 4, 'x') + "tail" + "more", {}, "a:b"), "a");
+}
+
 TEST(ServiceNamerTest, BadRegexNamesTheRule) {
   try {
     ServiceNamer namer({{"ok", "a"}, {"(", "b"}});
