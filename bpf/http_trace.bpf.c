@@ -65,6 +65,23 @@ struct {
   __type(value, struct stash);
 } stashed SEC(".maps");
 
+/* Per-process quota on `stashed` (PERFD_STASH_QUOTA). stash_held[tgid] is
+ * the number of the process's entries in `stashed`, kept exact rather than
+ * approximate: it is incremented only after an insert that created an entry
+ * and decremented only after a delete that removed one (a hash delete
+ * succeeds once per entry), both atomically. Entries whose exit never runs
+ * (a missed exit: program attached mid-syscall, recursion miss) stay
+ * counted until the thread's next syscall reuses them, or, if the thread
+ * exits first, until user space reclaims them through reclaim_stash (it
+ * sweeps entries of dead threads). A hash, not an LRU: LRU eviction would
+ * drop entries without a decrement and the count would drift up. */
+struct {
+  __uint(type, BPF_MAP_TYPE_HASH);
+  __uint(max_entries, 8192); /* = tracked_pids */
+  __type(key, __u32);        /* tgid */
+  __type(value, __s64);      /* entries held */
+} stash_held SEC(".maps");
+
 /* ---- Arrival: when a request became readable ------------------------------
  *
  * A request waits in its socket while the worker's event loop is busy with
@@ -162,8 +179,51 @@ static __always_inline int stash_args(__s32 fd, __u64 ptr, __u8 kind, __u8 how) 
     if (!bpf_map_lookup_elem(&conns, &key)) return 0;
   }
   struct stash s = {.ptr = ptr, .fd = fd, .kind = kind, .how = how};
-  if (bpf_map_update_elem(&stashed, &id, &s, BPF_ANY)) count(PERFD_CNT_ARGS_TABLE_FULL);
+  /* This thread's entry left by a missed exit: reuse it, it is counted. */
+  if (!bpf_map_update_elem(&stashed, &id, &s, BPF_EXIST)) return 0;
+  __s64 *held = bpf_map_lookup_elem(&stash_held, &tgid);
+  if (!held) {
+    __s64 zero = 0;
+    bpf_map_update_elem(&stash_held, &tgid, &zero, BPF_NOEXIST);
+    held = bpf_map_lookup_elem(&stash_held, &tgid);
+    if (!held) {
+      count(PERFD_CNT_ARGS_TABLE_FULL);
+      return 0;
+    }
+  }
+  /* Threads racing on other CPUs may each pass this check: the quota can be
+   * overshot by at most the number of CPUs. */
+  if (READ_ONCE(*held) >= PERFD_STASH_QUOTA) {
+    count(PERFD_CNT_ARGS_QUOTA);
+    return 0;
+  }
+  if (bpf_map_update_elem(&stashed, &id, &s, BPF_NOEXIST)) {
+    count(PERFD_CNT_ARGS_TABLE_FULL);
+    return 0;
+  }
+  __sync_fetch_and_add(held, 1);
   return 0;
+}
+
+/* After a delete from `stashed` that removed an entry of tgid. */
+static __always_inline void stash_release(__u32 tgid) {
+  __s64 *held = bpf_map_lookup_elem(&stash_held, &tgid);
+  if (held) __sync_fetch_and_add(held, -1);
+}
+
+/* Run by user space (BPF_PROG_TEST_RUN) for an entry of a thread that no
+ * longer exists: deletes it and releases its quota slot, atomically with
+ * respect to the programs above. Returns 1 if it deleted the entry. */
+struct stash_reclaim_args {
+  __u64 pid_tgid;
+};
+
+SEC("syscall")
+int reclaim_stash(struct stash_reclaim_args *args) {
+  __u64 id = args->pid_tgid;
+  if (bpf_map_delete_elem(&stashed, &id)) return 0;
+  stash_release(id >> 32);
+  return 1;
 }
 
 SEC("tracepoint/syscalls/sys_enter_read")
@@ -460,7 +520,9 @@ static __always_inline int on_exit(struct trace_event_raw_sys_exit *ctx) {
   struct stash *sp = bpf_map_lookup_elem(&stashed, &id);
   if (!sp) return 0;
   struct stash s = *sp;
-  bpf_map_delete_elem(&stashed, &id);
+  /* Only a delete that removed the entry releases its slot: user space may
+   * have reclaimed it meanwhile. */
+  if (!bpf_map_delete_elem(&stashed, &id)) stash_release(id >> 32);
 
   __s64 ret = ctx->ret;
   __u32 tgid = id >> 32;

@@ -76,6 +76,12 @@ struct perfd_http_event {
   char lines[PERFD_MAX_LINES][PERFD_LINE_MAX];
 };
 
+/* Most syscall-argument entries (`stashed`, one per thread inside a traced
+ * syscall) one process may hold. The table is shared by every traced
+ * process; without a quota one process with thousands of threads blocked in
+ * read() fills it and nobody else's syscalls are traced. */
+#define PERFD_STASH_QUOTA 1024
+
 /* Index of the in-kernel counters (per-CPU array). User space sums CPUs and
  * exports them under the names in daemon/exporters/self_metrics.cc. */
 enum perfd_http_counter {
@@ -85,6 +91,7 @@ enum perfd_http_counter {
   PERFD_CNT_ADOPTED,           /* pre-existing connections adopted */
   PERFD_CNT_ARGS_TABLE_FULL,   /* syscall args could not be stashed */
   PERFD_CNT_SOCK_TABLE_FULL,   /* socket/listener not registered: map update failed */
+  PERFD_CNT_ARGS_QUOTA,        /* syscall args not stashed: the process holds its quota */
   PERFD_CNT_MAX,
 };
 

@@ -21,6 +21,7 @@
 #include "daemon/discovery/proc_reader.h"
 #include "daemon/exporters/http_metrics.h"
 #include "daemon/exporters/self_metrics.h"
+#include "daemon/fd_limits.h"
 #include "daemon/loader/http_probes.h"
 #include "daemon/loader/py_sampler.h"
 #include "daemon/pipeline/aggregator_observer.h"
@@ -85,6 +86,16 @@ class DiscoveryLoop : public WorkerDirectory {
 
   void ScanOnce() {
     Discovery::Diff diff = discovery_.Scan();
+    // Stale syscall-argument entries are rare (a missed exit, then the
+    // thread exited): a sweep every ~10 s keeps the per-process stash quota
+    // exact at the cost of one map walk (measured: docs/ARCHITECTURE.md).
+    if (++scans_ % kStashSweepEvery == 0) {
+      const auto sweep = probes_.ReclaimStash();
+      stash_reclaimed_ += sweep.reclaimed;
+      if (sweep.reclaimed != 0)
+        spdlog::debug("stash sweep: {} of {} entries were of exited threads", sweep.reclaimed,
+                      sweep.entries);
+    }
     std::vector<ProfiledWorker> profiled;
     for (const auto& w : diff.added) {
       try {
@@ -181,7 +192,9 @@ class DiscoveryLoop : public WorkerDirectory {
   }
 
   std::vector<Worker> Workers() const override { return discovery_.Workers(); }
+  std::map<std::string, uint64_t> read_errors() const { return discovery_.read_errors(); }
   uint64_t errors() const { return errors_; }
+  uint64_t stash_reclaimed() const { return stash_reclaimed_; }
 
  private:
   const Config& config_;
@@ -199,6 +212,9 @@ class DiscoveryLoop : public WorkerDirectory {
   std::atomic<uint64_t> verified_{0}, unverified_{0};
   std::atomic<bool> stopping_{false};
   std::atomic<uint64_t> errors_{0};
+  static constexpr uint64_t kStashSweepEvery = 40;  // scans (~10 s at the default interval)
+  uint64_t scans_ = 0;                              // discovery thread only
+  std::atomic<uint64_t> stash_reclaimed_{0};
   std::thread thread_;
 };
 
@@ -215,6 +231,8 @@ std::vector<SelfSample> CollectSelfStats(const HttpProbes& probes, const http::H
   add("perfd_ringbuf_drops_total", k[PERFD_CNT_RINGBUF_DROPS]);
   add("perfd_conn_table_full_total", k[PERFD_CNT_CONN_TABLE_FULL]);
   add("perfd_args_table_full_total", k[PERFD_CNT_ARGS_TABLE_FULL]);
+  add("perfd_args_quota_refused_total", k[PERFD_CNT_ARGS_QUOTA]);
+  add("perfd_args_stale_reclaimed_total", discovery.stash_reclaimed());
   add("perfd_read_faults_total", k[PERFD_CNT_READ_FAULTS]);
   add("perfd_adopted_connections_total", k[PERFD_CNT_ADOPTED]);
   add("perfd_sock_table_full_total", k[PERFD_CNT_SOCK_TABLE_FULL]);
@@ -256,6 +274,8 @@ std::vector<SelfSample> CollectSelfStats(const HttpProbes& probes, const http::H
   for (const auto& [result, n] : fetcher.Results())
     add("perfd_openapi_fetches_total", n, {{"result", result}});
   add("perfd_errors_total", discovery.errors(), {{"component", "loader"}});
+  for (const auto& [error, n] : discovery.read_errors())
+    add("perfd_discovery_read_errors_total", n, {{"error", error}});
   for (const auto& p : probes.Programs()) {
     add("perfd_bpf_program_runs_total", p.run_count, {{"program", p.name}});
     add("perfd_bpf_program_run_seconds_total", p.run_time_ns / 1e9, {{"program", p.name}});
@@ -274,6 +294,11 @@ void AddPythonStats(const PySampler* sampler, const PythonProfiler& profiler,
   if (sampler) {
     auto k = sampler->Counters();
     add("perfd_python_sampled_threads", sampler->attached_threads());
+    add("perfd_python_unsampled_threads", sampler->unsampled_threads());
+    add("perfd_python_threads_over_cap_total", sampler->threads_over_worker_cap(),
+        {{"cap", "per_worker"}});
+    add("perfd_python_threads_over_cap_total", sampler->threads_over_fd_budget(),
+        {{"cap", "fd_budget"}});
     add("perfd_python_sampler_total", k[PY_CNT_SAMPLES], {{"kind", "samples"}});
     add("perfd_python_sampler_total", k[PY_CNT_NOT_PYTHON], {{"kind", "not_python"}});
     add("perfd_python_sampler_total", k[PY_CNT_NO_TSTATE], {{"kind", "no_thread_state"}});
@@ -325,7 +350,7 @@ int RunDaemon(const Config& config, const std::atomic<bool>& stop) {
   std::unique_ptr<PySampler> sampler;
   if (config.python_sampling) {
     try {
-      sampler = PySampler::Open(config.sample_hz);
+      sampler = PySampler::Open(config.sample_hz, config.max_threads_per_worker);
     } catch (const LoaderError& e) {
       spdlog::error("Python stack sampling is off: {}", e.what());
     }
@@ -344,6 +369,19 @@ int RunDaemon(const Config& config, const std::atomic<bool>& stop) {
     return 1;
   }
   spdlog::info("BPF programs attached ({} programs)", probes->Programs().size());
+  if (sampler) {
+    // The BPF objects are open now: what the limit leaves beyond them and
+    // the reserve is what sampled threads may hold.
+    rlimit rl{};
+    const uint64_t soft = getrlimit(RLIMIT_NOFILE, &rl) == 0 ? rl.rlim_cur : 1024;
+    const size_t open_now = OpenFdCount();
+    const size_t budget = SamplingFdBudget(soft, open_now);
+    sampler->SetFdBudget(budget);
+    spdlog::info(
+        "thread sampling: at most {} threads per worker, {} fds in all ({} open, "
+        "{} reserved, limit {})",
+        config.max_threads_per_worker, budget, open_now, kFdReserve, soft);
+  }
 
   Aggregator aggregator(config.window_max_seconds);
   RequestRouter router(config);

@@ -5,10 +5,12 @@
 #include <CLI/CLI.hpp>
 #include <atomic>
 #include <csignal>
+#include <cstring>
 #include <iostream>
 
 #include "daemon/config/config.h"
 #include "daemon/daemon.h"
+#include "daemon/fd_limits.h"
 #include "daemon/privileges.h"
 
 namespace {
@@ -71,6 +73,16 @@ int main(int argc, char** argv) {
     std::cerr << "perfd: needs root, or CAP_BPF + CAP_PERFMON + CAP_SYS_PTRACE; missing: " << list
               << "\n";
     return 1;
+  }
+
+  // Every sampled thread of every worker costs descriptors, and running out
+  // must not be what makes /proc reads fail: use all the hard limit allows.
+  const perfd::FdLimitChange fds = perfd::RaiseFdLimit();
+  if (fds.error != 0) {
+    spdlog::warn("cannot raise RLIMIT_NOFILE (soft {}, hard {}): {}; continuing with {}",
+                 fds.before, fds.hard, std::strerror(fds.error), fds.before);
+  } else {
+    spdlog::info("RLIMIT_NOFILE: soft limit {} (was {}, hard {})", fds.after, fds.before, fds.hard);
   }
 
   struct sigaction sa {};

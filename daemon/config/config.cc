@@ -252,6 +252,10 @@ void ParsePython(const YAML::Node& node, const std::string& path, Config& c) {
             [&](const YAML::Node& n, const std::string& p) { c.request_identity = GetBool(n, p); }},
            {"sample_hz", [&](const YAML::Node& n,
                              const std::string& p) { c.sample_hz = GetUint(n, p, 1, 1000); }},
+           {"max_threads_per_worker",
+            [&](const YAML::Node& n, const std::string& p) {
+              c.max_threads_per_worker = GetUint(n, p, 1, 65536);
+            }},
            {"categories", [&](const YAML::Node& n, const std::string& p) {
               WalkList(n, p, [&](const YAML::Node& item, const std::string& ip) {
                 ParseCategoryRule(item, ip, c);

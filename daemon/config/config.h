@@ -68,6 +68,10 @@ struct Config {
   // python.*
   bool python_sampling = true;  // walk Python stacks at perf_event samples
   uint32_t sample_hz = 99;      // samples per second of CPU time, per thread
+  // Threads of one worker that get a sampling perf event (2 fds each in
+  // perfd); the main thread always does. A traced app picks its thread count,
+  // so this bounds what it can make perfd spend.
+  uint32_t max_threads_per_worker = 256;
   // Join samples to requests exactly via the context-copy uprobe (else by
   // time); needs python_sampling.
   bool request_identity = true;

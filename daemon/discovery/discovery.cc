@@ -3,6 +3,8 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <deque>
 #include <set>
 
@@ -15,20 +17,44 @@ bool Discovery::MayExecIntoServer(const std::string& comm) {
 Discovery::Discovery(const Config& config, ProcReader& reader)
     : reader_(reader), namer_(config.services) {}
 
-const ProcessInfo* Discovery::Lookup(uint32_t pid, Memo& memo) const {
+void Discovery::CountReadError(int error) {
+  ++scan_read_errors_;
+  const char* name = error == EMFILE   ? "EMFILE"
+                     : error == ENFILE ? "ENFILE"
+                     : error == EACCES ? "EACCES"
+                     : error == ENOMEM ? "ENOMEM"
+                                       : "other";
+  std::lock_guard<std::mutex> lock(mu_);
+  ++read_errors_[name];
+}
+
+const ProcessInfo* Discovery::Lookup(uint32_t pid, Memo& memo, bool* unknown) {
   auto it = memo.find(pid);
-  if (it == memo.end()) it = memo.emplace(pid, reader_.ReadProcess(pid)).first;
+  if (it == memo.end()) {
+    MemoEntry e;
+    e.info = reader_.ReadProcess(pid, &e.error);
+    if (!e.info && !ProcessGone(e.error)) CountReadError(e.error);
+    it = memo.emplace(pid, std::move(e)).first;
+  }
+  if (!it->second.info && !ProcessGone(it->second.error)) *unknown = true;
   // unordered_map nodes are stable: the pointer survives later inserts.
-  return it->second ? &*it->second : nullptr;
+  return it->second.info ? &*it->second.info : nullptr;
 }
 
 bool Discovery::Reclassify(uint32_t pid, int rechecks, Memo& memo,
                            std::map<uint32_t, Worker>& workers, Diff& diff) {
-  const ProcessInfo* info = Lookup(pid, memo);
-  if (info == nullptr) return false;  // exited meanwhile: the next scan drops it
-  const ProcessInfo* parent = info->ppid != 0 ? Lookup(info->ppid, memo) : nullptr;
+  // A read that failed for a reason other than an exit (perfd out of fds,
+  // say) leaves the pid as it was: classifying without its parent could turn
+  // a worker into a non-worker. Nothing was recorded, so the next scan
+  // queues it again (a new pid, or comm/ppid still differ from known_);
+  // known_ entries being re-checked keep their re-check count.
+  bool unknown = false;
+  const ProcessInfo* info = Lookup(pid, memo, &unknown);
+  if (info == nullptr) return false;  // exited meanwhile (the next scan drops it) or unknown
+  const ProcessInfo* parent = info->ppid != 0 ? Lookup(info->ppid, memo, &unknown) : nullptr;
   const ProcessInfo* grandparent =
-      (parent != nullptr && parent->ppid != 0) ? Lookup(parent->ppid, memo) : nullptr;
+      (parent != nullptr && parent->ppid != 0) ? Lookup(parent->ppid, memo, &unknown) : nullptr;
+  if (unknown) return false;
   const Classification c = ClassifyProcess(*info, parent, grandparent);
 
   auto old = known_.find(pid);
@@ -77,9 +103,31 @@ bool Discovery::Reclassify(uint32_t pid, int rechecks, Memo& memo,
 Discovery::Diff Discovery::Scan() {
   const auto start = std::chrono::steady_clock::now();
   ScanStats stats;
+  scan_read_errors_ = 0;
+  int list_error = 0;
+  const std::vector<uint32_t> pids = reader_.ListPids(&list_error);
+  if (list_error != 0) {
+    // An incomplete pid list (EMFILE on opendir, a readdir error) says
+    // nothing about which processes exited: change nothing this scan.
+    CountReadError(list_error);
+    spdlog::debug("discovery: listing {} failed: {}", reader_.root(), std::strerror(list_error));
+    std::lock_guard<std::mutex> lock(mu_);
+    last_scan_ = stats;
+    last_scan_.read_errors = scan_read_errors_;
+    return {};
+  }
   std::unordered_map<uint32_t, ProcStat> live;
-  for (uint32_t pid : reader_.ListPids()) {
-    if (auto st = reader_.ReadStat(pid)) live.emplace(pid, std::move(*st));
+  // Pids whose stat could not be read for a reason other than an exit: kept
+  // as they are (neither removed nor classified) until a later scan reads them.
+  std::set<uint32_t> unknown;
+  for (uint32_t pid : pids) {
+    int error = 0;
+    if (auto st = reader_.ReadStat(pid, &error)) {
+      live.emplace(pid, std::move(*st));
+    } else if (!ProcessGone(error)) {
+      CountReadError(error);
+      unknown.insert(pid);
+    }
   }
   stats.processes = live.size();
 
@@ -89,7 +137,9 @@ Discovery::Diff Discovery::Scan() {
   // Exits, and pids reused by a new process (different start time).
   for (auto it = known_.begin(); it != known_.end();) {
     const auto l = live.find(it->first);
-    if (l == live.end() || l->second.start_time != it->second.start_time) {
+    if (l == live.end() && unknown.count(it->first) != 0) {
+      ++it;  // not known to be gone: keep the worker, look again next scan
+    } else if (l == live.end() || l->second.start_time != it->second.start_time) {
       const auto w = workers.find(it->first);
       if (w != workers.end()) {
         diff.removed.push_back(w->second);
@@ -118,7 +168,9 @@ Discovery::Diff Discovery::Scan() {
     } else if (!k->second.watched_argv.empty()) {
       // exec into the same interpreter keeps pid, start time and comm; only
       // the command line tells.
-      auto cmdline = reader_.ReadCmdline(pid);
+      int error = 0;
+      auto cmdline = reader_.ReadCmdline(pid, &error);
+      if (!cmdline && !ProcessGone(error)) CountReadError(error);
       if (cmdline && ParseCmdline(*cmdline) != k->second.watched_argv)
         todo_list.emplace_back(pid, kSameArgvRechecks);
     }
@@ -154,6 +206,11 @@ Discovery::Diff Discovery::Scan() {
   }
   stats.duration = std::chrono::duration_cast<std::chrono::microseconds>(
       std::chrono::steady_clock::now() - start);
+  stats.read_errors = scan_read_errors_;
+  if (scan_read_errors_ != 0) {
+    spdlog::debug("discovery: {} /proc reads failed (not exits); retrying next scan",
+                  scan_read_errors_);
+  }
   std::lock_guard<std::mutex> lock(mu_);
   workers_ = std::move(workers);
   last_scan_ = stats;
@@ -166,6 +223,11 @@ std::vector<Worker> Discovery::Workers() const {
   out.reserve(workers_.size());
   for (const auto& [pid, w] : workers_) out.push_back(w);
   return out;
+}
+
+std::map<std::string, uint64_t> Discovery::read_errors() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return read_errors_;
 }
 
 Discovery::ScanStats Discovery::last_scan() const {

@@ -30,8 +30,9 @@ class Discovery {
     std::vector<Worker> removed;
   };
   struct ScanStats {
-    size_t processes = 0;   // pids whose stat was read
-    size_t classified = 0;  // pids whose cmdline/environ were read
+    size_t processes = 0;    // pids whose stat was read
+    size_t classified = 0;   // pids whose cmdline/environ were read
+    size_t read_errors = 0;  // reads that failed for a reason other than an exit
     std::chrono::microseconds duration{0};
   };
 
@@ -44,6 +45,11 @@ class Discovery {
   // Safe to call from any thread, concurrently with Scan(). Sorted by pid.
   std::vector<Worker> Workers() const;
   ScanStats last_scan() const;
+  // /proc reads that failed for a reason other than the process exiting
+  // (EMFILE, ENFILE, EACCES, ...), by errno name ("other" for the rest),
+  // since start. Such a read never removes a worker: it keeps what was known
+  // and is retried at the next scan.
+  std::map<std::string, uint64_t> read_errors() const;
 
  private:
   // How many scans a process whose argv equals its parent's is re-read: a
@@ -65,9 +71,17 @@ class Discovery {
   static bool MayExecIntoServer(const std::string& comm);
   static constexpr uint64_t kFullRecheckEvery = 20;
   uint64_t scans_ = 0;  // Scan() thread only
-  using Memo = std::unordered_map<uint32_t, std::optional<ProcessInfo>>;
+  struct MemoEntry {
+    std::optional<ProcessInfo> info;
+    int error = 0;  // errno of the failed read, 0 on success
+  };
+  using Memo = std::unordered_map<uint32_t, MemoEntry>;
 
-  const ProcessInfo* Lookup(uint32_t pid, Memo& memo) const;
+  // nullptr when the read failed; *unknown is set when it failed for a
+  // reason other than the process being gone.
+  const ProcessInfo* Lookup(uint32_t pid, Memo& memo, bool* unknown);
+  // Counts a failed read whose cause was not an exit (Scan() thread only).
+  void CountReadError(int error);
   // Classifies pid and updates known_/workers, recording changes in diff.
   // Returns true when its role changed (its children then need a look too).
   bool Reclassify(uint32_t pid, int rechecks, Memo& memo, std::map<uint32_t, Worker>& workers,
@@ -78,8 +92,10 @@ class Discovery {
   std::unordered_map<uint32_t, Known> known_;  // Scan() thread only
 
   mutable std::mutex mu_;
-  std::map<uint32_t, Worker> workers_;  // written under mu_ by Scan() only
-  ScanStats last_scan_;                 // guarded by mu_
+  std::map<uint32_t, Worker> workers_;           // written under mu_ by Scan() only
+  ScanStats last_scan_;                          // guarded by mu_
+  std::map<std::string, uint64_t> read_errors_;  // guarded by mu_
+  size_t scan_read_errors_ = 0;                  // Scan() thread only, this scan
 };
 
 }  // namespace perfd

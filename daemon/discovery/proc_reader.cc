@@ -15,11 +15,19 @@ namespace {
 constexpr size_t kMaxFileBytes = 1 << 20;   // cmdline is bounded by ARG_MAX anyway
 constexpr size_t kMaxEnvValueBytes = 1024;  // longer values are truncated
 
-// Reads a small /proc file whole. nullopt when it cannot be opened (the
-// process is gone) or a read fails midway (it exited while we read).
-std::optional<std::string> ReadSmallFile(const std::string& path) {
+void SetError(int* error, int value) {
+  if (error != nullptr) *error = value;
+}
+
+// Reads a small /proc file whole. nullopt when it cannot be opened or a read
+// fails midway; *error tells a vanished process (ENOENT/ESRCH) from a failure
+// of ours (EMFILE, ...).
+std::optional<std::string> ReadSmallFile(const std::string& path, int* error) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return std::nullopt;
+  if (fd < 0) {
+    SetError(error, errno);
+    return std::nullopt;
+  }
   std::string out;
   char buf[4096];
   for (;;) {
@@ -27,6 +35,7 @@ std::optional<std::string> ReadSmallFile(const std::string& path) {
     if (n == 0) break;
     if (n < 0) {
       if (errno == EINTR) continue;
+      SetError(error, errno);
       ::close(fd);
       return std::nullopt;
     }
@@ -34,6 +43,7 @@ std::optional<std::string> ReadSmallFile(const std::string& path) {
     if (out.size() >= kMaxFileBytes) break;
   }
   ::close(fd);
+  SetError(error, 0);
   return out;
 }
 
@@ -45,11 +55,18 @@ bool IsKeptEnvVar(const std::string& name) {
 }
 
 // Streams environ in fixed chunks and keeps only kKeptEnvVars: other values
-// (tokens, passwords) never get copied out of the read buffer.
-std::map<std::string, std::string> ReadKeptEnv(const std::string& path) {
-  std::map<std::string, std::string> env;
+// (tokens, passwords) never get copied out of the read buffer. false (with
+// *error) when environ could not be opened for a reason that may pass
+// (EMFILE, ...): the caller must not name a service from a missing
+// environment. No ptrace rights (EACCES/EPERM) is permanent: empty env.
+bool ReadKeptEnv(const std::string& path, std::map<std::string, std::string>* out, int* error) {
+  std::map<std::string, std::string>& env = *out;
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return env;  // another user's process without ptrace rights, or gone
+  if (fd < 0) {
+    if (errno == EACCES || errno == EPERM) return true;
+    SetError(error, errno);
+    return false;
+  }
   enum class State { kKey, kValue, kSkip } state = State::kKey;
   std::string key;
   std::string value;
@@ -89,7 +106,7 @@ std::map<std::string, std::string> ReadKeptEnv(const std::string& path) {
   ::close(fd);
   // Drop anything that could have been half of a secret from the stack buffer.
   std::memset(buf, 0, sizeof buf);
-  return env;
+  return true;
 }
 
 }  // namespace
@@ -143,11 +160,22 @@ std::vector<std::string> ParseCmdline(const std::string& text) {
 
 ProcReader::ProcReader(std::string root) : root_(std::move(root)) {}
 
-std::vector<uint32_t> ProcReader::ListPids() const {
+std::vector<uint32_t> ProcReader::ListPids(int* error) const {
   std::vector<uint32_t> pids;
   DIR* dir = ::opendir(root_.c_str());
-  if (dir == nullptr) return pids;
-  while (const dirent* entry = ::readdir(dir)) {
+  if (dir == nullptr) {
+    SetError(error, errno);
+    return pids;
+  }
+  SetError(error, 0);
+  for (;;) {
+    errno = 0;
+    const dirent* entry = ::readdir(dir);
+    if (entry == nullptr) {
+      // readdir signals errors only through errno.
+      if (errno != 0) SetError(error, errno);
+      break;
+    }
     const char* name = entry->d_name;
     if (*name == '\0') continue;
     uint64_t pid = 0;
@@ -166,21 +194,26 @@ std::vector<uint32_t> ProcReader::ListPids() const {
   return pids;
 }
 
-std::optional<ProcStat> ProcReader::ReadStat(uint32_t pid) const {
-  const auto text = ReadSmallFile(root_ + "/" + std::to_string(pid) + "/stat");
+std::optional<ProcStat> ProcReader::ReadStat(uint32_t pid, int* error) const {
+  const auto text = ReadSmallFile(root_ + "/" + std::to_string(pid) + "/stat", error);
   if (!text) return std::nullopt;
-  return ParseStat(*text);
+  auto st = ParseStat(*text);
+  // The kernel never writes a truncated stat for a live process; an empty
+  // read is a task reaped after open(). Anything else unparseable is
+  // "unknown", not "gone".
+  if (!st) SetError(error, text->empty() ? ESRCH : EINVAL);
+  return st;
 }
 
-std::optional<std::string> ProcReader::ReadCmdline(uint32_t pid) const {
-  return ReadSmallFile(root_ + "/" + std::to_string(pid) + "/cmdline");
+std::optional<std::string> ProcReader::ReadCmdline(uint32_t pid, int* error) const {
+  return ReadSmallFile(root_ + "/" + std::to_string(pid) + "/cmdline", error);
 }
 
-std::optional<ProcessInfo> ProcReader::ReadProcess(uint32_t pid) const {
+std::optional<ProcessInfo> ProcReader::ReadProcess(uint32_t pid, int* error) const {
   const std::string dir = root_ + "/" + std::to_string(pid);
-  const auto st = ReadStat(pid);
+  const auto st = ReadStat(pid, error);
   if (!st) return std::nullopt;
-  const auto cmdline = ReadSmallFile(dir + "/cmdline");
+  const auto cmdline = ReadSmallFile(dir + "/cmdline", error);
   if (!cmdline) return std::nullopt;
   ProcessInfo info;
   info.pid = pid;
@@ -191,11 +224,16 @@ std::optional<ProcessInfo> ProcReader::ReadProcess(uint32_t pid) const {
   char exe[4096];
   const ssize_t n = ::readlink((dir + "/exe").c_str(), exe, sizeof exe);
   if (n > 0) info.exe.assign(exe, static_cast<size_t>(n));
-  info.env = ReadKeptEnv(dir + "/environ");
+  if (!ReadKeptEnv(dir + "/environ", &info.env, error)) return std::nullopt;
   // The pid may have exited and been reused while we read: the files would
   // then mix two processes. A second stat tells.
-  const auto again = ReadStat(pid);
-  if (!again || again->start_time != st->start_time) return std::nullopt;
+  const auto again = ReadStat(pid, error);
+  if (!again) return std::nullopt;
+  if (again->start_time != st->start_time) {
+    SetError(error, ESRCH);  // the process we started reading is gone
+    return std::nullopt;
+  }
+  SetError(error, 0);
   return info;
 }
 

@@ -1,8 +1,14 @@
 // Reads process facts from a /proc-like tree. The root is configurable so
 // tests build fake trees in a temp dir. Every read tolerates the process
 // exiting underneath it: a vanished pid is std::nullopt, never an exception.
+//
+// A failed read says why through `error` (an errno value): only ProcessGone()
+// errors mean the process exited. perfd runs beside untrusted applications
+// that can make it run out of file descriptors (EMFILE/ENFILE), so any other
+// failure means "unknown", and callers must keep what they knew and retry.
 #pragma once
 
+#include <cerrno>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -37,18 +43,25 @@ struct ProcessInfo {
   std::map<std::string, std::string> env;  // only kKeptEnvVars that are set
 };
 
+// ENOENT: /proc/<pid> is gone; ESRCH: the task exited while we read.
+inline bool ProcessGone(int error) { return error == ENOENT || error == ESRCH; }
+
 class ProcReader {
  public:
   explicit ProcReader(std::string root = "/proc");
   virtual ~ProcReader() = default;
 
-  // Numeric entries of the root directory, ascending.
-  virtual std::vector<uint32_t> ListPids() const;
-  virtual std::optional<ProcStat> ReadStat(uint32_t pid) const;
+  // Every `error` out-parameter (optional) is set to 0 on success, else to
+  // the errno of the failure (ENOENT when the process is gone).
+
+  // Numeric entries of the root directory, ascending. On error the list is
+  // incomplete and must not be taken as "these are all the processes".
+  virtual std::vector<uint32_t> ListPids(int* error = nullptr) const;
+  virtual std::optional<ProcStat> ReadStat(uint32_t pid, int* error = nullptr) const;
   // stat + cmdline + exe + kept environment variables.
-  virtual std::optional<ProcessInfo> ReadProcess(uint32_t pid) const;
+  virtual std::optional<ProcessInfo> ReadProcess(uint32_t pid, int* error = nullptr) const;
   // Just the command line (raw, NUL-separated): cheap enough to poll.
-  virtual std::optional<std::string> ReadCmdline(uint32_t pid) const;
+  virtual std::optional<std::string> ReadCmdline(uint32_t pid, int* error = nullptr) const;
 
   const std::string& root() const { return root_; }
 

@@ -15,6 +15,12 @@ const std::vector<SelfMetricDef> kSelfMetrics = {
      "Connections not traced because the kernel connection table was full"},
     {"perfd_args_table_full_total", SelfMetricType::kCounter,
      "Syscalls not traced because the kernel argument table was full"},
+    {"perfd_args_quota_refused_total", SelfMetricType::kCounter,
+     "Syscalls not traced because their process already had 1024 (PERFD_STASH_QUOTA) threads "
+     "inside traced syscalls (e.g. blocked in read)"},
+    {"perfd_args_stale_reclaimed_total", SelfMetricType::kCounter,
+     "Kernel syscall-argument entries of exited threads (their syscall exit was missed) deleted "
+     "by the periodic sweep"},
     {"perfd_read_faults_total", SelfMetricType::kCounter,
      "Reads/writes whose bytes the kernel could not copy (page not resident)"},
     {"perfd_adopted_connections_total", SelfMetricType::kCounter,
@@ -49,6 +55,15 @@ const std::vector<SelfMetricDef> kSelfMetrics = {
      "Workers whose interpreter was verified for stack walking, or refused (HTTP still traced)"},
     {"perfd_python_sampled_threads", SelfMetricType::kGauge,
      "Threads with a sampling perf event attached"},
+    {"perfd_python_unsampled_threads", SelfMetricType::kGauge,
+     "Live threads of sampled workers left unsampled by a cap now"},
+    {"perfd_python_threads_over_cap_total", SelfMetricType::kCounter,
+     "Threads not sampled (each counted once), by cap: per_worker "
+     "(python.max_threads_per_worker reached; the main thread is always sampled), fd_budget "
+     "(perfd's descriptor budget for perf events spent, or EMFILE)"},
+    {"perfd_discovery_read_errors_total", SelfMetricType::kCounter,
+     "/proc reads that failed for a reason other than the process exiting, by errno "
+     "(EMFILE, ENFILE, EACCES, ENOMEM, other); the process is kept and read again next scan"},
     {"perfd_python_sampler_total", SelfMetricType::kCounter,
      "Kernel-side sampler outcomes: samples, truncated stacks, read errors, drops, ..."},
     {"perfd_python_samples_total", SelfMetricType::kCounter,

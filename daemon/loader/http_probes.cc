@@ -4,8 +4,10 @@
 #include <bpf/libbpf.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -82,6 +84,71 @@ void HttpProbes::UntrackPid(uint32_t tgid) {
     prev = &key;
   }
   for (const auto& k : doomed) bpf_map__delete_elem(skel_->maps.conns, &k, sizeof(k), 0);
+  // The process is gone, so are its threads: every entry left is stale.
+  // Reclaimed before the quota entry goes, so a reused pid starts at 0.
+  size_t seen = 0;
+  ReclaimStashIf([tgid](uint64_t id) { return (id >> 32) == tgid; }, &seen);
+  bpf_map__delete_elem(skel_->maps.stash_held, &tgid, sizeof(tgid), 0);
+}
+
+size_t HttpProbes::ReclaimStashIf(const std::function<bool(uint64_t)>& dead, size_t* seen) {
+  std::vector<uint64_t> doomed;
+  uint64_t key = 0, next = 0;
+  const uint64_t* prev = nullptr;
+  *seen = 0;
+  while (bpf_map__get_next_key(skel_->maps.stashed, prev, &next, sizeof(next)) == 0) {
+    ++*seen;
+    if (dead(next)) doomed.push_back(next);
+    key = next;
+    prev = &key;
+  }
+  size_t reclaimed = 0;
+  const int prog_fd = bpf_program__fd(skel_->progs.reclaim_stash);
+  for (uint64_t id : doomed) {
+    // The delete and the quota release must be one atomic step with respect
+    // to the kernel side, hence a BPF program rather than a map delete here.
+    struct {
+      uint64_t pid_tgid;
+    } args{id};
+    LIBBPF_OPTS(bpf_test_run_opts, opts, .ctx_in = &args, .ctx_size_in = sizeof(args));
+    if (bpf_prog_test_run_opts(prog_fd, &opts) == 0 && opts.retval == 1) ++reclaimed;
+  }
+  return reclaimed;
+}
+
+HttpProbes::StashSweep HttpProbes::ReclaimStash() {
+  StashSweep sweep;
+  sweep.reclaimed = ReclaimStashIf(
+      [](uint64_t id) {
+        const pid_t tgid = static_cast<pid_t>(id >> 32), tid = static_cast<pid_t>(id & 0xffffffff);
+        // ESRCH: no such thread in that process. EPERM cannot happen as
+        // root; anything but ESRCH keeps the entry.
+        return syscall(SYS_tgkill, tgid, tid, 0) != 0 && errno == ESRCH;
+      },
+      &sweep.entries);
+  return sweep;
+}
+
+bool HttpProbes::InjectStaleStashForTest(uint64_t pid_tgid) {
+  // struct stash in http_trace.bpf.c: ptr, fd, kind, how (+ padding).
+  unsigned char value[16] = {};
+  if (bpf_map__value_size(skel_->maps.stashed) != sizeof(value)) return false;
+  if (bpf_map__update_elem(skel_->maps.stashed, &pid_tgid, sizeof(pid_tgid), value, sizeof(value),
+                           BPF_NOEXIST))
+    return false;
+  const uint32_t tgid = pid_tgid >> 32;
+  // Not atomic with the kernel's updates: fine in a test that makes no
+  // traced syscalls meanwhile.
+  int64_t held = std::max<int64_t>(StashHeld(tgid), 0) + 1;
+  return bpf_map__update_elem(skel_->maps.stash_held, &tgid, sizeof(tgid), &held, sizeof(held),
+                              BPF_ANY) == 0;
+}
+
+int64_t HttpProbes::StashHeld(uint32_t tgid) const {
+  int64_t held = 0;
+  if (bpf_map__lookup_elem(skel_->maps.stash_held, &tgid, sizeof(tgid), &held, sizeof(held), 0))
+    return -1;
+  return held;
 }
 
 int HttpProbes::OnRecord(void* ctx, void* data, size_t size) {

@@ -48,8 +48,26 @@ class HttpProbes {
 
   // Map updates are syscalls: safe from any thread.
   void TrackPid(uint32_t tgid);
-  // Also forgets the process's connections, so a reused pid starts clean.
+  // Also forgets the process's connections and syscall-argument entries
+  // (and its stash quota), so a reused pid starts clean.
   void UntrackPid(uint32_t tgid);
+
+  // Syscall-argument entries (`stashed`) of threads that no longer exist
+  // are deleted and their process's quota slots released. Such entries are
+  // left only when a syscall exit was missed and the thread exited before
+  // its next syscall; sweeping them keeps the per-process count (the quota,
+  // PERFD_STASH_QUOTA) exact. Liveness comes from tgkill(tgid, tid, 0),
+  // which needs no descriptor. Call from one thread at a time.
+  struct StashSweep {
+    size_t entries = 0;    // entries seen
+    size_t reclaimed = 0;  // entries of dead threads deleted
+  };
+  StashSweep ReclaimStash();
+  // The process's stash quota use as the kernel counts it (-1: no entry).
+  int64_t StashHeld(uint32_t tgid) const;
+  // Tests only: adds an entry for pid_tgid and counts it, as a syscall
+  // entry whose exit is then missed would. False if it could not.
+  bool InjectStaleStashForTest(uint64_t pid_tgid);
 
   // Waits up to timeout_ms (less when the kernel side signals a full-ish
   // buffer), then drains the ring buffer. Events are delivered in batches,
@@ -72,6 +90,9 @@ class HttpProbes {
   ring_buffer* ring_ = nullptr;
   const EventFn* current_fn_ = nullptr;
   uint64_t malformed_ = 0;
+  // Deletes the entries for which dead(pid_tgid) holds, through the
+  // reclaim_stash program. Returns how many it deleted.
+  size_t ReclaimStashIf(const std::function<bool(uint64_t)>& dead, size_t* seen);
 };
 
 }  // namespace perfd

@@ -8,8 +8,10 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -20,25 +22,39 @@ namespace perfd {
 
 namespace {
 
-std::vector<uint32_t> Threads(uint32_t tgid) {
+// Thread ids of the process, ascending; nullopt when the task directory
+// cannot be read. A failure (EMFILE, ...) must not look like "no threads":
+// that would detach every thread of a live worker.
+std::optional<std::vector<uint32_t>> Threads(uint32_t tgid) {
   std::vector<uint32_t> out;
   std::string dir = "/proc/" + std::to_string(tgid) + "/task";
   DIR* d = opendir(dir.c_str());
-  if (!d) return out;
-  while (dirent* e = readdir(d)) {
+  if (!d) return std::nullopt;
+  for (;;) {
+    errno = 0;
+    dirent* e = readdir(d);
+    if (!e) {
+      if (errno != 0) {
+        closedir(d);
+        return std::nullopt;
+      }
+      break;
+    }
     char* end;
     unsigned long tid = std::strtoul(e->d_name, &end, 10);
     if (*end == 0 && tid > 0) out.push_back(tid);
   }
   closedir(d);
+  std::sort(out.begin(), out.end());
   return out;
 }
 
 }  // namespace
 
-std::unique_ptr<PySampler> PySampler::Open(uint32_t frequency_hz) {
+std::unique_ptr<PySampler> PySampler::Open(uint32_t frequency_hz, uint32_t max_threads_per_worker) {
   std::unique_ptr<PySampler> p(new PySampler());
   p->frequency_hz_ = frequency_hz;
+  p->max_threads_per_worker_ = std::max<uint32_t>(1, max_threads_per_worker);
   p->skel_ = py_sampler__open_and_load();
   if (!p->skel_) throw LoaderError("py_sampler: load failed: " + std::string(strerror(errno)));
   p->ring_ =
@@ -48,8 +64,8 @@ std::unique_ptr<PySampler> PySampler::Open(uint32_t frequency_hz) {
 }
 
 PySampler::~PySampler() {
-  for (auto& [tgid, threads] : links_)
-    for (auto& [tid, link] : threads) bpf_link__destroy(link);
+  for (auto& [tgid, proc] : procs_)
+    for (auto& [tid, link] : proc.links) bpf_link__destroy(link);
   for (auto& [tgid, link] : context_links_) bpf_link__destroy(link);
   if (ring_) ring_buffer__free(ring_);
   if (skel_) py_sampler__destroy(skel_);
@@ -78,7 +94,8 @@ void PySampler::AttachContextHook(uint32_t tgid, const std::string& path, uint64
   }
 }
 
-void PySampler::AttachThread(uint32_t tgid, uint32_t tid) {
+PySampler::Attach PySampler::AttachThread(uint32_t tgid, uint32_t tid, Process& p) {
+  if ((attached_ + 1) * kFdsPerThread > fd_budget_) return Attach::kOverBudget;
   perf_event_attr attr{};
   attr.size = sizeof(attr);
   attr.type = PERF_TYPE_SOFTWARE;
@@ -87,28 +104,79 @@ void PySampler::AttachThread(uint32_t tgid, uint32_t tid) {
   attr.sample_freq = frequency_hz_;
   int fd = syscall(SYS_perf_event_open, &attr, tid, -1, -1, PERF_FLAG_FD_CLOEXEC);
   if (fd < 0) {
-    if (errno != ESRCH) {  // ESRCH: the thread exited meanwhile
-      ++attach_failures_;
-      spdlog::warn("perf_event_open for thread {} of pid {} failed: {}", tid, tgid,
-                   strerror(errno));
+    const int err = errno;
+    if (err == ESRCH) return Attach::kGone;  // the thread exited meanwhile
+    if (err == EMFILE || err == ENFILE) {
+      // Out of descriptors despite the budget (a low limit, or another
+      // descriptor user): the same outcome as the budget, logged once.
+      if (!fd_exhaustion_logged_) {
+        fd_exhaustion_logged_ = true;
+        spdlog::warn(
+            "perf_event_open: {} with {} threads sampled; further threads are not "
+            "sampled (perfd_python_threads_over_cap_total{{cap=\"fd_budget\"}})",
+            strerror(err), attached_);
+      }
+      return Attach::kOverBudget;
     }
-    return;
+    ++attach_failures_;
+    spdlog::warn("perf_event_open for thread {} of pid {} failed: {}", tid, tgid, strerror(err));
+    return Attach::kFailed;
   }
   bpf_link* link = bpf_program__attach_perf_event(skel_->progs.py_sample, fd);
   if (!link) {
-    ++attach_failures_;
+    const int err = errno;
     close(fd);
-    return;
+    if (err == EMFILE || err == ENFILE) return Attach::kOverBudget;
+    ++attach_failures_;
+    return Attach::kFailed;
   }
-  links_[tgid][tid] = link;  // the link owns fd from now on
+  p.links[tid] = link;  // the link owns fd from now on
+  ++attached_;
+  return Attach::kAttached;
+}
+
+void PySampler::SyncLocked(uint32_t tgid, Process& p, const std::vector<uint32_t>& live) {
+  std::set<uint32_t> alive(live.begin(), live.end());
+  for (auto l = p.links.begin(); l != p.links.end();) {
+    if (!alive.count(l->first)) {
+      bpf_link__destroy(l->second);
+      --attached_;
+      l = p.links.erase(l);
+    } else {
+      ++l;
+    }
+  }
+  for (auto r = p.refused.begin(); r != p.refused.end();)
+    r = alive.count(*r) ? std::next(r) : p.refused.erase(r);
+
+  // The main thread runs the event loop of an asyncio worker: it is sampled
+  // whatever the cap. The rest in ascending id order, so the sampled set is
+  // stable from scan to scan (a thread is never swapped out for another).
+  std::vector<uint32_t> order;
+  order.reserve(live.size());
+  if (alive.count(tgid)) order.push_back(tgid);
+  for (uint32_t tid : live)
+    if (tid != tgid) order.push_back(tid);
+  for (uint32_t tid : order) {
+    if (p.links.count(tid)) continue;
+    const bool over_cap = tid != tgid && p.links.size() >= max_threads_per_worker_;
+    const Attach result = over_cap ? Attach::kOverWorkerCap : AttachThread(tgid, tid, p);
+    if (result == Attach::kAttached) {
+      p.refused.erase(tid);
+    } else if (result == Attach::kOverWorkerCap || result == Attach::kOverBudget) {
+      // Counted once per thread, however many scans find it unsampled.
+      if (p.refused.insert(tid).second) ++(over_cap ? over_worker_cap_ : over_fd_budget_);
+    }
+  }
 }
 
 void PySampler::AddProcess(uint32_t tgid, const py_proc& proc) {
   if (bpf_map__update_elem(skel_->maps.py_procs, &tgid, sizeof(tgid), &proc, sizeof(proc), BPF_ANY))
     throw LoaderError("py_procs update for pid " + std::to_string(tgid) + " failed");
+  auto live = Threads(tgid);
   std::lock_guard<std::mutex> lock(mu_);
-  links_[tgid];
-  for (uint32_t tid : Threads(tgid)) AttachThread(tgid, tid);
+  Process& p = procs_[tgid];
+  if (live) SyncLocked(tgid, p, *live);  // else: the next SyncThreads attaches them
 }
 
 void PySampler::UpdateProcess(uint32_t tgid, const py_proc& proc) {
@@ -118,21 +186,15 @@ void PySampler::UpdateProcess(uint32_t tgid, const py_proc& proc) {
 }
 
 void PySampler::SyncThreads(uint32_t tgid) {
-  std::lock_guard<std::mutex> lock(mu_);
-  auto it = links_.find(tgid);
-  if (it == links_.end()) return;
-  auto live = Threads(tgid);
-  std::set<uint32_t> alive(live.begin(), live.end());
-  for (auto l = it->second.begin(); l != it->second.end();) {
-    if (!alive.count(l->first)) {
-      bpf_link__destroy(l->second);
-      l = it->second.erase(l);
-    } else {
-      ++l;
-    }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!procs_.count(tgid)) return;
   }
-  for (uint32_t tid : live)
-    if (!it->second.count(tid)) AttachThread(tgid, tid);
+  auto live = Threads(tgid);
+  if (!live) return;  // unknown, not "no threads": keep what is attached
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = procs_.find(tgid);
+  if (it != procs_.end()) SyncLocked(tgid, it->second, *live);
 }
 
 void PySampler::RemoveProcess(uint32_t tgid) {
@@ -142,24 +204,50 @@ void PySampler::RemoveProcess(uint32_t tgid) {
     bpf_link__destroy(c->second);
     context_links_.erase(c);
   }
-  auto it = links_.find(tgid);
-  if (it == links_.end()) return;
-  for (auto& [tid, link] : it->second) bpf_link__destroy(link);
-  links_.erase(it);
+  auto it = procs_.find(tgid);
+  if (it == procs_.end()) return;
+  for (auto& [tid, link] : it->second.links) bpf_link__destroy(link);
+  attached_ -= it->second.links.size();
+  procs_.erase(it);
 }
 
 std::set<uint32_t> PySampler::Processes() const {
   std::lock_guard<std::mutex> lock(mu_);
   std::set<uint32_t> out;
-  for (const auto& [tgid, t] : links_) out.insert(tgid);
+  for (const auto& [tgid, p] : procs_) out.insert(tgid);
   return out;
 }
 
 size_t PySampler::attached_threads() const {
   std::lock_guard<std::mutex> lock(mu_);
+  return attached_;
+}
+
+void PySampler::SetFdBudget(size_t max_fds) {
+  std::lock_guard<std::mutex> lock(mu_);
+  fd_budget_ = max_fds;
+}
+
+uint64_t PySampler::threads_over_worker_cap() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return over_worker_cap_;
+}
+
+uint64_t PySampler::threads_over_fd_budget() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return over_fd_budget_;
+}
+
+size_t PySampler::unsampled_threads() const {
+  std::lock_guard<std::mutex> lock(mu_);
   size_t n = 0;
-  for (const auto& [tgid, t] : links_) n += t.size();
+  for (const auto& [tgid, p] : procs_) n += p.refused.size();
   return n;
+}
+
+uint64_t PySampler::attach_failures() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return attach_failures_;
 }
 
 int PySampler::OnRecord(void* ctx, void* data, size_t size) {

@@ -4,9 +4,16 @@
 // arrive on. Per-thread events (not per-CPU ones) because only the workers'
 // own CPU time is wanted, and per-CPU cpu-clock sampling was seen to lose
 // events on this platform (DESIGN.md).
+//
+// Every sampled thread costs perfd file descriptors (the perf event and its
+// BPF link), and the traced application decides how many threads it has.
+// Two caps keep that bounded: max_threads_per_worker per process (the main
+// thread always sampled, then the lowest thread ids), and a global fd budget
+// (SetFdBudget) that leaves perfd the descriptors it needs to read /proc.
 #pragma once
 
 #include <array>
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -30,9 +37,13 @@ class PySampler {
  public:
   using SampleFn = std::function<void(const py_sample& sample)>;
 
+  // Descriptors one sampled thread holds: the perf event and its BPF link.
+  static constexpr size_t kFdsPerThread = 2;
+
   // Loads the program (nothing is attached until AddProcess). Throws
   // LoaderError.
-  static std::unique_ptr<PySampler> Open(uint32_t frequency_hz);
+  static std::unique_ptr<PySampler> Open(uint32_t frequency_hz,
+                                         uint32_t max_threads_per_worker = 256);
   ~PySampler();
   PySampler(const PySampler&) = delete;
   PySampler& operator=(const PySampler&) = delete;
@@ -66,22 +77,48 @@ class PySampler {
   int py_ctx_conns_fd() const;
   int py_deliveries_fd() const;
   size_t attached_threads() const;
-  uint64_t attach_failures() const { return attach_failures_; }
+  // Most descriptors all sampled threads together may hold (default:
+  // unlimited). Threads beyond it are not sampled. Thread-safe.
+  void SetFdBudget(size_t max_fds);
+  // Threads not sampled because their worker had max_threads_per_worker
+  // sampled already / because the fd budget was spent (or perf_event_open
+  // hit EMFILE/ENFILE): each thread counted once, when first refused.
+  uint64_t threads_over_worker_cap() const;
+  uint64_t threads_over_fd_budget() const;
+  // Live threads of sampled workers that are not sampled now.
+  size_t unsampled_threads() const;
+  uint64_t attach_failures() const;
   uint32_t frequency_hz() const { return frequency_hz_; }
 
  private:
   PySampler() = default;
   static int OnRecord(void* ctx, void* data, size_t size);
-  void AttachThread(uint32_t tgid, uint32_t tid);
+  struct Process {
+    std::map<uint32_t, bpf_link*> links;  // tid → link (owns the perf event fd)
+    std::set<uint32_t> refused;           // live threads not sampled (counted once)
+  };
+  enum class Attach { kAttached, kGone, kOverWorkerCap, kOverBudget, kFailed };
+  // Brings the process's sampled set in line with its live threads (callers
+  // hold mu_). The main thread first, then ascending thread ids, up to the
+  // per-worker cap.
+  void SyncLocked(uint32_t tgid, Process& p, const std::vector<uint32_t>& live);
+  Attach AttachThread(uint32_t tgid, uint32_t tid, Process& p);
+  size_t AttachedLocked() const;
 
   py_sampler* skel_ = nullptr;
   ring_buffer* ring_ = nullptr;
   const SampleFn* current_fn_ = nullptr;
   uint32_t frequency_hz_ = 0;
-  mutable std::mutex mu_;
-  std::map<uint32_t, std::map<uint32_t, bpf_link*>> links_;  // tgid → tid → link
-  std::map<uint32_t, bpf_link*> context_links_;              // tgid → context probe
+  uint32_t max_threads_per_worker_ = 256;
+  mutable std::mutex mu_;                        // guards everything below
+  std::map<uint32_t, Process> procs_;            // tgid → sampled threads
+  std::map<uint32_t, bpf_link*> context_links_;  // tgid → context probe
+  size_t fd_budget_ = SIZE_MAX;
+  size_t attached_ = 0;  // links over all procs_
   uint64_t attach_failures_ = 0;
+  uint64_t over_worker_cap_ = 0;
+  uint64_t over_fd_budget_ = 0;
+  bool fd_exhaustion_logged_ = false;
 };
 
 }  // namespace perfd

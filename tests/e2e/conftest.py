@@ -161,7 +161,7 @@ def deep_merge(base: dict, extra: dict) -> dict:
 
 class Perfd:
     def __init__(self, bins: Dict[str, str], workdir: Path, extra_config: dict,
-                 args: List[str]):
+                 args: List[str], wrapper: Optional[List[str]] = None):
         self.perfctl_bin = bins["perfctl"]
         self.workdir = workdir
         workdir.mkdir(parents=True, exist_ok=True)
@@ -176,7 +176,9 @@ class Perfd:
         }, extra_config)
         self.config_path = workdir / "perfd.yaml"
         self.config_path.write_text(to_yaml(self.config) + "\n")
-        self.proc = Proc("perfd", [bins["perfd"], "--config", str(self.config_path), *args],
+        # wrapper: a command that execs perfd (e.g. prlimit), so proc.pid is perfd's.
+        self.proc = Proc("perfd", [*(wrapper or []), bins["perfd"], "--config",
+                                   str(self.config_path), *args],
                          workdir / "perfd.log")
         try:
             wait_until(self._ready, DISCOVERY_TIMEOUT, "perfd's gRPC socket and /metrics",
@@ -323,8 +325,15 @@ def perfd_args() -> List[str]:
 
 
 @pytest.fixture(scope="module")
-def perfd(bins, module_dir, perfd_config, perfd_args):
-    d = Perfd(bins, module_dir / "perfd", perfd_config, perfd_args)
+def perfd_wrapper() -> List[str]:
+    """argv prefix that execs perfd (e.g. ["prlimit", "--nofile=1024:1024"]); a module
+    overrides this fixture."""
+    return []
+
+
+@pytest.fixture(scope="module")
+def perfd(bins, module_dir, perfd_config, perfd_args, perfd_wrapper):
+    d = Perfd(bins, module_dir / "perfd", perfd_config, perfd_args, perfd_wrapper)
     yield d
     rc = d.stop()
     assert rc == 0, f"perfd exited {rc} on SIGTERM (want 0); log tail:\n{d.proc.tail(60)}"

@@ -350,13 +350,16 @@ TEST(PythonConfigTest, DefaultsAndValues) {
   EXPECT_TRUE(d.python_sampling);
   EXPECT_EQ(d.sample_hz, 99u);
   EXPECT_TRUE(d.request_identity);
+  EXPECT_EQ(d.max_threads_per_worker, 256u);
   EXPECT_TRUE(d.category_rules.empty());
   Config c = ParseConfig(
-      "python:\n  sampling: false\n  sample_hz: 49\n  request_identity: false\n  categories:\n"
+      "python:\n  sampling: false\n  sample_hz: 49\n  request_identity: false\n"
+      "  max_threads_per_worker: 16\n  categories:\n"
       "    - {module: 'myauth.*', category: auth}\n"
       "    - {function: '*render_page*', category: serialization}\n");
   EXPECT_FALSE(c.python_sampling);
   EXPECT_EQ(c.sample_hz, 49u);
+  EXPECT_EQ(c.max_threads_per_worker, 16u);
   EXPECT_FALSE(c.request_identity);
   ASSERT_EQ(c.category_rules.size(), 2u);
   EXPECT_EQ(c.category_rules[0].module, "myauth.*");
@@ -367,6 +370,7 @@ TEST(PythonConfigTest, DefaultsAndValues) {
 TEST(PythonConfigTest, ErrorsNameTheKey) {
   ExpectError("python: {sample_hz: 0}\n", "python.sample_hz", "");
   ExpectError("python: {sample_hz: 5000}\n", "python.sample_hz", "");
+  ExpectError("python: {max_threads_per_worker: 0}\n", "python.max_threads_per_worker", "");
   ExpectError("python: {request_identity: maybe}\n", "python.request_identity", "");
   ExpectError("python: {categories: [{module: 'a.*', category: cpu}]}\n",
               "python.categories[0].category", "unknown category");

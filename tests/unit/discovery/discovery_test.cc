@@ -20,13 +20,13 @@ using V = std::vector<std::string>;
 class CountingReader : public ProcReader {
  public:
   using ProcReader::ProcReader;
-  std::optional<ProcStat> ReadStat(uint32_t pid) const override {
+  std::optional<ProcStat> ReadStat(uint32_t pid, int* error = nullptr) const override {
     ++stat_reads;
-    return ProcReader::ReadStat(pid);
+    return ProcReader::ReadStat(pid, error);
   }
-  std::optional<ProcessInfo> ReadProcess(uint32_t pid) const override {
+  std::optional<ProcessInfo> ReadProcess(uint32_t pid, int* error = nullptr) const override {
     ++process_reads;
-    return ProcReader::ReadProcess(pid);
+    return ProcReader::ReadProcess(pid, error);
   }
   mutable int stat_reads = 0;
   mutable int process_reads = 0;
@@ -301,6 +301,96 @@ TEST_F(DiscoveryTest, WorkersIsSafeDuringScans) {
   }
   stop = true;
   reader.join();
+}
+
+// ---- /proc read failures that are not exits (hardening: fd exhaustion) ----
+
+class DiscoveryReadErrorTest : public ::testing::Test {
+ protected:
+  DiscoveryReadErrorTest() : reader_(tree_.root()) {
+    tree_.Add(Proc(1, 0, {"/sbin/init"}));
+    tree_.Add(Proc(50, 1, {"-bash"}));
+    tree_.Add(Proc(100, 50, {"python3", "-m", "uvicorn", "shop.main:app"}));
+    tree_.Add(Proc(200, 50, kUvicornWorkers2));
+    tree_.Add(Proc(202, 200, kSpawn));
+  }
+  FakeProcTree tree_;
+  testing::FaultyReader reader_;
+};
+
+TEST_F(DiscoveryReadErrorTest, EmfileOnStatKeepsTheWorker) {
+  Discovery discovery(Config{}, reader_);
+  ASSERT_EQ(Pids(discovery.Scan().added), (std::vector<uint32_t>{100, 202}));
+  reader_.fail[100] = EMFILE;  // perfd is out of fds: says nothing about pid 100
+  for (int i = 0; i < 3; ++i) {
+    const auto diff = discovery.Scan();
+    EXPECT_TRUE(diff.removed.empty()) << "scan " << i;
+    EXPECT_TRUE(diff.added.empty()) << "scan " << i;
+  }
+  EXPECT_EQ(Pids(discovery.Workers()), (std::vector<uint32_t>{100, 202}));
+  EXPECT_EQ(discovery.last_scan().read_errors, 1u);
+  EXPECT_EQ(discovery.read_errors().at("EMFILE"), 3u);
+  // Readable again: still the same worker, no flap.
+  reader_.fail.clear();
+  const auto diff = discovery.Scan();
+  EXPECT_TRUE(diff.removed.empty());
+  EXPECT_TRUE(diff.added.empty());
+  EXPECT_EQ(discovery.last_scan().read_errors, 0u);
+}
+
+TEST_F(DiscoveryReadErrorTest, EnoentOnStatRemovesTheWorker) {
+  Discovery discovery(Config{}, reader_);
+  discovery.Scan();
+  reader_.fail[100] = ENOENT;  // /proc/100 listed but gone when read: exited
+  const auto diff = discovery.Scan();
+  EXPECT_EQ(Pids(diff.removed), std::vector<uint32_t>{100});
+  EXPECT_EQ(Pids(discovery.Workers()), std::vector<uint32_t>{202});
+  EXPECT_TRUE(discovery.read_errors().empty());
+  reader_.fail[202] = ESRCH;  // exited between open and read
+  EXPECT_EQ(Pids(discovery.Scan().removed), std::vector<uint32_t>{202});
+}
+
+TEST_F(DiscoveryReadErrorTest, OtherErrorsAreUnknownToo) {
+  Discovery discovery(Config{}, reader_);
+  discovery.Scan();
+  reader_.fail[100] = ENFILE;
+  reader_.fail[202] = EACCES;
+  EXPECT_TRUE(discovery.Scan().removed.empty());
+  reader_.fail[100] = EIO;
+  EXPECT_TRUE(discovery.Scan().removed.empty());
+  EXPECT_EQ(Pids(discovery.Workers()), (std::vector<uint32_t>{100, 202}));
+  const auto errors = discovery.read_errors();
+  EXPECT_EQ(errors.at("ENFILE"), 1u);
+  EXPECT_EQ(errors.at("EACCES"), 2u);
+  EXPECT_EQ(errors.at("other"), 1u);
+}
+
+TEST_F(DiscoveryReadErrorTest, FailedPidListingChangesNothing) {
+  Discovery discovery(Config{}, reader_);
+  discovery.Scan();
+  reader_.list_error = EMFILE;  // opendir("/proc") failed: an empty list is not "all exited"
+  const auto diff = discovery.Scan();
+  EXPECT_TRUE(diff.removed.empty());
+  EXPECT_EQ(Pids(discovery.Workers()), (std::vector<uint32_t>{100, 202}));
+  EXPECT_EQ(discovery.read_errors().at("EMFILE"), 1u);
+  reader_.list_error = 0;
+  tree_.Remove(100);
+  EXPECT_EQ(Pids(discovery.Scan().removed), std::vector<uint32_t>{100});
+}
+
+TEST_F(DiscoveryReadErrorTest, UnreadableParentDefersClassification) {
+  // A new spawn child whose supervisor cannot be read right now must not be
+  // classified without it (it would not be a worker, then flap to one).
+  Discovery discovery(Config{}, reader_);
+  discovery.Scan();
+  tree_.Add(Proc(203, 200, kSpawn));
+  reader_.fail[200] = EMFILE;
+  auto diff = discovery.Scan();
+  EXPECT_TRUE(diff.added.empty());
+  EXPECT_TRUE(diff.removed.empty());
+  reader_.fail.clear();
+  diff = discovery.Scan();
+  EXPECT_EQ(Pids(diff.added), std::vector<uint32_t>{203});
 }
 
 }  // namespace

@@ -1,9 +1,12 @@
 #include "daemon/discovery/proc_reader.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
 
 #include "tests/unit/discovery/fake_proc.h"
@@ -116,6 +119,58 @@ TEST(ProcReaderTest, VanishedOrUnreadableProcessIsNullopt) {
   EXPECT_TRUE(kthread->argv.empty());
   EXPECT_EQ(kthread->exe, "");
   EXPECT_EQ(kthread->comm, "kthreadd");
+}
+
+TEST(ProcReaderTest, ErrorsTellGoneFromUnknown) {
+  FakeProcTree tree;
+  tree.Add(Proc(10, 1, {"x"}));
+  ProcReader reader(tree.root());
+  int error = -1;
+  EXPECT_TRUE(reader.ReadStat(10, &error).has_value());
+  EXPECT_EQ(error, 0);
+  EXPECT_FALSE(reader.ReadStat(999, &error).has_value());
+  EXPECT_TRUE(ProcessGone(error));
+  EXPECT_FALSE(reader.ReadProcess(999, &error).has_value());
+  EXPECT_TRUE(ProcessGone(error));
+  tree.WriteFile("10/stat", "10 (x) S 1 2");  // truncated: not an exit
+  EXPECT_FALSE(reader.ReadStat(10, &error).has_value());
+  EXPECT_FALSE(ProcessGone(error));
+  EXPECT_FALSE(ProcReader("/nonexistent/proc").ListPids(&error).size());
+  EXPECT_EQ(error, ENOENT);
+}
+
+TEST(ProcReaderTest, OutOfFdsIsNotAnExit) {
+  // The real failure: a traced app made perfd use up its fds. Reads of a
+  // live process (ourselves) fail with EMFILE, which must not read as "gone".
+  ProcReader reader;
+  const auto self = static_cast<uint32_t>(getpid());
+  // A low soft limit keeps the fd table small; restored below.
+  rlimit saved{};
+  ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &saved), 0);
+  rlimit low = saved;
+  low.rlim_cur = std::min<rlim_t>(saved.rlim_cur, 128);
+  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &low), 0);
+  const int base = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  ASSERT_GE(base, 0);
+  std::vector<int> held{base};
+  for (;;) {
+    const int fd = ::fcntl(base, F_DUPFD_CLOEXEC, 0);
+    if (fd < 0) break;
+    held.push_back(fd);
+  }
+  ASSERT_EQ(errno, EMFILE);
+  int stat_error = 0, process_error = 0, list_error = 0;
+  const bool stat_ok = reader.ReadStat(self, &stat_error).has_value();
+  const bool process_ok = reader.ReadProcess(self, &process_error).has_value();
+  reader.ListPids(&list_error);
+  for (int fd : held) ::close(fd);
+  ::setrlimit(RLIMIT_NOFILE, &saved);
+  EXPECT_FALSE(stat_ok);
+  EXPECT_EQ(stat_error, EMFILE);
+  EXPECT_FALSE(process_ok);
+  EXPECT_EQ(process_error, EMFILE);
+  EXPECT_EQ(list_error, EMFILE);
+  EXPECT_FALSE(ProcessGone(stat_error));
 }
 
 TEST(ProcReaderTest, ReadsTheRealProc) {
