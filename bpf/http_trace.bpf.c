@@ -26,6 +26,7 @@ char LICENSE[] SEC("license") = "GPL";
 
 #define S_IFMT 00170000
 #define S_IFSOCK 0140000
+#define EEXIST 17
 #define AF_UNIX 1
 #define AF_INET 2
 #define AF_INET6 10
@@ -168,6 +169,15 @@ static __always_inline bool is_tracked(__u32 tgid) {
 
 /* ---- syscall entry: stash the arguments until exit ---------------------- */
 
+/* The process's stash_held counter, created at its first stash. */
+static __always_inline __s64 *stash_held_of(__u32 tgid) {
+  __s64 *held = bpf_map_lookup_elem(&stash_held, &tgid);
+  if (held) return held;
+  __s64 zero = 0;
+  bpf_map_update_elem(&stash_held, &tgid, &zero, BPF_NOEXIST);
+  return bpf_map_lookup_elem(&stash_held, &tgid);
+}
+
 static __always_inline int stash_args(__s32 fd, __u64 ptr, __u8 kind, __u8 how) {
   __u64 id = bpf_get_current_pid_tgid();
   __u32 tgid = id >> 32;
@@ -179,29 +189,28 @@ static __always_inline int stash_args(__s32 fd, __u64 ptr, __u8 kind, __u8 how) 
     if (!bpf_map_lookup_elem(&conns, &key)) return 0;
   }
   struct stash s = {.ptr = ptr, .fd = fd, .kind = kind, .how = how};
-  /* This thread's entry left by a missed exit: reuse it, it is counted. */
-  if (!bpf_map_update_elem(&stashed, &id, &s, BPF_EXIST)) return 0;
-  __s64 *held = bpf_map_lookup_elem(&stash_held, &tgid);
+  __s64 *held = stash_held_of(tgid);
   if (!held) {
-    __s64 zero = 0;
-    bpf_map_update_elem(&stash_held, &tgid, &zero, BPF_NOEXIST);
-    held = bpf_map_lookup_elem(&stash_held, &tgid);
-    if (!held) {
+    count(PERFD_CNT_ARGS_TABLE_FULL);
+    return 0;
+  }
+  /* Threads racing on other CPUs may each pass this check: the quota can be
+   * overshot by at most the number of CPUs. */
+  if (READ_ONCE(*held) < PERFD_STASH_QUOTA) {
+    /* The common case, one update of `stashed`: a new entry, counted. */
+    long err = bpf_map_update_elem(&stashed, &id, &s, BPF_NOEXIST);
+    if (!err) {
+      __sync_fetch_and_add(held, 1);
+      return 0;
+    }
+    if (err != -EEXIST) {
       count(PERFD_CNT_ARGS_TABLE_FULL);
       return 0;
     }
   }
-  /* Threads racing on other CPUs may each pass this check: the quota can be
-   * overshot by at most the number of CPUs. */
-  if (READ_ONCE(*held) >= PERFD_STASH_QUOTA) {
-    count(PERFD_CNT_ARGS_QUOTA);
-    return 0;
-  }
-  if (bpf_map_update_elem(&stashed, &id, &s, BPF_NOEXIST)) {
-    count(PERFD_CNT_ARGS_TABLE_FULL);
-    return 0;
-  }
-  __sync_fetch_and_add(held, 1);
+  /* This thread's entry left by a missed exit is reused (it is counted
+   * already); without one, the process is at its quota. */
+  if (bpf_map_update_elem(&stashed, &id, &s, BPF_EXIST)) count(PERFD_CNT_ARGS_QUOTA);
   return 0;
 }
 
