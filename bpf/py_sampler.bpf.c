@@ -96,7 +96,6 @@ int py_sample(struct bpf_perf_event_data *ctx) {
   s->h.tgid = tgid;
   s->h.tid = (__u32)id;
   s->h.root_frame = 0;
-  s->h.context = 0;
   s->h.conn_id = 0;
   s->h.nframes = 0;
   s->h.flags = 0;
@@ -107,8 +106,11 @@ int py_sample(struct bpf_perf_event_data *ctx) {
     s->h.flags |= PY_SAMPLE_NO_TSTATE;
     py_count(PY_CNT_NO_TSTATE);
   } else {
-    s->h.conn_id = py_context_conn(tgid, proc, tstate, &s->h.context);
-    if (proc->ctx_tracking) s->h.flags |= PY_SAMPLE_CTX_TRACKED;
+    /* Only a tracked process has tagged contexts to look up. */
+    if (proc->ctx_tracking) {
+      s->h.conn_id = py_context_conn(tgid, proc, tstate);
+      s->h.flags |= PY_SAMPLE_CTX_TRACKED;
+    }
     struct py_walk_ctx c = {.proc = proc, .frame = py_top_frame(proc, tstate), .frames = s->frames};
     bpf_loop(PY_MAX_FRAMES + 16, py_walk_step, &c, 0);
     /* Frames left when the loop budget ran out: deeper than we walk. */
@@ -144,8 +146,7 @@ int py_context_copied(struct pt_regs *ctx) {
     bpf_map_delete_elem(&py_ctx_conns, &key);
     return 0;
   }
-  __u64 parent = 0;
-  __u64 conn = py_context_conn(tgid, proc, tstate, &parent);
+  __u64 conn = py_context_conn(tgid, proc, tstate);
   if (conn) {
     ctx_count(PY_CTX_CNT_INHERITED);
   } else {

@@ -78,10 +78,8 @@ static __always_inline __u64 py_find_tstate(const struct py_proc *proc) {
 }
 
 /* The serving connection of the context the thread has entered, or 0. */
-static __always_inline __u64 py_context_conn(__u32 tgid, const struct py_proc *proc, __u64 tstate,
-                                             __u64 *ctx_out) {
+static __always_inline __u64 py_context_conn(__u32 tgid, const struct py_proc *proc, __u64 tstate) {
   __u64 ctx = py_read_ptr(tstate + proc->off.tstate_context);
-  *ctx_out = ctx;
   if (!ctx) return 0;
   struct py_ctx_key key = {.tgid = tgid, .ctx = ctx};
   struct py_ctx_conn *c = bpf_map_lookup_elem(&py_ctx_conns, &key);

@@ -115,7 +115,6 @@ struct py_sample_header {
   __u32 tgid;
   __u32 tid;
   __u64 root_frame; /* outermost coroutine frame of the running task, or 0 */
-  __u64 context;    /* PyContext* entered by the thread, or 0 */
   __u64 conn_id;    /* connection whose request owns the context (PY_SAMPLE_CTX_TRACKED), or 0 */
   __u16 nframes;    /* frames[0] is the leaf */
   __u8 flags;       /* enum py_sample_flags */
@@ -131,14 +130,14 @@ struct py_sample {
 static_assert(sizeof(struct py_offsets) == 48, "py_offsets layout");
 static_assert(sizeof(struct py_proc) == 72, "py_proc layout");
 static_assert(sizeof(struct py_frame) == 16, "py_frame layout");
-static_assert(sizeof(struct py_sample_header) == 48, "py_sample_header layout");
+static_assert(sizeof(struct py_sample_header) == 40, "py_sample_header layout");
 static_assert(sizeof(struct py_ctx_key) == 16, "py_ctx_key layout");
 static_assert(sizeof(struct py_delivery) == 16, "py_delivery layout");
 #else
 _Static_assert(sizeof(struct py_offsets) == 48, "py_offsets layout");
 _Static_assert(sizeof(struct py_proc) == 72, "py_proc layout");
 _Static_assert(sizeof(struct py_frame) == 16, "py_frame layout");
-_Static_assert(sizeof(struct py_sample_header) == 48, "py_sample_header layout");
+_Static_assert(sizeof(struct py_sample_header) == 40, "py_sample_header layout");
 _Static_assert(sizeof(struct py_ctx_key) == 16, "py_ctx_key layout");
 _Static_assert(sizeof(struct py_delivery) == 16, "py_delivery layout");
 #endif
