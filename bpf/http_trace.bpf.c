@@ -505,7 +505,8 @@ static __always_inline void fill_header(struct scratch *sc, __u64 id, __s32 fd, 
  * interpreter is verified. Only for status-line writes: once per request. */
 static __always_inline __u64 py_task_root(__u32 tgid) {
   const struct py_proc *proc = bpf_map_lookup_elem(&py_procs, &tgid);
-  if (!proc || !proc->root_at_writes) return 0;
+  /* With request identity the exact join needs no walk here. */
+  if (!proc || !proc->root_at_writes || proc->ctx_tracking) return 0;
   __u64 tstate = py_find_tstate(proc);
   if (!tstate) return 0;
   struct py_walk_ctx c = {.proc = proc, .frame = py_top_frame(proc, tstate), .frames = NULL};

@@ -56,7 +56,8 @@ struct py_proc {
    * the worker's CPU for nothing. */
   __u8 root_at_writes;
   /* The context-copy uprobe is attached and the context offsets verified:
-   * samples look their context up in py_ctx_conns. */
+   * samples look their context up in py_ctx_conns (and the walk at writes,
+   * root_at_writes, is skipped: the exact join does not need it). */
   __u8 ctx_tracking;
   __u8 pad[6];
 };

@@ -140,7 +140,7 @@ class DiscoveryLoop : public WorkerDirectory {
     try {
       sampler_->AddProcess(w.pid, t.proc);
       // uvicorn imports uvloop while it starts: look again for a while.
-      if (t.proc.root_at_writes) loop_rechecks_[w.pid] = {t.proc, kLoopRechecks};
+      if (t.proc.root_at_writes) loop_rechecks_[w.pid] = kLoopRechecks;
       if (identity_) identity_->Start(w.pid, t);
       ++verified_;
       spdlog::info("pid {}: sampling Python {}.{} stacks ({})", w.pid, t.major, t.minor, t.binary);
@@ -155,13 +155,10 @@ class DiscoveryLoop : public WorkerDirectory {
   // scans; once uvloop shows up the task-root walk at writes is switched off.
   void RecheckLoops() {
     for (auto it = loop_rechecks_.begin(); it != loop_rechecks_.end();) {
-      auto& [proc, left] = it->second;
-      if (identity_ && identity_->Enabled(it->first)) {
-        it = loop_rechecks_.erase(it);  // the exact join needs no walk at writes
-      } else if (UsesUvloop(it->first)) {
-        proc.root_at_writes = 0;
+      int& left = it->second;
+      if (UsesUvloop(it->first)) {
         try {
-          sampler_->UpdateProcess(it->first, proc);
+          sampler_->SetRootAtWrites(it->first, false);
         } catch (const LoaderError&) {
           // The worker exited meanwhile: discovery removes it.
         }
@@ -206,9 +203,9 @@ class DiscoveryLoop : public WorkerDirectory {
   std::mutex mu_;
   Discovery::Diff pending_;
   std::vector<ProfiledWorker> pending_profiled_;
-  std::set<std::string> refusals_logged_;                      // discovery thread only
-  static constexpr int kLoopRechecks = 40;                     // ~10 s at the default scan interval
-  std::map<uint32_t, std::pair<py_proc, int>> loop_rechecks_;  // discovery thread only
+  std::set<std::string> refusals_logged_;   // discovery thread only
+  static constexpr int kLoopRechecks = 40;  // ~10 s at the default scan interval
+  std::map<uint32_t, int> loop_rechecks_;   // pid → scans left; discovery thread only
   std::atomic<uint64_t> verified_{0}, unverified_{0};
   std::atomic<bool> stopping_{false};
   std::atomic<uint64_t> errors_{0};

@@ -176,13 +176,28 @@ void PySampler::AddProcess(uint32_t tgid, const py_proc& proc) {
   auto live = Threads(tgid);
   std::lock_guard<std::mutex> lock(mu_);
   Process& p = procs_[tgid];
+  p.proc = proc;
   if (live) SyncLocked(tgid, p, *live);  // else: the next SyncThreads attaches them
 }
 
-void PySampler::UpdateProcess(uint32_t tgid, const py_proc& proc) {
+void PySampler::ModifyProc(uint32_t tgid, const std::function<void(py_proc&)>& change) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = procs_.find(tgid);
+  if (it == procs_.end()) throw LoaderError("pid " + std::to_string(tgid) + " is not sampled");
+  py_proc proc = it->second.proc;
+  change(proc);
   if (bpf_map__update_elem(skel_->maps.py_procs, &tgid, sizeof(tgid), &proc, sizeof(proc),
                            BPF_EXIST))
     throw LoaderError("py_procs update for pid " + std::to_string(tgid) + " failed");
+  it->second.proc = proc;
+}
+
+void PySampler::SetRootAtWrites(uint32_t tgid, bool on) {
+  ModifyProc(tgid, [on](py_proc& p) { p.root_at_writes = on; });
+}
+
+void PySampler::EnableContextTracking(uint32_t tgid) {
+  ModifyProc(tgid, [](py_proc& p) { p.ctx_tracking = 1; });
 }
 
 void PySampler::SyncThreads(uint32_t tgid) {

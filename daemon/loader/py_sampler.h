@@ -62,8 +62,12 @@ class PySampler {
   void AttachContextHook(uint32_t tgid, const std::string& path, uint64_t file_offset);
   // Detaches everything of the process, context probe included.
   void RemoveProcess(uint32_t tgid);
-  // Replaces the process's entry in py_procs (threads stay attached).
-  void UpdateProcess(uint32_t tgid, const py_proc& proc);
+  // Switch one feature of the process's py_procs entry (threads stay
+  // attached). The sampler owns the entry: each caller changes only its own
+  // field, so none can undo another's. Throw LoaderError if the process is
+  // not (or no longer) added.
+  void SetRootAtWrites(uint32_t tgid, bool on);
+  void EnableContextTracking(uint32_t tgid);
   std::set<uint32_t> Processes() const;
 
   // Drains samples (from one thread only). Returns samples handled.
@@ -94,9 +98,11 @@ class PySampler {
   PySampler() = default;
   static int OnRecord(void* ctx, void* data, size_t size);
   struct Process {
+    py_proc proc{};                       // what py_procs holds for it
     std::map<uint32_t, bpf_link*> links;  // tid → link (owns the perf event fd)
     std::set<uint32_t> refused;           // live threads not sampled (counted once)
   };
+  void ModifyProc(uint32_t tgid, const std::function<void(py_proc&)>& change);
   enum class Attach { kAttached, kGone, kOverWorkerCap, kOverBudget, kFailed };
   // Brings the process's sampled set in line with its live threads (callers
   // hold mu_). The main thread first, then ascending thread ids, up to the

@@ -43,16 +43,11 @@ bool IdentityAttacher::TryEnable(uint32_t pid, const python::PythonTarget& targe
   }
   try {
     sampler_.AttachContextHook(pid, target.binary_open_path, hook->file_offset);
-    py_proc proc = target.proc;
-    proc.ctx_tracking = 1;
-    // The exact join replaces the task-root walk at response writes.
-    proc.root_at_writes = 0;
-    sampler_.UpdateProcess(pid, proc);
+    sampler_.EnableContextTracking(pid);
   } catch (const LoaderError& e) {
     Refuse(pid, e.what());
     return true;
   }
-  enabled_.insert(pid);
   (hook->kind == python::ContextHookKind::kAllCopies ? all_copies_ : capi_copies_)++;
   spdlog::info("pid {}: request identity on: {} hooked at {}+{:#x}", pid,
                python::ContextHookKindName(hook->kind), target.binary, hook->file_offset);

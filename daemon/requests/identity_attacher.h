@@ -27,12 +27,7 @@ class IdentityAttacher {
   void Start(uint32_t pid, const python::PythonTarget& target);
   // Re-checks workers whose layout could not be verified yet.
   void Recheck();
-  void Forget(uint32_t pid) {
-    pending_.erase(pid);
-    enabled_.erase(pid);
-  }
-  // Tracking is on: py_proc of the pid must keep ctx_tracking set.
-  bool Enabled(uint32_t pid) const { return enabled_.count(pid) != 0; }
+  void Forget(uint32_t pid) { pending_.erase(pid); }
 
   struct Counts {
     uint64_t all_copies = 0;   // tracking on, every context copy seen
@@ -50,7 +45,6 @@ class IdentityAttacher {
   PySampler& sampler_;
   std::map<uint32_t, std::pair<python::PythonTarget, int>> pending_;
   std::set<std::string> logged_;
-  std::set<uint32_t> enabled_;
   std::atomic<uint64_t> all_copies_{0}, capi_copies_{0}, refused_{0};
 };
 

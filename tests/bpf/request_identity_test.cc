@@ -89,10 +89,7 @@ TEST_P(RequestIdentityTest, OverlappingRequestsKeepTheirOwnConnection) {
     probes->TrackPid(pid);
     sampler->AddProcess(pid, target.proc);
     sampler->AttachContextHook(pid, target.binary_open_path, hook->file_offset);
-    py_proc proc = target.proc;
-    proc.ctx_tracking = 1;
-    proc.root_at_writes = 0;
-    sampler->UpdateProcess(pid, proc);
+    sampler->EnableContextTracking(pid);
   } catch (const LoaderError& e) {
     FAIL() << e.what();
   }
