@@ -215,6 +215,16 @@ class DiscoveryLoop : public WorkerDirectory {
   std::thread thread_;
 };
 
+// perfd_bpf_program_* for every program of one BPF object.
+void AddProgramStats(const std::vector<ProgramStats>& programs, std::vector<SelfSample>* s) {
+  for (const auto& p : programs) {
+    const std::map<std::string, std::string> labels = {{"program", p.name}};
+    s->push_back({"perfd_bpf_program_runs_total", labels, double(p.run_count)});
+    s->push_back({"perfd_bpf_program_run_seconds_total", labels, p.run_time_ns / 1e9});
+    s->push_back({"perfd_bpf_program_recursion_misses_total", labels, double(p.recursion_misses)});
+  }
+}
+
 std::vector<SelfSample> CollectSelfStats(const HttpProbes& probes, const http::HttpTracker& tracker,
                                          const RequestRouter& router, const OpenApiFetcher& fetcher,
                                          const DiscoveryLoop& discovery) {
@@ -273,11 +283,7 @@ std::vector<SelfSample> CollectSelfStats(const HttpProbes& probes, const http::H
   add("perfd_errors_total", discovery.errors(), {{"component", "loader"}});
   for (const auto& [error, n] : discovery.read_errors())
     add("perfd_discovery_read_errors_total", n, {{"error", error}});
-  for (const auto& p : probes.Programs()) {
-    add("perfd_bpf_program_runs_total", p.run_count, {{"program", p.name}});
-    add("perfd_bpf_program_run_seconds_total", p.run_time_ns / 1e9, {{"program", p.name}});
-    add("perfd_bpf_program_recursion_misses_total", p.recursion_misses, {{"program", p.name}});
-  }
+  AddProgramStats(probes.Programs(), &s);
   return s;
 }
 
@@ -311,11 +317,7 @@ void AddPythonStats(const PySampler* sampler, const PythonProfiler& profiler,
     add("perfd_request_identity_contexts_total", c[PY_CTX_CNT_TABLE_FULL],
         {{"kind", "table_full"}});
     add("perfd_request_identity_contexts_total", c[PY_CTX_CNT_NO_TSTATE], {{"kind", "no_tstate"}});
-    for (const auto& p : sampler->Programs()) {
-      add("perfd_bpf_program_runs_total", p.run_count, {{"program", p.name}});
-      add("perfd_bpf_program_run_seconds_total", p.run_time_ns / 1e9, {{"program", p.name}});
-      add("perfd_bpf_program_recursion_misses_total", p.recursion_misses, {{"program", p.name}});
-    }
+    AddProgramStats(sampler->Programs(), s);
   }
   const auto id = discovery.identity();
   add("perfd_request_identity_workers_total", id.all_copies, {{"mode", "all_copies"}});
@@ -369,8 +371,7 @@ int RunDaemon(const Config& config, const std::atomic<bool>& stop) {
   if (sampler) {
     // The BPF objects are open now: what the limit leaves beyond them and
     // the reserve is what sampled threads may hold.
-    rlimit rl{};
-    const uint64_t soft = getrlimit(RLIMIT_NOFILE, &rl) == 0 ? rl.rlim_cur : 1024;
+    const uint64_t soft = SoftFdLimit();
     const size_t open_now = OpenFdCount();
     const size_t budget = SamplingFdBudget(soft, open_now);
     sampler->SetFdBudget(budget);

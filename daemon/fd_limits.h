@@ -48,6 +48,12 @@ inline FdLimitChange RaiseFdLimit() {
   return c;
 }
 
+// The RLIMIT_NOFILE soft limit in force (the classic default when unreadable).
+inline uint64_t SoftFdLimit() {
+  rlimit rl{};
+  return getrlimit(RLIMIT_NOFILE, &rl) == 0 ? rl.rlim_cur : 1024;
+}
+
 // Descriptors this process has open now (/proc/self/fd); 0 if unreadable.
 inline size_t OpenFdCount() {
   DIR* d = opendir("/proc/self/fd");

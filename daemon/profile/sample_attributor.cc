@@ -149,9 +149,9 @@ bool SampleAttributor::DecideExact(const Proc& p, const Conn& c, const ProfileSa
   const bool expired = s.ts_ns + max_wait_ns_ <= now_ns;
   final = final || expired;
   // A request still in flight that started no later than the sample and
-  // before every completed candidate owns it (in-order service).
-  uint64_t first_inflight = UINT64_MAX;
-  for (uint64_t st : c.inflight) first_inflight = std::min(first_inflight, st);
+  // before every completed candidate owns it (in-order service). Starts are
+  // reported in order, so the oldest in-flight one is at the front.
+  const uint64_t first_inflight = c.inflight.empty() ? UINT64_MAX : c.inflight.front();
   // Earliest completed request with start <= ts <= end.
   const Interval* owner = nullptr;
   const Interval* latest_before = nullptr;

@@ -53,18 +53,15 @@ std::variant<uint64_t, std::string> DecodeCopyTailJump(std::string_view code, ui
 std::variant<ContextHook, std::string> FindContextHook(const ElfFile& elf, uint16_t context_vars) {
   auto copy = elf.FindSymbol("PyContext_CopyCurrent");
   if (!copy) return std::string("no PyContext_CopyCurrent symbol");
-  ContextHook hook;
-  hook.kind = ContextHookKind::kCApiCopies;
-  hook.vaddr = *copy;
+  // The constructor when its address decodes into code, else the export.
   auto target = DecodeCopyTailJump(elf.BytesAt(*copy, kScanBytes), *copy, context_vars);
-  if (auto* t = std::get_if<uint64_t>(&target); t && elf.FileOffset(*t, /*code=*/true)) {
-    hook.kind = ContextHookKind::kAllCopies;
-    hook.vaddr = *t;
+  if (auto* t = std::get_if<uint64_t>(&target)) {
+    if (auto off = elf.FileOffset(*t, /*code=*/true))
+      return ContextHook{ContextHookKind::kAllCopies, *t, *off};
   }
-  auto off = elf.FileOffset(hook.vaddr, /*code=*/true);
-  if (!off) return std::string("hook address is outside the executable segments");
-  hook.file_offset = *off;
-  return hook;
+  auto off = elf.FileOffset(*copy, /*code=*/true);
+  if (!off) return std::string("PyContext_CopyCurrent is outside the executable segments");
+  return ContextHook{ContextHookKind::kCApiCopies, *copy, *off};
 }
 
 }  // namespace perfd::python
