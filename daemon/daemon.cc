@@ -243,6 +243,7 @@ std::vector<SelfSample> CollectSelfStats(const HttpProbes& probes, const http::H
   add("perfd_read_faults_total", k[PERFD_CNT_READ_FAULTS]);
   add("perfd_adopted_connections_total", k[PERFD_CNT_ADOPTED]);
   add("perfd_sock_table_full_total", k[PERFD_CNT_SOCK_TABLE_FULL]);
+  add("perfd_http_framing_lost_total", k[PERFD_CNT_FRAMING_LOST]);
   add("perfd_malformed_records_total", probes.malformed_records());
   const auto t = tracker.stats();
   add("perfd_events_total", t.accepts, {{"kind", "accept"}});

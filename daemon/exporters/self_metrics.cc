@@ -28,6 +28,10 @@ const std::vector<SelfMetricDef> kSelfMetrics = {
     {"perfd_sock_table_full_total", SelfMetricType::kCounter,
      "Server sockets or listener ports not registered for arrival times because a kernel "
      "map update failed (those requests get queue time 0)"},
+    {"perfd_http_framing_lost_total", SelfMetricType::kCounter,
+     "Times a server connection's read or write side lost HTTP/1.x message framing in the "
+     "kernel (a boundary past the scanned bytes, unparsable lengths); its lines are held back "
+     "until it resynchronises"},
     {"perfd_malformed_records_total", SelfMetricType::kCounter,
      "Ring-buffer records shorter than their declared layout"},
     {"perfd_http_decoder_total", SelfMetricType::kCounter,
