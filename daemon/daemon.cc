@@ -295,6 +295,10 @@ void AddPythonStats(const PySampler* sampler, const PythonProfiler& profiler,
   };
   add("perfd_python_workers", discovery.python_verified(), {{"result", "verified"}});
   add("perfd_python_workers", discovery.python_unverified(), {{"result", "refused"}});
+  const auto opens = python::MappedFileOpenCounts();
+  for (size_t r = 0; r < opens.size(); ++r)
+    add("perfd_python_interpreter_opens_total", opens[r],
+        {{"result", python::OpenResultName(static_cast<python::OpenResult>(r))}});
   if (sampler) {
     auto k = sampler->Counters();
     add("perfd_python_sampled_threads", sampler->attached_threads());

@@ -57,6 +57,11 @@ const std::vector<SelfMetricDef> kSelfMetrics = {
     {"perfd_errors_total", SelfMetricType::kCounter, "Internal errors, by component"},
     {"perfd_python_workers", SelfMetricType::kGauge,
      "Workers whose interpreter was verified for stack walking, or refused (HTTP still traced)"},
+    {"perfd_python_interpreter_opens_total", SelfMetricType::kCounter,
+     "Opens of a file a worker maps as its interpreter, by result: map_files (the mapped inode, "
+     "through /proc/<pid>/map_files), root_path (by name under /proc/<pid>/root, same inode: no "
+     "CAP_SYS_ADMIN), or refused: not_regular (FIFO, directory, device), not_the_mapped_file "
+     "(another device/inode), unopenable"},
     {"perfd_python_sampled_threads", SelfMetricType::kGauge,
      "Threads with a sampling perf event attached"},
     {"perfd_python_unsampled_threads", SelfMetricType::kGauge,
