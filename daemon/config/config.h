@@ -58,6 +58,9 @@ struct Config {
   std::string openapi_path = "/openapi.json";
   uint32_t openapi_timeout_ms = 1000;
   uint32_t max_routes_per_service = 100;  // excess counted under "other"
+  // Requests a heuristic template (no OpenAPI document) needs before it gets
+  // its own route; earlier ones are counted under "other".
+  uint32_t heuristic_min_requests = 3;
   std::vector<RouteRule> route_rules;
 
   // http.*
