@@ -43,7 +43,10 @@ struct CategoryRuleConfig {
 
 struct Config {
   // listen.*
-  std::string metrics_address = "0.0.0.0:9464";  // Prometheus /metrics
+  // Prometheus /metrics. Loopback: the metrics name the traced services and
+  // their routes, so serving them beyond the host is the deployment's choice
+  // (one scraped from another host sets 0.0.0.0:9464).
+  std::string metrics_address = "127.0.0.1:9464";
   // "" disables the unix socket: the API is then on grpc_tcp only, or off.
   std::string grpc_socket = "/run/perfd/perfd.sock";
   std::string grpc_socket_group;  // non-empty: socket is root:<group> 0660

@@ -28,7 +28,7 @@ void ExpectError(const std::string& yaml, const std::string& key, const std::str
 TEST(ConfigTest, EmptyTextMeansDefaults) {
   for (const std::string text : {"", "\n\n", "# only a comment\n", "---\n"}) {
     const Config c = ParseConfig(text);
-    EXPECT_EQ(c.metrics_address, "0.0.0.0:9464");
+    EXPECT_EQ(c.metrics_address, "127.0.0.1:9464");  // loopback unless configured
     EXPECT_EQ(c.grpc_socket, "/run/perfd/perfd.sock");
     EXPECT_EQ(c.grpc_socket_group, "");
     EXPECT_EQ(c.grpc_tcp, "");
@@ -48,7 +48,7 @@ TEST(ConfigTest, EmptyTextMeansDefaults) {
 
 TEST(ConfigTest, EmptySectionsMeanDefaults) {
   const Config c = ParseConfig("listen:\ndiscovery:\nservices:\nroutes:\nhttp:\nlog:\n");
-  EXPECT_EQ(c.metrics_address, "0.0.0.0:9464");
+  EXPECT_EQ(c.metrics_address, "127.0.0.1:9464");  // loopback unless configured
   EXPECT_EQ(c.scan_interval_ms, 250u);
   EXPECT_TRUE(c.services.empty());
 }
