@@ -272,8 +272,8 @@ std::vector<SelfSample> CollectSelfStats(const HttpProbes& probes, const http::H
   };
   for (const auto& [kind, v] : decoder) add("perfd_http_decoder_total", v, {{"kind", kind}});
   add("perfd_requests_unknown_worker_total", router.unknown_pid_requests());
-  for (const auto& [svc, n] : router.RouteOverflows())
-    add("perfd_route_overflow_total", n, {{"service_name", svc}});
+  for (const auto& [key, n] : router.RouteFolds())
+    add("perfd_route_folded_total", n, {{"service_name", key.first}, {"reason", key.second}});
   for (const auto& [key, n] : router.RouteTemplatesRefused())
     add("perfd_route_templates_refused_total", n,
         {{"service_name", key.first}, {"reason", key.second}});

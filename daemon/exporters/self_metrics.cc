@@ -41,15 +41,18 @@ const std::vector<SelfMetricDef> kSelfMetrics = {
      "Requests decoded, by outcome (completed, aborted)"},
     {"perfd_requests_unknown_worker_total", SelfMetricType::kCounter,
      "Requests from processes no longer mapped to a service"},
-    {"perfd_route_overflow_total", SelfMetricType::kCounter,
-     "Requests folded into route \"other\" because the per-service route cap was reached"},
+    {"perfd_route_folded_total", SelfMetricType::kCounter,
+     "Requests reported under a pseudo-route instead of their own, by reason: cap (\"other\", "
+     "routes.max_per_service reached), unproven (\"other\", a heuristic template below "
+     "routes.heuristic_min_requests), unmatched (\"unmatched\", no template of the service's "
+     "OpenAPI document matches)"},
     {"perfd_route_templates_refused_total", SelfMetricType::kCounter,
      "OpenAPI route templates not used, by reason: too_many (over 2000 per service), too_long "
      "(over 256 bytes), too_many_segments (over 32), bad_parameter_name (not [A-Za-z0-9_]), "
      "bad_character (control character), invalid (syntax); counted at every fetch"},
     {"perfd_route_lookups_over_budget_total", SelfMetricType::kCounter,
-     "Route lookups that exhausted the per-lookup matching budget and used the path "
-     "heuristics instead"},
+     "Route lookups that exhausted the per-lookup matching budget (then \"unmatched\" with an "
+     "OpenAPI document, the path heuristics without)"},
     {"perfd_openapi_fetches_total", SelfMetricType::kCounter,
      "OpenAPI document fetches, by result: ok, http_error, invalid_document, "
      "malformed_response, too_large, internal_error (all final: heuristic routes), "
