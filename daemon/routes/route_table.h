@@ -37,8 +37,9 @@ class RouteTable {
   ~RouteTable();
 
   // Replaces the templates learnt from the OpenAPI document, keeping the
-  // first kMaxOpenApiTemplates valid ones. Thread-safe.
-  void SetOpenApiTemplates(const std::vector<std::string>& templates);
+  // first kMaxOpenApiTemplates valid ones. `omitted`: paths of the document
+  // its reader already left out (past the cap), counted too_many. Thread-safe.
+  void SetOpenApiTemplates(const std::vector<std::string>& templates, uint64_t omitted = 0);
   // Template for a path (no query string). Thread-safe.
   std::string Route(std::string_view path);
   // Paths folded into "other" because the cap was reached.
