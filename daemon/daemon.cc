@@ -417,10 +417,11 @@ int RunDaemon(const Config& config, const std::atomic<bool>& stop) {
   exposer->RegisterCollectable(self_metrics);
   spdlog::info("serving Prometheus metrics on http://{}/metrics", config.metrics_address);
 
-  OpenApiFetcher fetcher(config.openapi_path, config.openapi_timeout_ms,
-                         [&router](const std::string& service, std::vector<std::string> paths) {
-                           router.Routes(service)->SetOpenApiTemplates(paths);
-                         });
+  OpenApiFetcher fetcher(
+      config.openapi_path, config.openapi_timeout_ms,
+      [&router](const std::string& service, std::vector<std::string> paths, uint64_t omitted) {
+        router.Routes(service)->SetOpenApiTemplates(paths, omitted);
+      });
 
   DiscoveryLoop discovery(config, *probes, sampler.get());
   const bool sampling = sampler != nullptr;

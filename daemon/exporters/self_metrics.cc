@@ -47,7 +47,8 @@ const std::vector<SelfMetricDef> kSelfMetrics = {
      "routes.heuristic_min_requests), unmatched (\"unmatched\", no template of the service's "
      "OpenAPI document matches)"},
     {"perfd_route_templates_refused_total", SelfMetricType::kCounter,
-     "OpenAPI route templates not used, by reason: too_many (over 2000 per service), too_long "
+     "OpenAPI route templates not used, by reason: too_many (paths past the first 2000 of a "
+     "document, or valid templates past 2000), too_long "
      "(over 256 bytes), too_many_segments (over 32), bad_parameter_name (not [A-Za-z0-9_]), "
      "bad_character (control character), invalid (syntax); counted at every fetch"},
     {"perfd_route_lookups_over_budget_total", SelfMetricType::kCounter,
@@ -55,8 +56,10 @@ const std::vector<SelfMetricDef> kSelfMetrics = {
      "OpenAPI document, the path heuristics without)"},
     {"perfd_openapi_fetches_total", SelfMetricType::kCounter,
      "OpenAPI document fetches, by result: ok, http_error, invalid_document, "
-     "malformed_response, too_large, internal_error (all final: heuristic routes), "
-     "unreachable (retried)"},
+     "malformed_response, too_large, socket_path_refused (a symlink in a unix listener's "
+     "path, or not a socket), netns_failed (the worker's network namespace could not be "
+     "entered: fetch aborted), internal_error (all final: heuristic routes), unreachable, "
+     "timed_out (routes.openapi_timeout_ms reached; both retried)"},
     {"perfd_errors_total", SelfMetricType::kCounter, "Internal errors, by component"},
     {"perfd_python_workers", SelfMetricType::kGauge,
      "Workers whose interpreter was verified for stack walking, or refused (HTTP still traced)"},

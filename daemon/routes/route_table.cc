@@ -105,8 +105,9 @@ RouteTable::RouteTable(std::vector<std::string> rule_patterns, uint32_t max_rout
 
 RouteTable::~RouteTable() = default;
 
-void RouteTable::SetOpenApiTemplates(const std::vector<std::string>& templates) {
+void RouteTable::SetOpenApiTemplates(const std::vector<std::string>& templates, uint64_t omitted) {
   std::map<std::string, uint64_t> refused;
+  if (omitted != 0) refused["too_many"] = omitted;
   std::vector<RouteTemplate> parsed = ParseAll(templates, kMaxOpenApiTemplates, &refused);
   std::lock_guard<std::mutex> lock(impl_->mu);  // parsed outside the lock
   impl_->openapi.swap(parsed);

@@ -57,8 +57,10 @@ class RouteTable {
 
   // Installs the service's OpenAPI document (its paths): replaces the
   // templates, keeping the first kMaxOpenApiTemplates valid ones, and from
-  // now on paths that match none are "unmatched". Thread-safe.
-  void SetOpenApiTemplates(const std::vector<std::string>& templates);
+  // now on paths that match none are "unmatched". `omitted`: paths of the
+  // document its reader already left out (past the cap), counted too_many.
+  // Thread-safe.
+  void SetOpenApiTemplates(const std::vector<std::string>& templates, uint64_t omitted = 0);
   // Template for a path (no query string). Thread-safe.
   std::string Route(std::string_view path);
   // Requests reported under a pseudo-route, by reason: "cap" (-> other, the
