@@ -6,32 +6,27 @@
 #include <time.h>
 
 #include <chrono>
-#include <mutex>
-#include <set>
-#include <thread>
 #include <utility>
-#include <variant>
 #include <vector>
 
 #include "daemon/aggregator/aggregator.h"
 #include "daemon/api/grpc_server.h"
 #include "daemon/api/grpc_service.h"
 #include "daemon/decoders/http/http_tracker.h"
-#include "daemon/discovery/discovery.h"
-#include "daemon/discovery/proc_reader.h"
 #include "daemon/exporters/http_metrics.h"
 #include "daemon/exporters/self_metrics.h"
 #include "daemon/fd_limits.h"
-#include "daemon/lifecycle/discovery_loop.h"
+#include "daemon/lifecycle/bpf_worker_loader.h"
+#include "daemon/lifecycle/discovery_thread.h"
+#include "daemon/lifecycle/pipeline_workers.h"
+#include "daemon/lifecycle/worker_lifecycle.h"
 #include "daemon/loader/http_probes.h"
 #include "daemon/loader/py_sampler.h"
 #include "daemon/pipeline/aggregator_observer.h"
 #include "daemon/pipeline/openapi_fetcher.h"
 #include "daemon/pipeline/request_router.h"
 #include "daemon/profile/python_profiler.h"
-#include "daemon/python/elf_symbols.h"
-#include "daemon/python/python_target.h"
-#include "daemon/requests/identity_attacher.h"
+#include "daemon/python/categories.h"
 
 namespace perfd {
 
@@ -55,19 +50,21 @@ void AddProgramStats(const std::vector<ProgramStats>& programs, std::vector<Self
 
 std::vector<SelfSample> CollectSelfStats(const HttpProbes& probes, const http::HttpTracker& tracker,
                                          const RequestRouter& router, const OpenApiFetcher& fetcher,
-                                         const DiscoveryLoop& discovery) {
+                                         const WorkerLifecycle& lifecycle,
+                                         const BpfWorkerLoader& loader,
+                                         const DiscoveryThread& discovery) {
   std::vector<SelfSample> s;
   auto add = [&s](std::string name, double v, std::map<std::string, std::string> labels = {}) {
     s.push_back({std::move(name), std::move(labels), v});
   };
-  add("perfd_tracked_workers", discovery.Workers().size());
+  add("perfd_tracked_workers", lifecycle.Workers().size());
   add("perfd_tracked_connections", tracker.connections());
   auto k = probes.Counters();
   add("perfd_ringbuf_drops_total", k[PERFD_CNT_RINGBUF_DROPS]);
   add("perfd_conn_table_full_total", k[PERFD_CNT_CONN_TABLE_FULL]);
   add("perfd_args_table_full_total", k[PERFD_CNT_ARGS_TABLE_FULL]);
   add("perfd_args_quota_refused_total", k[PERFD_CNT_ARGS_QUOTA]);
-  add("perfd_args_stale_reclaimed_total", discovery.stash_reclaimed());
+  add("perfd_args_stale_reclaimed_total", loader.stash_reclaimed());
   add("perfd_read_faults_total", k[PERFD_CNT_READ_FAULTS]);
   add("perfd_adopted_connections_total", k[PERFD_CNT_ADOPTED]);
   add("perfd_sock_table_full_total", k[PERFD_CNT_SOCK_TABLE_FULL]);
@@ -108,7 +105,7 @@ std::vector<SelfSample> CollectSelfStats(const HttpProbes& probes, const http::H
     add("perfd_route_lookups_over_budget_total", n, {{"service_name", svc}});
   for (const auto& [result, n] : fetcher.Results())
     add("perfd_openapi_fetches_total", n, {{"result", result}});
-  add("perfd_errors_total", discovery.errors(), {{"component", "loader"}});
+  add("perfd_errors_total", lifecycle.errors(), {{"component", "loader"}});
   for (const auto& [error, n] : discovery.read_errors())
     add("perfd_discovery_read_errors_total", n, {{"error", error}});
   AddProgramStats(probes.Programs(), &s);
@@ -116,12 +113,13 @@ std::vector<SelfSample> CollectSelfStats(const HttpProbes& probes, const http::H
 }
 
 void AddPythonStats(const PySampler* sampler, const PythonProfiler& profiler,
-                    const DiscoveryLoop& discovery, std::vector<SelfSample>* s) {
+                    const WorkerLifecycle& lifecycle, const BpfWorkerLoader& loader,
+                    std::vector<SelfSample>* s) {
   auto add = [s](std::string name, double v, std::map<std::string, std::string> labels = {}) {
     s->push_back({std::move(name), std::move(labels), v});
   };
-  add("perfd_python_workers", discovery.python_verified(), {{"result", "verified"}});
-  add("perfd_python_workers", discovery.python_unverified(), {{"result", "refused"}});
+  add("perfd_python_workers", lifecycle.python_verified(), {{"result", "verified"}});
+  add("perfd_python_workers", lifecycle.python_unverified(), {{"result", "refused"}});
   if (sampler) {
     auto k = sampler->Counters();
     add("perfd_python_sampled_threads", sampler->attached_threads());
@@ -147,7 +145,7 @@ void AddPythonStats(const PySampler* sampler, const PythonProfiler& profiler,
     add("perfd_request_identity_contexts_total", c[PY_CTX_CNT_NO_TSTATE], {{"kind", "no_tstate"}});
     AddProgramStats(sampler->Programs(), s);
   }
-  const auto id = discovery.identity();
+  const auto id = loader.identity();
   add("perfd_request_identity_workers_total", id.all_copies, {{"mode", "all_copies"}});
   add("perfd_request_identity_workers_total", id.capi_copies, {{"mode", "capi_copies"}});
   add("perfd_request_identity_workers_total", id.refused, {{"mode", "refused"}});
@@ -245,9 +243,26 @@ int RunDaemon(const Config& config, const std::atomic<bool>& stop) {
                            router.Routes(service)->SetOpenApiTemplates(paths);
                          });
 
-  DiscoveryLoop discovery(config, *probes, sampler.get());
+  http::HttpTracker* t = &tracker;
+  const HttpProbes::EventFn on_event = [t](const perfd_http_event_header& h,
+                                           const char(*lines)[PERFD_LINE_MAX]) {
+    t->OnEvent(h, lines);
+  };
+  PythonProfiler* prof = &profiler;
+  const PySampler::SampleFn on_sample = [prof](const py_sample& s) { prof->OnSample(s); };
+
+  // Discovery scans (and reads what new workers' processes map) on its own
+  // thread; every worker's life (attach, verify, sample, detach) is applied
+  // here, on the event thread, in scan order.
+  DiscoveryThread discovery(config, sampler != nullptr);
+  BpfWorkerLoader loader(*probes, sampler.get(), config.request_identity);
+  PipelineWorkers pipeline(router, tracker, profiler, config.openapi ? &fetcher : nullptr, [&] {
+    probes->Poll(0, on_event);
+    if (sampler) sampler->Poll(0, on_sample);
+  });
+  WorkerLifecycle lifecycle(loader, pipeline);
   const bool sampling = sampler != nullptr;
-  PerfdService service(aggregator, discovery, config.window_max_seconds,
+  PerfdService service(aggregator, lifecycle, config.window_max_seconds,
                        sampling ? &profiler.store() : nullptr,
                        sampling ? &profiler.stacks() : nullptr);
   ApiServer api(service);
@@ -265,16 +280,11 @@ int RunDaemon(const Config& config, const std::atomic<bool>& stop) {
     }
   }
 
-  discovery.ScanOnce();  // attach to what runs now before serving events
+  // Attach to what runs now before serving events.
+  discovery.ScanOnce();
+  lifecycle.Apply(discovery.Take(), MonotonicNs());
   discovery.Start(stop);
 
-  http::HttpTracker* t = &tracker;
-  const HttpProbes::EventFn on_event = [t](const perfd_http_event_header& h,
-                                           const char(*lines)[PERFD_LINE_MAX]) {
-    t->OnEvent(h, lines);
-  };
-  PythonProfiler* prof = &profiler;
-  const PySampler::SampleFn on_sample = [prof](const py_sample& s) { prof->OnSample(s); };
   uint64_t last_flush = 0, last_stats = 0;
   while (!stop) {
     // A 20 ms batching tick: the kernel wakes us early only under load.
@@ -282,32 +292,16 @@ int RunDaemon(const Config& config, const std::atomic<bool>& stop) {
     if (n < 0) spdlog::warn("ring buffer poll failed: {}", n);
     if (sampler) sampler->Poll(0, on_sample);
     const uint64_t now = MonotonicNs();
-    Discovery::Diff diff = discovery.TakePending();
-    for (const auto& w : diff.added) {
-      router.AddWorker(w);
-      if (config.openapi) fetcher.Request(w.service, w.pid);
-    }
-    for (const auto& p : discovery.TakeProfiled()) profiler.AddProcess(p.pid, p.service, p.offsets);
-    for (const auto& w : diff.removed) {
-      // Drain what the kernel already queued for it, then close its books:
-      // completed requests are kept, in-flight ones reported as aborted.
-      probes->Poll(0, on_event);
-      if (sampler) sampler->Poll(0, on_sample);
-      tracker.DropProcess(w.pid, now);
-      router.ForgetWorker(w.pid);
-      probes->UntrackPid(w.pid);
-      if (sampler) sampler->RemoveProcess(w.pid);
-      profiler.RemoveProcess(w.pid, now);
-      spdlog::info("worker pid {} of service {} exited; probes detached", w.pid, w.service);
-    }
+    lifecycle.Apply(discovery.Take(), now);
     if (now - last_flush > 100000000ull) {
       tracker.FlushIdle(now);
       profiler.Tick(now);
       last_flush = now;
     }
     if (now - last_stats > 1000000000ull) {
-      auto samples = CollectSelfStats(*probes, tracker, router, fetcher, discovery);
-      AddPythonStats(sampler.get(), profiler, discovery, &samples);
+      auto samples =
+          CollectSelfStats(*probes, tracker, router, fetcher, lifecycle, loader, discovery);
+      AddPythonStats(sampler.get(), profiler, lifecycle, loader, &samples);
       self_metrics->Publish(std::move(samples));
       last_stats = now;
     }
