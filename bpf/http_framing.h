@@ -109,6 +109,8 @@ struct perfd_frame_ctx {
   __u8 name_pos;
   __u8 name_cand;
   __u8 pad;
+  __u32 skip_to; /* bytes below this offset need no step (a matched name) */
+  __u32 pad2;
   __u16 line_off[PERFD_FRAME_MAX_LINES];
 };
 
@@ -126,6 +128,25 @@ static __always_inline __u32 perfd_frame_word32(const struct perfd_frame_win *wi
 #else
 #define PERFD_UNROLL
 #endif
+
+/* 8 bytes at off (any alignment, off + 8 <= PERFD_FRAME_BUF_MASK + 1). BPF
+ * allows unaligned loads on the architectures perfd runs on. */
+static __always_inline __u64 perfd_frame_load64(const struct perfd_frame_win *win, __u32 off) {
+#ifdef __BPF__
+  /* Hide off's range from clang, which would drop the check below that
+   * the verifier needs. */
+  asm volatile("" : "+r"(off));
+#endif
+  off &= PERFD_FRAME_BUF_MASK;
+  if (off > PERFD_FRAME_BUF_MASK - 7) return 0;
+#ifdef __BPF__
+  return *(const __u64 *)(win->b + off);
+#else
+  __u64 v;
+  __builtin_memcpy(&v, win->b + off, 8);
+  return v;
+#endif
+}
 
 #define PERFD_W4(a, b, c, d) \
   ((__u32)(a) | ((__u32)(b) << 8) | ((__u32)(c) << 16) | ((__u32)(d) << 24))
@@ -150,19 +171,19 @@ static __always_inline void perfd_frame_lose(struct perfd_frame_ctx *c) {
 
 /* The header names looked at, as little-endian words (no memory access, so
  * the same in BPF and on the host). */
-#define PERFD_NAME_CL 1 /* "content-length:" */
-#define PERFD_NAME_TE 2 /* "transfer-encoding:" */
+#define PERFD_NAME_CL 1                      /* "content-length:" */
+#define PERFD_NAME_TE 2                      /* "transfer-encoding:" */
+#define PERFD_NAME_CL0 0x2d746e65746e6f63ull /* "content-" */
+#define PERFD_NAME_CL1 0x003a6874676e656cull /* "length:" */
+#define PERFD_NAME_TE0 0x726566736e617274ull /* "transfer" */
+#define PERFD_NAME_TE1 0x6e69646f636e652dull /* "-encodin" */
+#define PERFD_NAME_TE2 0x0000000000003a67ull /* "g:" */
 static __always_inline __u8 perfd_frame_name_char(__u8 which, __u8 k) {
-  const __u64 cl0 = 0x2d746e65746e6f63ull; /* "content-" */
-  const __u64 cl1 = 0x003a6874676e656cull; /* "length:" */
-  const __u64 te0 = 0x726566736e617274ull; /* "transfer" */
-  const __u64 te1 = 0x6e69646f636e652dull; /* "-encodin" */
-  const __u64 te2 = 0x0000000000003a67ull; /* "g:" */
   __u64 w;
   if (which == PERFD_NAME_CL)
-    w = k < 8 ? cl0 : cl1;
+    w = k < 8 ? PERFD_NAME_CL0 : PERFD_NAME_CL1;
   else
-    w = k < 8 ? te0 : (k < 16 ? te1 : te2);
+    w = k < 8 ? PERFD_NAME_TE0 : (k < 16 ? PERFD_NAME_TE1 : PERFD_NAME_TE2);
   return (__u8)(w >> (8 * (k & 7)));
 }
 
@@ -340,7 +361,31 @@ static inline int perfd_frame_byte(struct perfd_frame_ctx *c, const struct perfd
         c->mode = PERFD_FM_HDR_END;
       } else if (ch == '\n') {
         perfd_frame_end_headers(c, i + 1);
+      } else if (i + 18 <= c->n && i <= PERFD_FRAME_BUF_MASK - 24) {
+        /* The whole name is in the window: decide it with two word
+         * compares (|0x20 lowers letters and keeps '-' and ':'; it also
+         * maps CR to '-', a header name servers refuse anyway). */
+        __u64 w0 = perfd_frame_load64(win, i) | 0x2020202020202020ull;
+        __u64 w1 = perfd_frame_load64(win, i + 8) | 0x2020202020202020ull;
+        __u8 b16 = perfd_frame_at(win, i + 16) | 0x20, b17 = perfd_frame_at(win, i + 17);
+        if (w0 == PERFD_NAME_CL0 && (w1 & 0x00ffffffffffffffull) == PERFD_NAME_CL1) {
+          if (c->flags & PERFD_FF_HAVE_CL) {
+            perfd_frame_lose(c);
+            return 0;
+          }
+          c->mode = PERFD_FM_CL_VALUE;
+          c->flags = (c->flags | PERFD_FF_HAVE_CL) & ~PERFD_FF_HAVE_DIGIT;
+          c->len = 0;
+          c->skip_to = i + 15;
+        } else if (w0 == PERFD_NAME_TE0 && w1 == PERFD_NAME_TE1 && b16 == 'g' && b17 == ':') {
+          c->flags |= PERFD_FF_CHUNKED;
+          c->mode = PERFD_FM_HDR_LINE;
+        } else {
+          c->mode = PERFD_FM_HDR_LINE;
+        }
       } else {
+        /* The name may continue past the window: match it byte by byte,
+         * across reads. */
         c->mode = PERFD_FM_HDR_NAME;
         c->name_pos = 0;
         c->name_cand = PERFD_NAME_CL | PERFD_NAME_TE;
@@ -421,7 +466,10 @@ static __always_inline __u64 perfd_frame_has_lf(__u64 v) {
 }
 
 /* The bytes of word w (offsets 8w .. 8w+7 below n). Returns 1 when the rest
- * of the window needs no look (BPF: bpf_loop stops). */
+ * of the window needs no look (BPF: bpf_loop stops). Bytes that cannot
+ * change the state (body bytes, anything but LF while waiting for one) are
+ * skipped here, so the per-byte step runs only at line starts, header names,
+ * lengths and boundaries. */
 static __always_inline long perfd_frame_word(__u32 w, struct perfd_frame_ctx *c,
                                              const struct perfd_frame_win *win) {
   __u32 base = (w & 127) * 8;
@@ -430,15 +478,20 @@ static __always_inline long perfd_frame_word(__u32 w, struct perfd_frame_ctx *c,
     /* Skip whole words of body; past the window nothing is left to see. */
     return c->body_end >= c->n ? 1 : 0;
   }
-  if (perfd_frame_waits_for_lf(c->mode) && base + 8 <= c->n) {
-    __u64 v = 0;
-    PERFD_UNROLL
-    for (__u32 k = 0; k < 8; k++) v |= (__u64)perfd_frame_at(win, base + k) << (8 * k);
-    if (!perfd_frame_has_lf(v)) return 0;
-  }
+  __u64 v = perfd_frame_load64(win, base);
+  /* High bit of each byte that may be LF (no false negatives; a false
+   * positive only costs a step). Bytes past n are never stepped. */
+  __u64 lf = perfd_frame_has_lf(v);
+  if (perfd_frame_waits_for_lf(c->mode) && !lf) return 0;
   for (__u32 j = 0; j < 8; j++) {
-    if (base + j >= c->n) return 1;
-    perfd_frame_byte(c, win, base + j);
+    __u32 i = base + j;
+    if (i >= c->n) return 1;
+    __u8 m = c->mode;
+    if (m == PERFD_FM_LOST) return 1;
+    if (perfd_frame_waits_for_lf(m) && !((lf >> (8 * j)) & 0x80)) continue;
+    if (m == PERFD_FM_BODY && (__u64)i < c->body_end) continue;
+    if (i < c->skip_to) continue;
+    perfd_frame_byte(c, win, i);
   }
   return 0;
 }
@@ -464,6 +517,7 @@ static __always_inline int perfd_frame_begin(struct perfd_frame_ctx *c,
   c->lines_dropped = 0;
   c->lost = 0;
   c->body_end = 0;
+  c->skip_to = 0;
   if (c->mode == PERFD_FM_BODY) {
     c->body_end = d->body_left;
     if (d->body_left >= ret) return 0;
