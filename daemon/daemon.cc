@@ -342,6 +342,8 @@ void AddPythonStats(const PySampler* sampler, const PythonProfiler& profiler,
   add("perfd_python_stacks", profiler.stacks().stacks());
   add("perfd_python_frames", profiler.stacks().frames());
   add("perfd_python_stacks_overflow_total", profiler.stacks().overflowed());
+  add("perfd_python_cpu_evicted_total", profiler.cpu_series().evicted(), {{"kind", "series"}});
+  add("perfd_python_cpu_evicted_total", profiler.store().services_evicted(), {{"kind", "service"}});
 }
 
 }  // namespace
@@ -485,6 +487,7 @@ int RunDaemon(const Config& config, const std::atomic<bool>& stop) {
     if (now - last_stats > 1000000000ull) {
       aggregator.EvictIdle(now);
       http_metrics.EvictIdle(now);
+      profiler.EvictIdle(now, idle_ns);
       auto samples = CollectSelfStats(*probes, tracker, router, fetcher, discovery);
       AddPythonStats(sampler.get(), profiler, discovery, &samples);
       AddCardinalityStats(aggregator.Stats(), http_metrics.stats(), &samples);

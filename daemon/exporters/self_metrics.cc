@@ -90,6 +90,9 @@ const std::vector<SelfMetricDef> kSelfMetrics = {
      "Samples whose stack was not interned because the stack table was full (200,000 "
      "stacks); they count under \"[stack table full]\""},
     {"perfd_python_frames", SelfMetricType::kGauge, "Distinct frames interned"},
+    {"perfd_python_cpu_evicted_total", SelfMetricType::kCounter,
+     "Python CPU entries dropped after aggregation.idle_seconds without a sample, by kind: "
+     "series (perfd_python_cpu_seconds_total label sets), service (CPU profile windows)"},
     {"perfd_aggregator_entries", SelfMetricType::kGauge,
      "What the windowed aggregator behind the API holds now, by kind: services, routes "
      "((method, route) entries), slots (1-second slots allocated over all routes)"},
