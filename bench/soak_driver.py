@@ -97,16 +97,25 @@ def self_metrics(url):
     return values
 
 
-def sample(label, pid, metrics_url):
+def rss_kb(pid):
     with open(f"/proc/{pid}/status") as f:
-        rss_kb = int(next(l for l in f if l.startswith("VmRSS:")).split()[1])
+        return int(next(l for l in f if l.startswith("VmRSS:")).split()[1])
+
+
+def sample(label, pid, metrics_url):
+    # RSS is read before the scrape: rendering ~10,000 histogram label sets
+    # is a transient of tens of MiB that the allocator keeps mapped, so the
+    # RSS after it is shown apart.
+    before = rss_kb(pid)
+    metrics = self_metrics(metrics_url)
     return {
         "label": label,
         "time": round(time.monotonic(), 1),
-        "rss_kb": rss_kb,
+        "rss_kb": before,
+        "rss_after_scrape_kb": rss_kb(pid),
         "fds": len(os.listdir(f"/proc/{pid}/fd")),
         "bpf_maps": bpf_maps(pid),
-        "self": self_metrics(metrics_url),
+        "self": metrics,
     }
 
 
@@ -206,6 +215,7 @@ def report(path):
         print(f"{name:{width}}" + "".join(f"{v:>12}" for v in values))
 
     line("perfd VmRSS (KiB)", [r["rss_kb"] for r in rows])
+    line("perfd VmRSS after the scrape (KiB)", [r.get("rss_after_scrape_kb", "-") for r in rows])
     line("perfd open fds", [r["fds"] for r in rows])
     for key in sorted({k for r in rows for k in r["self"]}):
         line(key, [f"{r['self'].get(key, 0):.0f}" for r in rows])
@@ -230,7 +240,8 @@ def main():
     p.add_argument("--per-life", type=int, default=0, help="requests per life (0: every pair twice)")
     p.add_argument("--parallel", type=int, default=4)
     p.add_argument("--attach-wait", type=float, default=0.6)
-    p.add_argument("--warm-fraction", type=float, default=0.25)
+    p.add_argument("--checkpoints", default="0.25,0.5,0.75",
+                   help="fractions of the lives after which to sample (and at the end)")
     p.add_argument("--idle-wait", type=float, default=0, help="seconds to wait idle before the last sample")
     a = p.parse_args()
 
@@ -240,9 +251,11 @@ def main():
           file=sys.stderr, flush=True)
     print(json.dumps(sample("start", a.perfd_pid, a.metrics_url)), flush=True)
     t0 = time.monotonic()
-    churn.run_until(max(1, int(a.restarts * a.warm_fraction)))
-    time.sleep(2)  # one self-metrics tick
-    print(json.dumps(sample("warm", a.perfd_pid, a.metrics_url)), flush=True)
+    for fraction in [float(f) for f in a.checkpoints.split(",") if f]:
+        upto = max(1, int(a.restarts * fraction))
+        churn.run_until(upto)
+        time.sleep(2)  # one self-metrics tick
+        print(json.dumps(sample(f"{upto} lives", a.perfd_pid, a.metrics_url)), flush=True)
     churn.run_until(a.restarts)
     time.sleep(2)
     print(json.dumps(sample("end", a.perfd_pid, a.metrics_url)), flush=True)
@@ -251,6 +264,8 @@ def main():
     if a.idle_wait > 0:
         time.sleep(a.idle_wait)
         print(json.dumps(sample("idle", a.perfd_pid, a.metrics_url)), flush=True)
+        time.sleep(a.idle_wait)
+        print(json.dumps(sample("idle x2", a.perfd_pid, a.metrics_url)), flush=True)
 
 
 if __name__ == "__main__":
