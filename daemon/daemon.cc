@@ -13,6 +13,7 @@
 #include "daemon/api/grpc_server.h"
 #include "daemon/api/grpc_service.h"
 #include "daemon/decoders/http/http_tracker.h"
+#include "daemon/exporters/cardinality_stats.h"
 #include "daemon/exporters/http_metrics.h"
 #include "daemon/exporters/self_metrics.h"
 #include "daemon/fd_limits.h"
@@ -170,6 +171,10 @@ void AddPythonStats(const PySampler* sampler, const PythonProfiler& profiler,
   add("perfd_python_symbolizer_total", sym.linetables_truncated, {{"kind", "linetable_truncated"}});
   add("perfd_python_symbolizer_total", sym.stale_reads, {{"kind", "stale_read"}});
   add("perfd_python_stacks", profiler.stacks().stacks());
+  add("perfd_python_frames", profiler.stacks().frames());
+  add("perfd_python_stacks_overflow_total", profiler.stacks().overflowed());
+  add("perfd_python_cpu_evicted_total", profiler.cpu_series().evicted(), {{"kind", "series"}});
+  add("perfd_python_cpu_evicted_total", profiler.store().services_evicted(), {{"kind", "service"}});
 }
 
 }  // namespace
@@ -212,11 +217,13 @@ int RunDaemon(const Config& config, const std::atomic<bool>& stop) {
         config.max_threads_per_worker, budget, open_now, kFdReserve, soft);
   }
 
-  Aggregator aggregator(config.window_max_seconds);
+  const uint64_t idle_ns = uint64_t(config.idle_seconds) * 1000000000ull;
+  Aggregator aggregator(config.window_max_seconds,
+                        AggregatorLimits{config.max_services, config.max_routes, idle_ns});
   RequestRouter router(config);
   AggregatorObserver agg_observer(aggregator);
   auto registry = std::make_shared<prometheus::Registry>();
-  HttpMetrics http_metrics(*registry);
+  HttpMetrics http_metrics(*registry, SeriesLimits{config.max_series, idle_ns});
   auto self_metrics = std::make_shared<SelfMetrics>();
   std::vector<python::CategoryRule> category_rules;
   for (const auto& r : config.category_rules) {
@@ -305,9 +312,13 @@ int RunDaemon(const Config& config, const std::atomic<bool>& stop) {
       last_flush = now;
     }
     if (now - last_stats > 1000000000ull) {
+      aggregator.EvictIdle(now);
+      http_metrics.EvictIdle(now);
+      profiler.EvictIdle(now, idle_ns);
       auto samples =
           CollectSelfStats(*probes, tracker, router, fetcher, lifecycle, loader, discovery);
       AddPythonStats(sampler.get(), profiler, lifecycle, loader, &samples);
+      AddCardinalityStats(aggregator.Stats(), http_metrics.stats(), &samples);
       self_metrics->Publish(std::move(samples));
       last_stats = now;
     }

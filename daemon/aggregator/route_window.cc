@@ -9,22 +9,28 @@ constexpr uint64_t kNsPerSecond = 1000000000ULL;
 }  // namespace
 
 RouteWindow::RouteWindow(uint32_t window_max_seconds)
-    : slots_(std::max<uint32_t>(window_max_seconds, 1)) {}
+    : window_max_(std::max<uint32_t>(window_max_seconds, 1)) {}
+
+RouteWindow::Slot* RouteWindow::SlotFor(uint64_t second) {
+  // Events arrive nearly in order: the common case is the back slot or a
+  // new one after it, so this is O(1) but for late events.
+  if (slots_.empty() || slots_.back().second < second) {
+    slots_.emplace_back(second);
+    while (slots_.front().second + window_max_ <= second) slots_.pop_front();
+    return &slots_.back();
+  }
+  if (second + window_max_ <= slots_.back().second) return nullptr;  // older than the window
+  auto it = std::lower_bound(slots_.begin(), slots_.end(), second,
+                             [](const Slot& s, uint64_t sec) { return s.second < sec; });
+  if (it == slots_.end() || it->second != second) it = slots_.emplace(it, second);
+  return &*it;
+}
 
 void RouteWindow::Record(int status, bool aborted, uint64_t start_ns, uint64_t end_ns,
                          uint64_t queue_ns) {
-  uint64_t second = end_ns / kNsPerSecond;
-  Slot& slot = slots_[second % slots_.size()];
-  if (slot.second != second) {
-    // A later second already owns this slot: the event is too old to count.
-    if (slot.second != UINT64_MAX && slot.second > second) return;
-    slot.second = second;
-    slot.requests = slot.errors = slot.aborted = 0;
-    slot.max_seconds = 0;
-    slot.status_codes.clear();
-    slot.latency.Clear();
-    slot.queue.Clear();
-  }
+  Slot* found = SlotFor(end_ns / kNsPerSecond);
+  if (found == nullptr) return;
+  Slot& slot = *found;
   ++slot.requests;
   if (aborted) ++slot.aborted;
   if (aborted || status >= 500) ++slot.errors;
@@ -50,12 +56,13 @@ void RouteWindow::Record(int status, bool aborted, uint64_t start_ns, uint64_t e
 
 WindowStats RouteWindow::Snapshot(uint32_t window_seconds, uint64_t now_ns) const {
   WindowStats stats;
-  uint64_t window = std::clamp<uint64_t>(window_seconds, 1, slots_.size());
+  uint64_t window = std::clamp<uint64_t>(window_seconds, 1, window_max_);
   uint64_t now = now_ns / kNsPerSecond;
   uint64_t first = now + 1 >= window ? now + 1 - window : 0;
-  for (uint64_t second = first; second <= now; ++second) {
-    const Slot& slot = slots_[second % slots_.size()];
-    if (slot.second != second) continue;  // stale or never used: nothing then
+  auto it = std::lower_bound(slots_.begin(), slots_.end(), first,
+                             [](const Slot& s, uint64_t sec) { return s.second < sec; });
+  for (; it != slots_.end() && it->second <= now; ++it) {
+    const Slot& slot = *it;
     stats.requests += slot.requests;
     stats.errors += slot.errors;
     stats.aborted += slot.aborted;

@@ -1,10 +1,13 @@
 // Request statistics of one route over a sliding window of 1-second slots.
-// A ring of window_max_seconds slots is indexed by second (ns / 1e9); a slot
-// still holding an older second is reset lazily when that index is reused,
-// so recording never scans the ring and memory stays fixed per route.
+// Slots exist only for seconds that had requests: they are kept in order of
+// second and dropped once older than window_max_seconds behind the newest.
+// A route that served one request holds one slot, not window_max_seconds of
+// them (tens of thousands of routes x 600 eagerly allocated slots was most of
+// perfd's memory); a busy route holds at most window_max_seconds slots.
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <string>
 #include <utility>
@@ -32,8 +35,9 @@ class RouteWindow {
   // Counted in the slot of end_ns (the request's end). Latency end - start is
   // recorded when start_ns is known (non-zero) and not after end_ns; aborted
   // requests keep their latency because slow requests that clients give up
-  // on are exactly the tail one wants to see. Ignored when end_ns's slot has
-  // already been reused by a later second (event older than the window).
+  // on are exactly the tail one wants to see. Ignored when end_ns's second is
+  // window_max_seconds or more behind the newest second recorded (event
+  // older than the longest window).
   // queue_ns (the part of the latency before the worker's first read) is
   // recorded with the latency, so both sketches count the same requests.
   void Record(int status, bool aborted, uint64_t start_ns, uint64_t end_ns, uint64_t queue_ns = 0);
@@ -42,13 +46,16 @@ class RouteWindow {
   // window_seconds is clamped to [1, window_max_seconds].
   WindowStats Snapshot(uint32_t window_seconds, uint64_t now_ns) const;
 
-  uint32_t window_max_seconds() const { return static_cast<uint32_t>(slots_.size()); }
+  uint32_t window_max_seconds() const { return window_max_; }
+  // Slots held now: what this route costs in memory, for tests and stats.
+  size_t allocated_slots() const { return slots_.size(); }
 
  private:
   static constexpr int kAbortedStatus = -1;  // status_codes key for aborted
 
   struct Slot {
-    uint64_t second = UINT64_MAX;  // which second this slot holds; MAX: none yet
+    explicit Slot(uint64_t s) : second(s) {}
+    uint64_t second;  // which second this slot holds
     uint64_t requests = 0;
     uint64_t errors = 0;
     uint64_t aborted = 0;
@@ -60,7 +67,11 @@ class RouteWindow {
     LatencySketch queue;
   };
 
-  std::vector<Slot> slots_;
+  // The slot of `second`, created in order; nullptr when it is too old.
+  Slot* SlotFor(uint64_t second);
+
+  uint32_t window_max_;
+  std::deque<Slot> slots_;  // increasing second, all within window_max_ of the back
 };
 
 }  // namespace perfd

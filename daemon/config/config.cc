@@ -293,6 +293,35 @@ void ParseRoutes(const YAML::Node& node, const std::string& path, Config& c) {
         }}});
 }
 
+void ParseAggregation(const YAML::Node& node, const std::string& path, Config& c) {
+  bool idle_set = false;
+  WalkMap(
+      node, path,
+      {{"window_max_seconds",
+        [&](const YAML::Node& n, const std::string& p) {
+          c.window_max_seconds = GetUint(n, p, 10, 86400);
+        }},
+       {"max_services", [&](const YAML::Node& n,
+                            const std::string& p) { c.max_services = GetUint(n, p, 1, 100000); }},
+       {"max_routes", [&](const YAML::Node& n,
+                          const std::string& p) { c.max_routes = GetUint(n, p, 1, 10000000); }},
+       {"max_series", [&](const YAML::Node& n,
+                          const std::string& p) { c.max_series = GetUint(n, p, 1, 10000000); }},
+       {"idle_seconds", [&](const YAML::Node& n, const std::string& p) {
+          c.idle_seconds = GetUint(n, p, 60, 604800);
+          idle_set = true;
+        }}});
+  // An entry evicted while still inside the longest window would make that
+  // window lie. Unset, the idle time follows a longer window.
+  if (!idle_set) {
+    c.idle_seconds = std::max(c.idle_seconds, c.window_max_seconds);
+  } else if (c.idle_seconds < c.window_max_seconds) {
+    throw ConfigError(path + ".idle_seconds", "must be at least aggregation.window_max_seconds (" +
+                                                  std::to_string(c.window_max_seconds) + "), got " +
+                                                  std::to_string(c.idle_seconds));
+  }
+}
+
 Config ParseNamed(const std::string& yaml_text, const std::string& source) {
   std::vector<YAML::Node> docs;
   try {
@@ -304,46 +333,42 @@ Config ParseNamed(const std::string& yaml_text, const std::string& source) {
   if (docs.size() > 1) throw ConfigError(source, "expected one YAML document, found several");
   Config c;
   if (docs.empty()) return c;
-  WalkMap(
-      docs[0], "",
-      {{"listen",
-        [&](const YAML::Node& n, const std::string& p) {
-          ParseListen(n, p, c);
-          CheckListen(c);
-        }},
-       {"discovery",
-        [&](const YAML::Node& n, const std::string& p) {
-          WalkMap(n, p, {{"scan_interval_ms", [&](const YAML::Node& v, const std::string& vp) {
-                            c.scan_interval_ms = GetUint(v, vp, 10, 60000);
-                          }}});
-        }},
-       {"services",
-        [&](const YAML::Node& n, const std::string& p) {
-          WalkList(n, p, [&](const YAML::Node& item, const std::string& ip) {
-            ParseService(item, ip, c);
-          });
-        }},
-       {"routes", [&](const YAML::Node& n, const std::string& p) { ParseRoutes(n, p, c); }},
-       {"http",
-        [&](const YAML::Node& n, const std::string& p) {
-          WalkMap(n, p,
+  WalkMap(docs[0], "",
+          {{"listen",
+            [&](const YAML::Node& n, const std::string& p) {
+              ParseListen(n, p, c);
+              CheckListen(c);
+            }},
+           {"discovery",
+            [&](const YAML::Node& n, const std::string& p) {
+              WalkMap(n, p, {{"scan_interval_ms", [&](const YAML::Node& v, const std::string& vp) {
+                                c.scan_interval_ms = GetUint(v, vp, 10, 60000);
+                              }}});
+            }},
+           {"services",
+            [&](const YAML::Node& n, const std::string& p) {
+              WalkList(n, p, [&](const YAML::Node& item, const std::string& ip) {
+                ParseService(item, ip, c);
+              });
+            }},
+           {"routes", [&](const YAML::Node& n, const std::string& p) { ParseRoutes(n, p, c); }},
+           {"http",
+            [&](const YAML::Node& n, const std::string& p) {
+              WalkMap(
+                  n, p,
                   {{"response_idle_timeout_ms", [&](const YAML::Node& v, const std::string& vp) {
                       c.response_idle_timeout_ms = GetUint(v, vp, 1, 600000);
                     }}});
-        }},
-       {"python", [&](const YAML::Node& n, const std::string& p) { ParsePython(n, p, c); }},
-       {"aggregation",
-        [&](const YAML::Node& n, const std::string& p) {
-          WalkMap(n, p, {{"window_max_seconds", [&](const YAML::Node& v, const std::string& vp) {
-                            c.window_max_seconds = GetUint(v, vp, 10, 86400);
-                          }}});
-        }},
-       {"log", [&](const YAML::Node& n, const std::string& p) {
-          WalkMap(n, p, {{"level", [&](const YAML::Node& v, const std::string& vp) {
-                            c.log_level = GetString(v, vp, false);
-                            Check(vp, config_checks::CheckLogLevel(c.log_level));
-                          }}});
-        }}});
+            }},
+           {"python", [&](const YAML::Node& n, const std::string& p) { ParsePython(n, p, c); }},
+           {"aggregation",
+            [&](const YAML::Node& n, const std::string& p) { ParseAggregation(n, p, c); }},
+           {"log", [&](const YAML::Node& n, const std::string& p) {
+              WalkMap(n, p, {{"level", [&](const YAML::Node& v, const std::string& vp) {
+                                c.log_level = GetString(v, vp, false);
+                                Check(vp, config_checks::CheckLogLevel(c.log_level));
+                              }}});
+            }}});
   return c;
 }
 

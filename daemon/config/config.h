@@ -85,6 +85,12 @@ struct Config {
 
   // aggregation.*
   uint32_t window_max_seconds = 600;  // longest --window perfctl may ask for
+  // Global memory caps (docs/CONFIG.md): what is over them is counted under
+  // "_OTHER"; routes and series idle for idle_seconds are dropped.
+  uint32_t max_services = 200;
+  uint32_t max_routes = 10000;  // (method, route) entries over all services
+  uint32_t max_series = 10000;  // Prometheus label sets of the http_* families
+  uint32_t idle_seconds = 900;  // >= window_max_seconds
 
   // log.*
   std::string log_level = "info";  // trace, debug, info, warn, error

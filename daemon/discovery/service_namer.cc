@@ -1,7 +1,9 @@
 #include "daemon/discovery/service_namer.h"
 
+#include <algorithm>
 #include <cctype>
 #include <cstddef>
+#include <string_view>
 
 namespace perfd {
 
@@ -28,17 +30,20 @@ std::string ServiceNamer::Name(const std::string& cmdline,
       cut ? std::regex_constants::match_not_eol : std::regex_constants::match_default;
   for (const auto& rule : rules_) {
     if (std::regex_search(cmdline.begin(), end, rule.re, flags)) {
-      return SanitizeServiceName(rule.name);
+      std::string name = SanitizeServiceName(rule.name);
+      if (!name.empty()) return name;
     }
   }
   for (const char* var : {"PERFD_SERVICE", "OTEL_SERVICE_NAME"}) {
     const auto it = env.find(var);
     // An empty variable counts as unset: "PERFD_SERVICE=" is how people
-    // clear an inherited value.
-    if (it != env.end() && !it->second.empty()) return SanitizeServiceName(it->second);
+    // clear an inherited value. So does one with nothing usable in it.
+    if (it == env.end()) continue;
+    std::string name = SanitizeServiceName(it->second);
+    if (!name.empty()) return name;
   }
-  const std::string derived = ServiceFromAppSpec(app_spec);
-  return derived.empty() ? kUnknownService : SanitizeServiceName(derived);
+  const std::string derived = SanitizeServiceName(ServiceFromAppSpec(app_spec));
+  return derived.empty() ? kUnknownService : derived;
 }
 
 std::string JoinArgv(const std::vector<std::string>& argv) {
@@ -56,11 +61,24 @@ std::string ServiceFromAppSpec(const std::string& app_spec) {
 }
 
 std::string SanitizeServiceName(const std::string& name) {
-  std::string out = name.substr(0, kMaxServiceNameLength);
+  // Only the first bytes are looked at: a value can be as long as the
+  // traced process's environment (megabytes).
+  const std::string_view head(name.data(), std::min(name.size(), 4 * kMaxServiceNameLength));
+  const auto is_space = [](char c) { return std::isspace(static_cast<unsigned char>(c)) != 0; };
+  size_t begin = 0, end = head.size();
+  while (begin < end && is_space(head[begin])) ++begin;
+  while (end > begin && is_space(head[end - 1])) --end;
+  std::string out(head.substr(begin, std::min(end - begin, kMaxServiceNameLength)));
+  bool any_alnum = false;
   for (char& c : out) {
-    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '.' && c != '-') c = '_';
+    if (std::isalnum(static_cast<unsigned char>(c))) {
+      any_alnum = true;
+    } else if (c != '_' && c != '.' && c != '-') {
+      c = '_';
+    }
   }
-  return out;
+  // "____" or "..." names nothing: the caller tries its next source.
+  return any_alnum ? out : std::string();
 }
 
 }  // namespace perfd

@@ -49,7 +49,11 @@ std::string JoinArgv(const std::vector<std::string>& argv);
 // "shop"; "" when app_spec has no module.
 std::string ServiceFromAppSpec(const std::string& app_spec);
 
-// Characters outside [A-Za-z0-9_.-] become '_'; at most 64 characters.
+// Leading and trailing white space dropped, characters outside
+// [A-Za-z0-9_.-] become '_', at most 64 characters; "" when no letter or
+// digit is left (the name is then treated as unset). Service names come
+// from the traced processes' environment and argv: this bounds each name;
+// the aggregator and exporter caps bound how many there are.
 std::string SanitizeServiceName(const std::string& name);
 
 }  // namespace perfd

@@ -1,5 +1,9 @@
 #include "daemon/exporters/http_metrics.h"
 
+#include <algorithm>
+
+#include "daemon/aggregator/bounded_labels.h"
+
 namespace perfd {
 
 const prometheus::Histogram::BucketBoundaries& HttpDurationBuckets() {
@@ -8,8 +12,9 @@ const prometheus::Histogram::BucketBoundaries& HttpDurationBuckets() {
   return b;
 }
 
-HttpMetrics::HttpMetrics(prometheus::Registry& registry)
-    : duration_(prometheus::BuildHistogram()
+HttpMetrics::HttpMetrics(prometheus::Registry& registry, SeriesLimits limits)
+    : limits_(limits),
+      duration_(prometheus::BuildHistogram()
                     .Name("http_server_request_duration_seconds")
                     .Help("Duration of HTTP server requests, first request byte queued to the "
                           "worker's socket to last response byte written")
@@ -30,6 +35,12 @@ HttpMetrics::HttpMetrics(prometheus::Registry& registry)
                   .Register(registry)) {}
 
 namespace {
+
+const std::string& Other() {
+  static const std::string other = kOtherLabel;
+  return other;
+}
+
 std::string Key(const std::string& a, const std::string& b, const std::string& c,
                 const std::string& d = "") {
   std::string k;
@@ -40,51 +51,135 @@ std::string Key(const std::string& a, const std::string& b, const std::string& c
   k.append(d);
   return k;
 }
+
+prometheus::Labels BaseLabels(const std::string& service, const std::string& route,
+                              const std::string& method) {
+  return {{"service_name", service}, {"http_route", route}, {"http_request_method", method}};
+}
+
 }  // namespace
 
+bool HttpMetrics::Room() {
+  const size_t series = duration_cache_.size() + aborted_cache_.size() + active_cache_.size();
+  if (series < limits_.max_series) return true;
+  ++stats_.series_over_cap;
+  return false;
+}
+
+const std::string& HttpMetrics::Method(const RoutedRequest& r, bool count) {
+  if (IsKnownMethod(r.method)) return r.method;
+  if (count) ++stats_.methods_folded;
+  return Other();
+}
+
 void HttpMetrics::OnStart(const RoutedRequest& r) {
-  const std::string &service = r.service, &route = r.route, &method = r.method;
-  auto key = Key(service, route, method);
+  const std::string& method = Method(r, false);
+  auto key = Key(r.service, r.route, method);
   auto it = active_cache_.find(key);
-  if (it == active_cache_.end())
-    it = active_cache_
-             .emplace(key, &active_.Add({{"service_name", service},
-                                         {"http_route", route},
-                                         {"http_request_method", method}}))
-             .first;
-  it->second->Increment();
+  if (it == active_cache_.end()) {
+    const bool room = Room();
+    const std::string& service = room ? r.service : Other();
+    const std::string& route = room ? r.route : Other();
+    const std::string& m = room ? method : Other();
+    if (!room) key = Key(service, route, m);
+    it = active_cache_.find(key);
+    if (it == active_cache_.end())
+      it = active_cache_.emplace(key, Gauge{&active_.Add(BaseLabels(service, route, m)), 0}).first;
+  }
+  it->second.gauge->Increment();
+  it->second.last_ns = std::max(it->second.last_ns, r.start_ns);
 }
 
 void HttpMetrics::OnComplete(const RoutedRequest& r) {
-  auto base = Key(r.service, r.route, r.method);
-  if (auto it = active_cache_.find(base); it != active_cache_.end() && it->second->Value() > 0)
-    it->second->Decrement();
+  const std::string& method = Method(r, true);
+  auto base = Key(r.service, r.route, method);
+  // The start was counted in the overflow gauge when its own had no room.
+  auto gauge = active_cache_.find(base);
+  if (gauge == active_cache_.end() || gauge->second.gauge->Value() <= 0)
+    gauge = active_cache_.find(Key(Other(), Other(), Other()));
+  if (gauge != active_cache_.end() && gauge->second.gauge->Value() > 0) {
+    gauge->second.gauge->Decrement();
+    gauge->second.last_ns = std::max(gauge->second.last_ns, r.end_ns);
+  }
   if (r.aborted) {
     auto it = aborted_cache_.find(base);
-    if (it == aborted_cache_.end())
-      it = aborted_cache_
-               .emplace(base, &aborted_.Add({{"service_name", r.service},
-                                             {"http_route", r.route},
-                                             {"http_request_method", r.method}}))
-               .first;
-    it->second->Increment();
+    if (it == aborted_cache_.end()) {
+      const bool room = Room();
+      const std::string& service = room ? r.service : Other();
+      const std::string& route = room ? r.route : Other();
+      const std::string& m = room ? method : Other();
+      if (!room) base = Key(service, route, m);
+      it = aborted_cache_.find(base);
+      if (it == aborted_cache_.end())
+        it = aborted_cache_.emplace(base, Counter{&aborted_.Add(BaseLabels(service, route, m)), 0})
+                 .first;
+    }
+    it->second.counter->Increment();
+    it->second.last_ns = std::max(it->second.last_ns, r.end_ns);
     return;
   }
-  const std::string status = std::to_string(r.status);
-  auto key = Key(r.service, r.route, r.method, status);
+  if (!IsValidStatus(r.status)) ++stats_.statuses_folded;
+  const std::string status = BoundedStatus(r.status);
+  auto key = Key(r.service, r.route, method, status);
   auto it = duration_cache_.find(key);
   if (it == duration_cache_.end()) {
-    const prometheus::Labels labels = {{"service_name", r.service},
-                                       {"http_route", r.route},
-                                       {"http_request_method", r.method},
-                                       {"http_response_status_code", status}};
-    it = duration_cache_
-             .emplace(key, Histograms{&duration_.Add(labels, HttpDurationBuckets()),
-                                      &queue_.Add(labels, HttpDurationBuckets())})
-             .first;
+    const bool room = Room();
+    const std::string& service = room ? r.service : Other();
+    const std::string& route = room ? r.route : Other();
+    const std::string& m = room ? method : Other();
+    if (!room) key = Key(service, route, m, status);
+    it = duration_cache_.find(key);
+    if (it == duration_cache_.end()) {
+      prometheus::Labels labels = BaseLabels(service, route, m);
+      labels.emplace("http_response_status_code", status);
+      it = duration_cache_
+               .emplace(key, Histograms{&duration_.Add(labels, HttpDurationBuckets()),
+                                        &queue_.Add(labels, HttpDurationBuckets()), 0})
+               .first;
+    }
   }
   it->second.duration->Observe(static_cast<double>(r.latency_ns()) / 1e9);
   it->second.queue->Observe(static_cast<double>(r.queue_ns()) / 1e9);
+  it->second.last_ns = std::max(it->second.last_ns, r.end_ns);
+}
+
+void HttpMetrics::EvictIdle(uint64_t now_ns) {
+  auto idle = [&](uint64_t last_ns) { return last_ns + limits_.idle_ns <= now_ns; };
+  for (auto it = duration_cache_.begin(); it != duration_cache_.end();) {
+    if (!idle(it->second.last_ns)) {
+      ++it;
+      continue;
+    }
+    duration_.Remove(it->second.duration);
+    queue_.Remove(it->second.queue);
+    it = duration_cache_.erase(it);
+    ++stats_.series_evicted;
+  }
+  for (auto it = aborted_cache_.begin(); it != aborted_cache_.end();) {
+    if (!idle(it->second.last_ns)) {
+      ++it;
+      continue;
+    }
+    aborted_.Remove(it->second.counter);
+    it = aborted_cache_.erase(it);
+    ++stats_.series_evicted;
+  }
+  for (auto it = active_cache_.begin(); it != active_cache_.end();) {
+    // A gauge with requests in flight is live however old its last change.
+    if (!idle(it->second.last_ns) || it->second.gauge->Value() > 0) {
+      ++it;
+      continue;
+    }
+    active_.Remove(it->second.gauge);
+    it = active_cache_.erase(it);
+    ++stats_.series_evicted;
+  }
+}
+
+HttpMetricsStats HttpMetrics::stats() const {
+  HttpMetricsStats out = stats_;
+  out.series = duration_cache_.size() + aborted_cache_.size() + active_cache_.size();
+  return out;
 }
 
 }  // namespace perfd

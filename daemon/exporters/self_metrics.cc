@@ -101,6 +101,30 @@ const std::vector<SelfMetricDef> kSelfMetrics = {
      "or size in the target's memory out of range), stale entries, and code objects whose line "
      "table exceeded the cap (linetable_truncated: no line numbers)"},
     {"perfd_python_stacks", SelfMetricType::kGauge, "Distinct stacks interned"},
+    {"perfd_python_stacks_overflow_total", SelfMetricType::kCounter,
+     "Samples whose stack was not interned because the stack table was full (200,000 "
+     "stacks); they count under \"[stack table full]\""},
+    {"perfd_python_frames", SelfMetricType::kGauge, "Distinct frames interned"},
+    {"perfd_python_cpu_evicted_total", SelfMetricType::kCounter,
+     "Python CPU entries dropped after aggregation.idle_seconds without a sample, by kind: "
+     "series (perfd_python_cpu_seconds_total label sets), service (CPU profile windows)"},
+    {"perfd_aggregator_entries", SelfMetricType::kGauge,
+     "What the windowed aggregator behind the API holds now, by kind: services, routes "
+     "((method, route) entries), slots (1-second slots allocated over all routes)"},
+    {"perfd_aggregator_overflow_total", SelfMetricType::kCounter,
+     "Requests counted under \"_OTHER\" in the aggregator, by cap: max_services (service), "
+     "max_routes (route; aggregation.* caps), unknown_method (method)"},
+    {"perfd_aggregator_evicted_total", SelfMetricType::kCounter,
+     "Aggregator entries dropped after aggregation.idle_seconds without a request, by kind "
+     "(route, service)"},
+    {"perfd_http_metrics_series", SelfMetricType::kGauge,
+     "Label sets of the http_server_* / perfd_http_server_* families exported now"},
+    {"perfd_http_metrics_overflow_total", SelfMetricType::kCounter,
+     "Observations of the HTTP metric families under \"_OTHER\" labels, by cap: max_series "
+     "(aggregation.max_series reached: service, route and method \"_OTHER\"), "
+     "unknown_method, status_out_of_range (status outside 100..599)"},
+    {"perfd_http_metrics_evicted_total", SelfMetricType::kCounter,
+     "HTTP metric label sets removed after aggregation.idle_seconds without a request"},
     {"perfd_bpf_program_runs_total", SelfMetricType::kCounter,
      "BPF program invocations (needs sysctl kernel.bpf_stats_enabled=1)"},
     {"perfd_bpf_program_run_seconds_total", SelfMetricType::kCounter,

@@ -1,5 +1,7 @@
 #include "daemon/profile/cpu_profile.h"
 
+#include <algorithm>
+
 namespace perfd {
 
 const char* const kCategoryNames[kNumCategories] = {"auth", "validation", "serialization",
@@ -21,6 +23,7 @@ void CpuProfileStore::Add(const std::string& service, const std::string& route, 
     slot.second = second;
     slot.routes.clear();
   }
+  svc.last_second = std::max(svc.last_second, second);
   RouteSlot& rs = slot.routes[route];
   ++rs.cpu.by_category[category];
   ++rs.cpu.total;
@@ -67,6 +70,29 @@ std::unordered_map<uint32_t, uint64_t> CpuProfileStore::Stacks(const std::string
     }
   }
   return out;
+}
+
+void CpuProfileStore::EvictIdle(uint64_t now_ns, uint64_t idle_ns) {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (auto it = services_.begin(); it != services_.end();) {
+    // The newest sample's second ends a second after it starts.
+    if ((it->second.last_second + 1) * 1000000000ull + idle_ns > now_ns) {
+      ++it;
+      continue;
+    }
+    it = services_.erase(it);
+    ++services_evicted_;
+  }
+}
+
+size_t CpuProfileStore::services() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return services_.size();
+}
+
+uint64_t CpuProfileStore::services_evicted() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return services_evicted_;
 }
 
 }  // namespace perfd

@@ -43,6 +43,12 @@ class CpuProfileStore {
   std::unordered_map<uint32_t, uint64_t> Stacks(const std::string& service,
                                                 const std::string& route, uint64_t from_ns,
                                                 uint64_t to_ns) const;
+  // Drops services whose newest sample is idle_ns or more before now_ns:
+  // each holds window_max_seconds + 1 slots, and the names of services that
+  // came and went over days are unbounded.
+  void EvictIdle(uint64_t now_ns, uint64_t idle_ns);
+  size_t services() const;
+  uint64_t services_evicted() const;
   double seconds_per_sample() const { return seconds_per_sample_; }
   uint32_t window_max_seconds() const { return window_max_; }
 
@@ -57,12 +63,14 @@ class CpuProfileStore {
   };
   struct Service {
     std::vector<Slot> slots;
+    uint64_t last_second = 0;  // of the newest sample
   };
 
   const uint32_t window_max_;
   const double seconds_per_sample_;
   mutable std::mutex mu_;
   std::map<std::string, Service> services_;
+  uint64_t services_evicted_ = 0;
 };
 
 }  // namespace perfd

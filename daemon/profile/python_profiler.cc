@@ -12,10 +12,7 @@ PythonProfiler::PythonProfiler(std::vector<python::CategoryRule> user_rules,
       attributor_([this](const std::string& service, const std::string& route,
                          const ProfileSample& s,
                          JoinKind join) { Record(service, route, s, join); }),
-      cpu_family_(prometheus::BuildCounter()
-                      .Name("perfd_python_cpu_seconds_total")
-                      .Help("Python CPU time of traced workers (sampled), by route and category")
-                      .Register(registry)) {}
+      cpu_series_(registry) {}
 
 void PythonProfiler::AddProcess(uint32_t pid, const std::string& service,
                                 const py_offsets& offsets) {
@@ -86,15 +83,7 @@ void PythonProfiler::Record(const std::string& service, const std::string& route
   const size_t space = route.find(' ');
   const std::string http_route =
       route[0] != '(' && space != std::string::npos ? route.substr(space + 1) : route;
-  std::string key = service + '\0' + http_route + '\0' + category;
-  auto it = cpu_counters_.find(key);
-  if (it == cpu_counters_.end())
-    it = cpu_counters_
-             .emplace(key, &cpu_family_.Add({{"service_name", service},
-                                             {"http_route", http_route},
-                                             {"category", category}}))
-             .first;
-  it->second->Increment(store_.seconds_per_sample());
+  cpu_series_.Add(service, http_route, category, store_.seconds_per_sample(), s.ts_ns);
   ++stats_.attributed[route == kNoRequestRoute      ? "no_request"
                       : route == kUnattributedRoute ? "unattributed"
                       : join == JoinKind::kExact    ? "exact"
@@ -102,6 +91,11 @@ void PythonProfiler::Record(const std::string& service, const std::string& route
 }
 
 void PythonProfiler::Tick(uint64_t now_ns) { attributor_.Tick(now_ns); }
+
+void PythonProfiler::EvictIdle(uint64_t now_ns, uint64_t idle_ns) {
+  cpu_series_.EvictIdle(now_ns, idle_ns);
+  store_.EvictIdle(now_ns, idle_ns);
+}
 
 void PythonProfiler::OnStart(const RoutedRequest& r) {
   attributor_.OnRequestStart(r.pid, r.conn_id, r.start_ns);

@@ -18,6 +18,7 @@
 #include "bpf/python.h"
 #include "daemon/pipeline/request_router.h"
 #include "daemon/profile/cpu_profile.h"
+#include "daemon/profile/cpu_series.h"
 #include "daemon/profile/sample_attributor.h"
 #include "daemon/profile/stack_table.h"
 #include "daemon/python/categories.h"
@@ -53,11 +54,14 @@ class PythonProfiler : public RequestObserver {
   void RemoveProcess(uint32_t pid, uint64_t now_ns);
   void OnSample(const py_sample& sample);
   void Tick(uint64_t now_ns);
+  // Drops CPU series and stored services with no sample for idle_ns.
+  void EvictIdle(uint64_t now_ns, uint64_t idle_ns);
 
   void OnStart(const RoutedRequest& req) override;
   void OnComplete(const RoutedRequest& req) override;
 
   const CpuProfileStore& store() const { return store_; }
+  const CpuSeries& cpu_series() const { return cpu_series_; }
   const StackTable& stacks() const { return stacks_; }
   Stats stats() const { return stats_; }
   python::SymbolizerStats symbolizer_stats() const { return symbolizer_.stats(); }
@@ -77,8 +81,7 @@ class PythonProfiler : public RequestObserver {
   StackTable stacks_;
   CpuProfileStore store_;
   SampleAttributor attributor_;
-  prometheus::Family<prometheus::Counter>& cpu_family_;
-  std::unordered_map<std::string, prometheus::Counter*> cpu_counters_;
+  CpuSeries cpu_series_;
   std::unordered_map<uint32_t, Proc> procs_;
   Stats stats_;
 };

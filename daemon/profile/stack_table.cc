@@ -20,18 +20,35 @@ uint32_t StackTable::InternFrame(const FrameInfo& f) {
 
 uint32_t StackTable::Intern(const std::vector<FrameInfo>& frames, bool truncated) {
   std::lock_guard<std::mutex> lock(mu_);
+  // Look the stack up before interning anything: a frame never seen makes
+  // the stack new, and a full table must refuse it before its frames are
+  // kept (else the frame table grows without bound behind the cap).
   std::vector<uint32_t> key;
   key.reserve(frames.size() + 1);
-  for (const auto& f : frames) key.push_back(InternFrame(f));
+  bool known = true;
+  for (const auto& f : frames) {
+    auto it = frame_ids_.find(f);
+    if (it == frame_ids_.end()) {
+      known = false;
+      break;
+    }
+    key.push_back(it->second);
+  }
   // The marker keeps a truncated stack apart from a complete one with the
   // same frames; it is never a valid frame id.
-  key.push_back(truncated ? UINT32_MAX : UINT32_MAX - 1);
-  auto it = stack_ids_.find(key);
-  if (it != stack_ids_.end()) return it->second;
+  const uint32_t marker = truncated ? UINT32_MAX : UINT32_MAX - 1;
+  if (known) {
+    key.push_back(marker);
+    auto it = stack_ids_.find(key);
+    if (it != stack_ids_.end()) return it->second;
+  }
   if (stacks_.size() >= max_stacks_) {
     ++overflowed_;
     return kOverflowStack;
   }
+  key.clear();
+  for (const auto& f : frames) key.push_back(InternFrame(f));
+  key.push_back(marker);
   uint32_t id = stacks_.size();
   stacks_.emplace_back(key.begin(), key.end() - 1);
   truncated_.push_back(truncated);
@@ -57,6 +74,11 @@ FrameInfo StackTable::Frame(uint32_t frame_id) const {
 size_t StackTable::stacks() const {
   std::lock_guard<std::mutex> lock(mu_);
   return stacks_.size();
+}
+
+size_t StackTable::frames() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return frames_.size();
 }
 
 uint64_t StackTable::overflowed() const {

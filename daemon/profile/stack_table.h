@@ -1,6 +1,7 @@
 // Interns symbolized frames and stacks so samples are stored as small ids.
 // Bounded: past max_stacks new stacks are folded into one "[stack table
-// full]" stack and counted, so memory cannot grow without limit.
+// full]" stack and counted (perfd_python_stacks_overflow_total), and their
+// frames are not interned, so neither table grows without limit.
 #pragma once
 
 #include <cstdint>
@@ -37,7 +38,8 @@ class StackTable {
   bool Truncated(uint32_t id) const;
   FrameInfo Frame(uint32_t frame_id) const;
   size_t stacks() const;
-  uint64_t overflowed() const;
+  size_t frames() const;        // distinct frames interned
+  uint64_t overflowed() const;  // samples folded into kOverflowStack
 
  private:
   uint32_t InternFrame(const FrameInfo& f);

@@ -123,5 +123,34 @@ TEST(RouteWindowTest, QueueTimeIsRecordedWithTheLatency) {
   EXPECT_EQ(w.Snapshot(1, end + 60 * kSec).queue.Count(), 1u);
 }
 
+// A route holds slots only for seconds that had requests: tens of thousands
+// of routes must not each cost window_max_seconds slots.
+TEST(RouteWindowTest, SlotsAreAllocatedLazily) {
+  RouteWindow w(600);
+  EXPECT_EQ(w.allocated_slots(), 0u);
+  Ok(w, 1000);
+  Ok(w, 1000);
+  EXPECT_EQ(w.allocated_slots(), 1u);
+  Ok(w, 1010);
+  EXPECT_EQ(w.allocated_slots(), 2u);
+  Ok(w, 1005);  // late, inside the window: its own slot, in order
+  EXPECT_EQ(w.allocated_slots(), 3u);
+  EXPECT_EQ(w.Snapshot(600, 1010 * kSec).requests, 4u);
+  EXPECT_EQ(w.Snapshot(5, 1009 * kSec).requests, 1u);
+}
+
+// A busy route never holds more than window_max_seconds slots: older ones
+// go as newer seconds arrive.
+TEST(RouteWindowTest, SlotsOlderThanTheWindowAreFreed) {
+  RouteWindow w(10);
+  for (uint64_t s = 0; s < 100; ++s) Ok(w, 1000 + s);
+  EXPECT_EQ(w.allocated_slots(), 10u);
+  EXPECT_EQ(w.Snapshot(10, 1099 * kSec).requests, 10u);
+  Ok(w, 1200);  // a gap longer than the window leaves one slot
+  EXPECT_EQ(w.allocated_slots(), 1u);
+  Ok(w, 1150);  // older than the window behind the newest: dropped
+  EXPECT_EQ(w.allocated_slots(), 1u);
+}
+
 }  // namespace
 }  // namespace perfd

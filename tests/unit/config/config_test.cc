@@ -165,6 +165,9 @@ TEST(ConfigTest, NumbersAcceptTheirRangeAndRejectEverythingElse) {
        &Config::response_idle_timeout_ms},
       {"aggregation", "window_max_seconds", "aggregation.window_max_seconds", 10, 86400,
        &Config::window_max_seconds},
+      {"aggregation", "max_services", "aggregation.max_services", 1, 100000, &Config::max_services},
+      {"aggregation", "max_routes", "aggregation.max_routes", 1, 10000000, &Config::max_routes},
+      {"aggregation", "max_series", "aggregation.max_series", 1, 10000000, &Config::max_series},
   };
   for (const auto& k : keys) {
     auto yaml = [&](const std::string& v) { return k.section + ":\n  " + k.key + ": " + v + "\n"; };
@@ -180,6 +183,28 @@ TEST(ConfigTest, NumbersAcceptTheirRangeAndRejectEverythingElse) {
     ExpectError(yaml("[1]"), k.path, "expected an integer");
     ExpectError(yaml("~"), k.path, "expected an integer");
   }
+}
+
+TEST(ConfigTest, AggregationCapsHaveDefaults) {
+  const Config c = ParseConfig("");
+  EXPECT_EQ(c.max_services, 200u);
+  EXPECT_EQ(c.max_routes, 10000u);
+  EXPECT_EQ(c.max_series, 10000u);
+  EXPECT_EQ(c.idle_seconds, 900u);
+}
+
+// Idle entries are evicted; never while still inside the longest window.
+TEST(ConfigTest, IdleSecondsCoversTheLongestWindow) {
+  EXPECT_EQ(ParseConfig("aggregation: {idle_seconds: 3600}").idle_seconds, 3600u);
+  EXPECT_EQ(ParseConfig("aggregation: {idle_seconds: 604800}").idle_seconds, 604800u);
+  ExpectError("aggregation: {idle_seconds: 59, window_max_seconds: 10}", "aggregation.idle_seconds",
+              "must be between 60 and 604800");
+  ExpectError("aggregation: {idle_seconds: 300}", "aggregation.idle_seconds",
+              "must be at least aggregation.window_max_seconds (600), got 300");
+  EXPECT_EQ(ParseConfig("aggregation: {idle_seconds: 60, window_max_seconds: 60}").idle_seconds,
+            60u);
+  // Unset, it follows a longer window.
+  EXPECT_EQ(ParseConfig("aggregation: {window_max_seconds: 3600}").idle_seconds, 3600u);
 }
 
 TEST(ConfigTest, OpenApiFlagIsABoolean) {

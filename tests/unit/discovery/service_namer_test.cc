@@ -50,6 +50,26 @@ TEST(ServiceNamerTest, Sanitization) {
             "a_b_c");
 }
 
+// Names from the traced processes' environment are theirs to choose: each
+// is bounded (64 bytes of [A-Za-z0-9_.-]), white space around it dropped, and
+// a value with no letter or digit left names nothing (the next source wins).
+TEST(ServiceNamerTest, HostileNamesFromTheEnvironment) {
+  const ServiceNamer namer(std::vector<ServiceRule>{});
+  auto from_env = [&](const std::string& value) {
+    return namer.Name("uvicorn billing:app", {{"PERFD_SERVICE", value}}, "billing:app");
+  };
+  EXPECT_EQ(from_env("  shop\n"), "shop");
+  EXPECT_EQ(from_env("\x1b[31m\x1b[0m"), "__31m__0m");
+  EXPECT_EQ(from_env(std::string(1 << 20, 'a')), std::string(64, 'a'));
+  EXPECT_EQ(from_env(std::string(1 << 20, ' ') + "late"), "billing");  // only the head is read
+  EXPECT_EQ(from_env("\xe2\x80\xae\xe2\x80\xae"), "billing");          // bidi overrides only
+  EXPECT_EQ(from_env("..."), "billing");
+  EXPECT_EQ(from_env("\t\n "), "billing");
+  EXPECT_EQ(namer.Name("", {{"PERFD_SERVICE", "___"}, {"OTEL_SERVICE_NAME", "otel"}}, ""), "otel");
+  EXPECT_EQ(namer.Name("", {}, "___:app"), "unknown");
+  EXPECT_EQ(SanitizeServiceName(std::string(64, ' ') + "x" + std::string(100, ' ')), "x");
+}
+
 TEST(ServiceNamerTest, RulesSeeOnlyTheFirst4KiBOfTheCommandLine) {
   const ServiceNamer namer({{"MARKER", "found"}, {"tail$", "at-end"}});
   const std::string pad(kMaxRuleInputBytes - 6, 'x');

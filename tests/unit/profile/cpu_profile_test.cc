@@ -56,5 +56,20 @@ TEST(CpuProfileStore, OutOfRangeCategoryCountsAsApp) {
   EXPECT_EQ(store.RouteCpuInWindow("api", 5, 100 * kS)["/a"].by_category[kNumCategories - 1], 1u);
 }
 
+// Services that stop sampling (their workers gone) are dropped after the
+// idle time: names of services that come and go over days are unbounded.
+TEST(CpuProfileStore, IdleServicesAreEvicted) {
+  CpuProfileStore store(60, 0.01);
+  store.Add("old", "/a", 0, 1, 100 * kS);
+  store.Add("new", "/a", 0, 1, 500 * kS);
+  store.EvictIdle(1000 * kS, 900 * kS);  // "old" ended at 101 s: 899 s idle
+  EXPECT_EQ(store.services(), 2u);
+  store.EvictIdle(1001 * kS, 900 * kS);
+  EXPECT_EQ(store.services(), 1u);
+  EXPECT_EQ(store.services_evicted(), 1u);
+  EXPECT_TRUE(store.RouteCpuInWindow("old", 60, 1001 * kS).empty());
+  EXPECT_EQ(store.RouteCpuInWindow("new", 60, 501 * kS).at("/a").total, 1u);
+}
+
 }  // namespace
 }  // namespace perfd

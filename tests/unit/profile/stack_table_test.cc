@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <string>
+
 namespace perfd {
 namespace {
 
@@ -34,4 +36,22 @@ TEST(StackTable, BoundedWithCountedOverflow) {
 }
 
 }  // namespace
+// A full table refuses a new stack before interning its frames: samples of
+// ever-new code (generated functions, changing line numbers) must not grow
+// the frame table behind the stack cap.
+TEST(StackTable, FullTableRefusesBeforeInterningFrames) {
+  StackTable t(2);  // the overflow stack + 1
+  t.Intern({{"f", "x.py", 1, 1}}, false);
+  const size_t frames = t.frames();
+  for (int line = 2; line < 1000; ++line) {
+    EXPECT_EQ(t.Intern({{"g" + std::to_string(line), "x.py", line, 1}}, false),
+              StackTable::kOverflowStack);
+  }
+  EXPECT_EQ(t.frames(), frames);
+  EXPECT_EQ(t.Frame(static_cast<uint32_t>(frames)).function, "");  // no frame past the old ones
+  EXPECT_EQ(t.overflowed(), 998u);
+  // A stack already interned is still found while the table is full.
+  EXPECT_NE(t.Intern({{"f", "x.py", 1, 1}}, false), StackTable::kOverflowStack);
+}
+
 }  // namespace perfd

@@ -1,0 +1,30 @@
+#include "daemon/exporters/cardinality_stats.h"
+
+#include <map>
+#include <string>
+#include <utility>
+
+namespace perfd {
+
+void AddCardinalityStats(const AggregatorStats& a, const HttpMetricsStats& h,
+                         std::vector<SelfSample>* out) {
+  auto add = [out](std::string name, double v, std::map<std::string, std::string> labels = {}) {
+    out->push_back({std::move(name), std::move(labels), v});
+  };
+  add("perfd_aggregator_entries", double(a.services), {{"kind", "services"}});
+  add("perfd_aggregator_entries", double(a.routes), {{"kind", "routes"}});
+  add("perfd_aggregator_entries", double(a.slots), {{"kind", "slots"}});
+  add("perfd_aggregator_overflow_total", double(a.services_over_cap), {{"cap", "max_services"}});
+  add("perfd_aggregator_overflow_total", double(a.routes_over_cap), {{"cap", "max_routes"}});
+  add("perfd_aggregator_overflow_total", double(a.methods_folded), {{"cap", "unknown_method"}});
+  add("perfd_aggregator_evicted_total", double(a.routes_evicted), {{"kind", "route"}});
+  add("perfd_aggregator_evicted_total", double(a.services_evicted), {{"kind", "service"}});
+  add("perfd_http_metrics_series", double(h.series));
+  add("perfd_http_metrics_overflow_total", double(h.series_over_cap), {{"cap", "max_series"}});
+  add("perfd_http_metrics_overflow_total", double(h.methods_folded), {{"cap", "unknown_method"}});
+  add("perfd_http_metrics_overflow_total", double(h.statuses_folded),
+      {{"cap", "status_out_of_range"}});
+  add("perfd_http_metrics_evicted_total", double(h.series_evicted));
+}
+
+}  // namespace perfd

@@ -1,0 +1,17 @@
+// Self-metrics of perfd's memory bounds: what the aggregator and the HTTP
+// metrics hold now, what their caps folded into "_OTHER", and what was
+// evicted as idle (names in self_metrics.cc's table).
+#pragma once
+
+#include <vector>
+
+#include "daemon/aggregator/aggregator.h"
+#include "daemon/exporters/http_metrics.h"
+#include "daemon/exporters/self_metrics.h"
+
+namespace perfd {
+
+void AddCardinalityStats(const AggregatorStats& aggregator, const HttpMetricsStats& http,
+                         std::vector<SelfSample>* out);
+
+}  // namespace perfd
