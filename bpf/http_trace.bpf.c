@@ -149,6 +149,7 @@ struct {
 struct scratch {
   char buf[2 * PERFD_SCAN_MAX]; /* >= PERFD_SCAN_MAX + PERFD_LINE_MAX */
   struct perfd_http_event ev;
+  struct perfd_frame_ctx frame; /* see struct perfd_frame_ctx */
 };
 
 struct {
@@ -395,45 +396,17 @@ static __always_inline __u64 first_buffer(const struct stash *s, __s64 ret, __u3
   return (__u64)iov.iov_base;
 }
 
-struct scan_ctx {
-  struct scratch *sc;
-  __u32 n; /* valid bytes in sc->buf; bytes past n are stale */
-};
+/* bpf_loop callback: one 8-byte word of the window through the framing
+ * state machine. */
+static long frame_word_cb(__u32 w, void *data) {
+  struct scratch *sc = *(struct scratch **)data;
+  return perfd_frame_word(w, &sc->frame, (const struct perfd_frame_win *)sc->buf);
+}
 
 /* Word-at-a-time byte search: non-zero iff some byte of v equals b. */
 static __always_inline __u64 has_byte(__u64 v, __u8 b) {
   __u64 x = v ^ (0x0101010101010101ull * b);
   return (x - 0x0101010101010101ull) & ~x & 0x8080808080808080ull;
-}
-
-static __always_inline void add_line(struct scratch *sc, __u32 off) {
-  __u8 k = sc->ev.h.nlines;
-  if (k >= PERFD_MAX_LINES) {
-    sc->ev.h.flags |= PERFD_F_LINES_DROPPED;
-    return;
-  }
-  sc->ev.h.line_off[k & (PERFD_MAX_LINES - 1)] = off;
-  sc->ev.h.nlines = k + 1;
-}
-
-/* bpf_loop callback over 8-byte words: a line starts after each LF whose
- * next 4 bytes (all within n) begin a request or status line. Most words
- * hold no LF and cost one test. */
-static long scan_word(__u32 w, void *data) {
-  struct scan_ctx *c = data;
-  struct scratch *sc = c->sc;
-  __u32 base = (w & (PERFD_SCAN_MAX / 8 - 1)) * 8;
-  if (base >= c->n) return 1;
-  __u64 v = *(__u64 *)&sc->buf[base];
-  if (!has_byte(v, '\n')) return 0;
-#pragma unroll
-  for (__u32 j = 0; j < 8; j++) {
-    __u32 start = base + j + 1;
-    if (sc->buf[base + j] == '\n' && start + 4 <= c->n &&
-        is_line_start(&sc->buf[start & (PERFD_SCAN_MAX - 1)]))
-      add_line(sc, start);
-  }
-  return 0;
 }
 
 struct cut_ctx {
@@ -523,6 +496,23 @@ static __always_inline void note_delivery(__u32 tgid, __u32 tid, __u64 conn_id, 
   bpf_map_update_elem(&py_deliveries, &tid, &d, BPF_ANY);
 }
 
+/* The lines of this read/write that start HTTP messages (see
+ * bpf/http_framing.h), into the event header. */
+static __always_inline void frame_lines(struct scratch *sc, struct perfd_frame_conn *fc, int write,
+                                        __u32 n, __u64 ret) {
+  struct perfd_frame_ctx *c = &sc->frame;
+  c->n = n;
+  int scan = perfd_frame_begin(c, fc, write, ret);
+  if (scan) bpf_loop(PERFD_SCAN_MAX / 8, frame_word_cb, &sc, 0);
+  if (perfd_frame_end(c, fc, scan, ret)) count(PERFD_CNT_FRAMING_LOST);
+  if (!scan) return;
+  /* Constant size: inlined as plain loads and stores. */
+  __builtin_memcpy(sc->ev.h.line_off, c->line_off, sizeof(c->line_off));
+  __u8 nl = c->nlines;
+  sc->ev.h.nlines = nl > PERFD_MAX_LINES ? PERFD_MAX_LINES : nl;
+  if (c->lines_dropped) sc->ev.h.flags |= PERFD_F_LINES_DROPPED;
+}
+
 /* ---- syscall exit ------------------------------------------------------- */
 
 static __always_inline int on_exit(struct trace_event_raw_sys_exit *ctx) {
@@ -596,6 +586,11 @@ static __always_inline int on_exit(struct trace_event_raw_sys_exit *ctx) {
     conn_id = ni.conn_id;
     flags |= PERFD_F_ADOPTED;
     register_sock(skp, false);
+    /* The framing state starts at "a message starts here" in both
+     * directions; the write side resynchronises at its first status line
+     * if a response was in progress. */
+    info = bpf_map_lookup_elem(&conns, &key);
+    if (!info) return 0;
   }
   /* Every read that consumed bytes moves the socket's arrival mark, request
    * line or not (a body read must not leave a stale mark for the next
@@ -605,11 +600,7 @@ static __always_inline int on_exit(struct trace_event_raw_sys_exit *ctx) {
   fill_header(sc, id, s.fd, conn_id, ret, s.kind);
   sc->ev.h.flags = flags;
   sc->ev.h.arrival_ns = arrival;
-  if (n >= 4) {
-    if (is_line_start(sc->buf)) add_line(sc, 0);
-    struct scan_ctx c = {.sc = sc, .n = n};
-    bpf_loop(PERFD_SCAN_MAX / 8, scan_word, &c, 0);
-  }
+  if (ret > 0) frame_lines(sc, &info->frame, s.kind == PERFD_EV_WRITE, n, (__u64)ret);
   __u8 nl = sc->ev.h.nlines;
   for (__u32 k = 0; k < PERFD_MAX_LINES; k++) {
     if (k >= nl) break;

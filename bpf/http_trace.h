@@ -10,11 +10,15 @@
 #include <linux/types.h>
 #endif
 
+#include "http_framing.h"
+
 /* Longest request/status line prefix that leaves the kernel. The kernel cuts
  * every line at the first '?', '#', CR or LF, so query strings, fragments and
- * headers never leave it. */
+ * headers never leave it; and emits only lines where a message starts
+ * (bpf/http_framing.h), so body bytes never do. */
 #define PERFD_LINE_MAX 128
-/* Request/status lines found per read or write (pipelining). */
+/* Request/status lines found per read or write (pipelining); equal to
+ * PERFD_FRAME_MAX_LINES (asserted below). */
 #define PERFD_MAX_LINES 4
 /* Bytes of each read/write scanned for line starts. Must be a power of two. */
 #define PERFD_SCAN_MAX 512
@@ -92,6 +96,7 @@ enum perfd_http_counter {
   PERFD_CNT_ARGS_TABLE_FULL,   /* syscall args could not be stashed */
   PERFD_CNT_SOCK_TABLE_FULL,   /* socket/listener not registered: map update failed */
   PERFD_CNT_ARGS_QUOTA,        /* syscall args not stashed: the process holds its quota */
+  PERFD_CNT_FRAMING_LOST,      /* a connection direction lost HTTP framing (lines held back) */
   PERFD_CNT_MAX,
 };
 
@@ -105,6 +110,9 @@ struct perfd_conn_info {
   /* Kernel address of the connection's struct sock (key of the kernel-only
    * socks map); 0 if it could not be resolved. Never read by user space. */
   __u64 sk;
+  /* Where each direction's next HTTP message starts (bpf/http_framing.h):
+   * only lines there leave the kernel. */
+  struct perfd_frame_conn frame;
 };
 
 #ifndef __cplusplus
@@ -113,11 +121,14 @@ _Static_assert(sizeof(struct perfd_http_event) == 72 + PERFD_MAX_LINES * PERFD_L
                "event layout");
 _Static_assert(sizeof(struct perfd_http_event_header) % 8 == 0, "8-byte aligned records");
 _Static_assert((PERFD_SCAN_MAX & (PERFD_SCAN_MAX - 1)) == 0, "power of two");
+_Static_assert(PERFD_MAX_LINES == PERFD_FRAME_MAX_LINES, "one line limit");
+_Static_assert(2 * PERFD_SCAN_MAX == PERFD_FRAME_BUF_MASK + 1, "framing window = scratch buffer");
 #else
 static_assert(sizeof(struct perfd_http_event_header) == 72, "header layout");
 static_assert(sizeof(struct perfd_http_event) == 72 + PERFD_MAX_LINES * PERFD_LINE_MAX,
               "event layout");
 static_assert(sizeof(struct perfd_http_event_header) % 8 == 0, "8-byte aligned records");
+static_assert(PERFD_MAX_LINES == PERFD_FRAME_MAX_LINES, "one line limit");
 #endif
 
 #endif

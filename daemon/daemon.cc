@@ -6,31 +6,27 @@
 #include <time.h>
 
 #include <chrono>
-#include <mutex>
-#include <set>
-#include <thread>
 #include <utility>
-#include <variant>
 #include <vector>
 
 #include "daemon/aggregator/aggregator.h"
 #include "daemon/api/grpc_server.h"
 #include "daemon/api/grpc_service.h"
 #include "daemon/decoders/http/http_tracker.h"
-#include "daemon/discovery/discovery.h"
-#include "daemon/discovery/proc_reader.h"
 #include "daemon/exporters/http_metrics.h"
 #include "daemon/exporters/self_metrics.h"
 #include "daemon/fd_limits.h"
+#include "daemon/lifecycle/bpf_worker_loader.h"
+#include "daemon/lifecycle/discovery_thread.h"
+#include "daemon/lifecycle/pipeline_workers.h"
+#include "daemon/lifecycle/worker_lifecycle.h"
 #include "daemon/loader/http_probes.h"
 #include "daemon/loader/py_sampler.h"
 #include "daemon/pipeline/aggregator_observer.h"
 #include "daemon/pipeline/openapi_fetcher.h"
 #include "daemon/pipeline/request_router.h"
 #include "daemon/profile/python_profiler.h"
-#include "daemon/python/elf_symbols.h"
-#include "daemon/python/python_target.h"
-#include "daemon/requests/identity_attacher.h"
+#include "daemon/python/categories.h"
 
 namespace perfd {
 
@@ -41,179 +37,6 @@ uint64_t MonotonicNs() {
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return uint64_t(ts.tv_sec) * 1000000000ull + ts.tv_nsec;
 }
-
-// Discovery runs on its own thread (reading /proc must never delay event
-// draining); it attaches new workers at once and hands the changes to the
-// event thread, which owns the decoder and router state.
-// uvloop flushes transport writes from its own loop, outside the task that
-// wrote: a task-root walk at the write syscall finds nothing there.
-bool UsesUvloop(uint32_t pid) {
-  auto maps = python::ReadMaps(pid);
-  if (auto* entries = std::get_if<std::vector<python::MapEntry>>(&maps))
-    for (const auto& m : *entries)
-      if (m.path.find("/uvloop/loop.") != std::string::npos) return true;
-  return false;
-}
-
-// A worker whose interpreter was verified, for the event thread's profiler.
-struct ProfiledWorker {
-  uint32_t pid;
-  std::string service;
-  py_offsets offsets;
-};
-
-class DiscoveryLoop : public WorkerDirectory {
- public:
-  DiscoveryLoop(const Config& config, HttpProbes& probes, PySampler* sampler)
-      : config_(config), discovery_(config, reader_), probes_(probes), sampler_(sampler) {
-    if (sampler_ && config.request_identity)
-      identity_ = std::make_unique<IdentityAttacher>(*sampler_);
-  }
-  ~DiscoveryLoop() override { Stop(); }
-
-  void Start(const std::atomic<bool>& stop) {
-    thread_ = std::thread([this, &stop] {
-      while (!stop && !stopping_) {
-        ScanOnce();
-        std::this_thread::sleep_for(std::chrono::milliseconds(config_.scan_interval_ms));
-      }
-    });
-  }
-  void Stop() {
-    stopping_ = true;
-    if (thread_.joinable()) thread_.join();
-  }
-
-  void ScanOnce() {
-    Discovery::Diff diff = discovery_.Scan();
-    // Stale syscall-argument entries are rare (a missed exit, then the
-    // thread exited): a sweep every ~10 s keeps the per-process stash quota
-    // exact at the cost of one map walk (measured: docs/ARCHITECTURE.md).
-    if (++scans_ % kStashSweepEvery == 0) {
-      const auto sweep = probes_.ReclaimStash();
-      stash_reclaimed_ += sweep.reclaimed;
-      if (sweep.reclaimed != 0)
-        spdlog::debug("stash sweep: {} of {} entries were of exited threads", sweep.reclaimed,
-                      sweep.entries);
-    }
-    std::vector<ProfiledWorker> profiled;
-    for (const auto& w : diff.added) {
-      try {
-        probes_.TrackPid(w.pid);
-        spdlog::info("tracking worker pid {} of service {} ({} {})", w.pid, w.service, w.server,
-                     w.app_spec);
-      } catch (const LoaderError& e) {
-        spdlog::error("{}", e.what());
-        ++errors_;
-      }
-      if (sampler_) StartSampling(w, &profiled);
-    }
-    if (sampler_) {
-      for (uint32_t pid : sampler_->Processes()) sampler_->SyncThreads(pid);
-      if (identity_) identity_->Recheck();
-      RecheckLoops();
-      for (const auto& w : diff.removed) {
-        if (identity_) identity_->Forget(w.pid);
-        loop_rechecks_.erase(w.pid);
-      }
-    }
-    if (diff.added.empty() && diff.removed.empty()) return;
-    std::lock_guard<std::mutex> lock(mu_);
-    for (auto& w : diff.added) pending_.added.push_back(std::move(w));
-    for (auto& w : diff.removed) pending_.removed.push_back(std::move(w));
-    for (auto& p : profiled) pending_profiled_.push_back(std::move(p));
-  }
-
-  // Verifies the worker's interpreter against the offsets table and, if it
-  // checks out, starts sampling its threads. A refusal keeps HTTP tracing
-  // and is logged once per interpreter binary and reason.
-  void StartSampling(const Worker& w, std::vector<ProfiledWorker>* out) {
-    auto target = python::InspectPython(w.pid);
-    if (auto* reason = std::get_if<std::string>(&target)) {
-      ++unverified_;
-      if (refusals_logged_.insert(*reason).second)
-        spdlog::warn("pid {} ({}): Python stacks refused: {}", w.pid, w.service, *reason);
-      return;
-    }
-    auto t = std::get<python::PythonTarget>(target);
-    t.proc.root_at_writes = !UsesUvloop(w.pid);
-    try {
-      sampler_->AddProcess(w.pid, t.proc);
-      // uvicorn imports uvloop while it starts: look again for a while.
-      if (t.proc.root_at_writes) loop_rechecks_[w.pid] = kLoopRechecks;
-      if (identity_) identity_->Start(w.pid, t);
-      ++verified_;
-      spdlog::info("pid {}: sampling Python {}.{} stacks ({})", w.pid, t.major, t.minor, t.binary);
-      out->push_back({w.pid, w.service, t.proc.off});
-    } catch (const LoaderError& e) {
-      spdlog::error("{}", e.what());
-      ++errors_;
-    }
-  }
-
-  // Workers not (yet) seen with uvloop mapped are re-checked for kLoopRechecks
-  // scans; once uvloop shows up the task-root walk at writes is switched off.
-  void RecheckLoops() {
-    for (auto it = loop_rechecks_.begin(); it != loop_rechecks_.end();) {
-      int& left = it->second;
-      if (UsesUvloop(it->first)) {
-        try {
-          sampler_->SetRootAtWrites(it->first, false);
-        } catch (const LoaderError&) {
-          // The worker exited meanwhile: discovery removes it.
-        }
-        it = loop_rechecks_.erase(it);
-      } else if (--left <= 0) {
-        it = loop_rechecks_.erase(it);
-      } else {
-        ++it;
-      }
-    }
-  }
-
-  std::vector<ProfiledWorker> TakeProfiled() {
-    std::lock_guard<std::mutex> lock(mu_);
-    return std::exchange(pending_profiled_, {});
-  }
-  uint64_t python_verified() const { return verified_; }
-  IdentityAttacher::Counts identity() const {
-    return identity_ ? identity_->counts() : IdentityAttacher::Counts{};
-  }
-  uint64_t python_unverified() const { return unverified_; }
-
-  Discovery::Diff TakePending() {
-    std::lock_guard<std::mutex> lock(mu_);
-    Discovery::Diff out = std::move(pending_);
-    pending_ = {};
-    return out;
-  }
-
-  std::vector<Worker> Workers() const override { return discovery_.Workers(); }
-  std::map<std::string, uint64_t> read_errors() const { return discovery_.read_errors(); }
-  uint64_t errors() const { return errors_; }
-  uint64_t stash_reclaimed() const { return stash_reclaimed_; }
-
- private:
-  const Config& config_;
-  ProcReader reader_;
-  Discovery discovery_;
-  HttpProbes& probes_;
-  PySampler* sampler_;
-  std::unique_ptr<IdentityAttacher> identity_;  // with sampler_ only
-  std::mutex mu_;
-  Discovery::Diff pending_;
-  std::vector<ProfiledWorker> pending_profiled_;
-  std::set<std::string> refusals_logged_;   // discovery thread only
-  static constexpr int kLoopRechecks = 40;  // ~10 s at the default scan interval
-  std::map<uint32_t, int> loop_rechecks_;   // pid → scans left; discovery thread only
-  std::atomic<uint64_t> verified_{0}, unverified_{0};
-  std::atomic<bool> stopping_{false};
-  std::atomic<uint64_t> errors_{0};
-  static constexpr uint64_t kStashSweepEvery = 40;  // scans (~10 s at the default interval)
-  uint64_t scans_ = 0;                              // discovery thread only
-  std::atomic<uint64_t> stash_reclaimed_{0};
-  std::thread thread_;
-};
 
 // perfd_bpf_program_* for every program of one BPF object.
 void AddProgramStats(const std::vector<ProgramStats>& programs, std::vector<SelfSample>* s) {
@@ -227,22 +50,25 @@ void AddProgramStats(const std::vector<ProgramStats>& programs, std::vector<Self
 
 std::vector<SelfSample> CollectSelfStats(const HttpProbes& probes, const http::HttpTracker& tracker,
                                          const RequestRouter& router, const OpenApiFetcher& fetcher,
-                                         const DiscoveryLoop& discovery) {
+                                         const WorkerLifecycle& lifecycle,
+                                         const BpfWorkerLoader& loader,
+                                         const DiscoveryThread& discovery) {
   std::vector<SelfSample> s;
   auto add = [&s](std::string name, double v, std::map<std::string, std::string> labels = {}) {
     s.push_back({std::move(name), std::move(labels), v});
   };
-  add("perfd_tracked_workers", discovery.Workers().size());
+  add("perfd_tracked_workers", lifecycle.Workers().size());
   add("perfd_tracked_connections", tracker.connections());
   auto k = probes.Counters();
   add("perfd_ringbuf_drops_total", k[PERFD_CNT_RINGBUF_DROPS]);
   add("perfd_conn_table_full_total", k[PERFD_CNT_CONN_TABLE_FULL]);
   add("perfd_args_table_full_total", k[PERFD_CNT_ARGS_TABLE_FULL]);
   add("perfd_args_quota_refused_total", k[PERFD_CNT_ARGS_QUOTA]);
-  add("perfd_args_stale_reclaimed_total", discovery.stash_reclaimed());
+  add("perfd_args_stale_reclaimed_total", loader.stash_reclaimed());
   add("perfd_read_faults_total", k[PERFD_CNT_READ_FAULTS]);
   add("perfd_adopted_connections_total", k[PERFD_CNT_ADOPTED]);
   add("perfd_sock_table_full_total", k[PERFD_CNT_SOCK_TABLE_FULL]);
+  add("perfd_http_framing_lost_total", k[PERFD_CNT_FRAMING_LOST]);
   add("perfd_malformed_records_total", probes.malformed_records());
   const auto t = tracker.stats();
   add("perfd_events_total", t.accepts, {{"kind", "accept"}});
@@ -271,8 +97,8 @@ std::vector<SelfSample> CollectSelfStats(const HttpProbes& probes, const http::H
   };
   for (const auto& [kind, v] : decoder) add("perfd_http_decoder_total", v, {{"kind", kind}});
   add("perfd_requests_unknown_worker_total", router.unknown_pid_requests());
-  for (const auto& [svc, n] : router.RouteOverflows())
-    add("perfd_route_overflow_total", n, {{"service_name", svc}});
+  for (const auto& [key, n] : router.RouteFolds())
+    add("perfd_route_folded_total", n, {{"service_name", key.first}, {"reason", key.second}});
   for (const auto& [key, n] : router.RouteTemplatesRefused())
     add("perfd_route_templates_refused_total", n,
         {{"service_name", key.first}, {"reason", key.second}});
@@ -280,7 +106,7 @@ std::vector<SelfSample> CollectSelfStats(const HttpProbes& probes, const http::H
     add("perfd_route_lookups_over_budget_total", n, {{"service_name", svc}});
   for (const auto& [result, n] : fetcher.Results())
     add("perfd_openapi_fetches_total", n, {{"result", result}});
-  add("perfd_errors_total", discovery.errors(), {{"component", "loader"}});
+  add("perfd_errors_total", lifecycle.errors(), {{"component", "loader"}});
   for (const auto& [error, n] : discovery.read_errors())
     add("perfd_discovery_read_errors_total", n, {{"error", error}});
   AddProgramStats(probes.Programs(), &s);
@@ -288,12 +114,17 @@ std::vector<SelfSample> CollectSelfStats(const HttpProbes& probes, const http::H
 }
 
 void AddPythonStats(const PySampler* sampler, const PythonProfiler& profiler,
-                    const DiscoveryLoop& discovery, std::vector<SelfSample>* s) {
+                    const WorkerLifecycle& lifecycle, const BpfWorkerLoader& loader,
+                    std::vector<SelfSample>* s) {
   auto add = [s](std::string name, double v, std::map<std::string, std::string> labels = {}) {
     s->push_back({std::move(name), std::move(labels), v});
   };
-  add("perfd_python_workers", discovery.python_verified(), {{"result", "verified"}});
-  add("perfd_python_workers", discovery.python_unverified(), {{"result", "refused"}});
+  add("perfd_python_workers", lifecycle.python_verified(), {{"result", "verified"}});
+  add("perfd_python_workers", lifecycle.python_unverified(), {{"result", "refused"}});
+  const auto opens = python::MappedFileOpenCounts();
+  for (size_t r = 0; r < opens.size(); ++r)
+    add("perfd_python_interpreter_opens_total", opens[r],
+        {{"result", python::OpenResultName(static_cast<python::OpenResult>(r))}});
   if (sampler) {
     auto k = sampler->Counters();
     add("perfd_python_sampled_threads", sampler->attached_threads());
@@ -319,7 +150,7 @@ void AddPythonStats(const PySampler* sampler, const PythonProfiler& profiler,
     add("perfd_request_identity_contexts_total", c[PY_CTX_CNT_NO_TSTATE], {{"kind", "no_tstate"}});
     AddProgramStats(sampler->Programs(), s);
   }
-  const auto id = discovery.identity();
+  const auto id = loader.identity();
   add("perfd_request_identity_workers_total", id.all_copies, {{"mode", "all_copies"}});
   add("perfd_request_identity_workers_total", id.capi_copies, {{"mode", "capi_copies"}});
   add("perfd_request_identity_workers_total", id.refused, {{"mode", "refused"}});
@@ -412,14 +243,32 @@ int RunDaemon(const Config& config, const std::atomic<bool>& stop) {
   exposer->RegisterCollectable(self_metrics);
   spdlog::info("serving Prometheus metrics on http://{}/metrics", config.metrics_address);
 
-  OpenApiFetcher fetcher(config.openapi_path, config.openapi_timeout_ms,
-                         [&router](const std::string& service, std::vector<std::string> paths) {
-                           router.Routes(service)->SetOpenApiTemplates(paths);
-                         });
+  OpenApiFetcher fetcher(
+      config.openapi_path, config.openapi_timeout_ms,
+      [&router](const std::string& service, std::vector<std::string> paths, uint64_t omitted) {
+        router.Routes(service)->SetOpenApiTemplates(paths, omitted);
+      });
 
-  DiscoveryLoop discovery(config, *probes, sampler.get());
+  http::HttpTracker* t = &tracker;
+  const HttpProbes::EventFn on_event = [t](const perfd_http_event_header& h,
+                                           const char(*lines)[PERFD_LINE_MAX]) {
+    t->OnEvent(h, lines);
+  };
+  PythonProfiler* prof = &profiler;
+  const PySampler::SampleFn on_sample = [prof](const py_sample& s) { prof->OnSample(s); };
+
+  // Discovery scans (and reads what new workers' processes map) on its own
+  // thread; every worker's life (attach, verify, sample, detach) is applied
+  // here, on the event thread, in scan order.
+  DiscoveryThread discovery(config, sampler != nullptr);
+  BpfWorkerLoader loader(*probes, sampler.get(), config.request_identity);
+  PipelineWorkers pipeline(router, tracker, profiler, config.openapi ? &fetcher : nullptr, [&] {
+    probes->Poll(0, on_event);
+    if (sampler) sampler->Poll(0, on_sample);
+  });
+  WorkerLifecycle lifecycle(loader, pipeline);
   const bool sampling = sampler != nullptr;
-  PerfdService service(aggregator, discovery, config.window_max_seconds,
+  PerfdService service(aggregator, lifecycle, config.window_max_seconds,
                        sampling ? &profiler.store() : nullptr,
                        sampling ? &profiler.stacks() : nullptr);
   ApiServer api(service);
@@ -437,16 +286,11 @@ int RunDaemon(const Config& config, const std::atomic<bool>& stop) {
     }
   }
 
-  discovery.ScanOnce();  // attach to what runs now before serving events
+  // Attach to what runs now before serving events.
+  discovery.ScanOnce();
+  lifecycle.Apply(discovery.Take(), MonotonicNs());
   discovery.Start(stop);
 
-  http::HttpTracker* t = &tracker;
-  const HttpProbes::EventFn on_event = [t](const perfd_http_event_header& h,
-                                           const char(*lines)[PERFD_LINE_MAX]) {
-    t->OnEvent(h, lines);
-  };
-  PythonProfiler* prof = &profiler;
-  const PySampler::SampleFn on_sample = [prof](const py_sample& s) { prof->OnSample(s); };
   uint64_t last_flush = 0, last_stats = 0;
   while (!stop) {
     // A 20 ms batching tick: the kernel wakes us early only under load.
@@ -454,32 +298,16 @@ int RunDaemon(const Config& config, const std::atomic<bool>& stop) {
     if (n < 0) spdlog::warn("ring buffer poll failed: {}", n);
     if (sampler) sampler->Poll(0, on_sample);
     const uint64_t now = MonotonicNs();
-    Discovery::Diff diff = discovery.TakePending();
-    for (const auto& w : diff.added) {
-      router.AddWorker(w);
-      if (config.openapi) fetcher.Request(w.service, w.pid);
-    }
-    for (const auto& p : discovery.TakeProfiled()) profiler.AddProcess(p.pid, p.service, p.offsets);
-    for (const auto& w : diff.removed) {
-      // Drain what the kernel already queued for it, then close its books:
-      // completed requests are kept, in-flight ones reported as aborted.
-      probes->Poll(0, on_event);
-      if (sampler) sampler->Poll(0, on_sample);
-      tracker.DropProcess(w.pid, now);
-      router.ForgetWorker(w.pid);
-      probes->UntrackPid(w.pid);
-      if (sampler) sampler->RemoveProcess(w.pid);
-      profiler.RemoveProcess(w.pid, now);
-      spdlog::info("worker pid {} of service {} exited; probes detached", w.pid, w.service);
-    }
+    lifecycle.Apply(discovery.Take(), now);
     if (now - last_flush > 100000000ull) {
       tracker.FlushIdle(now);
       profiler.Tick(now);
       last_flush = now;
     }
     if (now - last_stats > 1000000000ull) {
-      auto samples = CollectSelfStats(*probes, tracker, router, fetcher, discovery);
-      AddPythonStats(sampler.get(), profiler, discovery, &samples);
+      auto samples =
+          CollectSelfStats(*probes, tracker, router, fetcher, lifecycle, loader, discovery);
+      AddPythonStats(sampler.get(), profiler, lifecycle, loader, &samples);
       self_metrics->Publish(std::move(samples));
       last_stats = now;
     }

@@ -284,6 +284,10 @@ void ParseRoutes(const YAML::Node& node, const std::string& path, Config& c) {
         [&](const YAML::Node& n, const std::string& p) {
           c.max_routes_per_service = GetUint(n, p, 1, 100000);
         }},
+       {"heuristic_min_requests",
+        [&](const YAML::Node& n, const std::string& p) {
+          c.heuristic_min_requests = GetUint(n, p, 1, 1000000);
+        }},
        {"rules", [&](const YAML::Node& n, const std::string& p) {
           WalkList(n, p, [&](const YAML::Node& item, const std::string& ip) {
             ParseRouteRule(item, ip, c);

@@ -43,7 +43,10 @@ struct CategoryRuleConfig {
 
 struct Config {
   // listen.*
-  std::string metrics_address = "0.0.0.0:9464";  // Prometheus /metrics
+  // Prometheus /metrics. Loopback: the metrics name the traced services and
+  // their routes, so serving them beyond the host is the deployment's choice
+  // (one scraped from another host sets 0.0.0.0:9464).
+  std::string metrics_address = "127.0.0.1:9464";
   // "" disables the unix socket: the API is then on grpc_tcp only, or off.
   std::string grpc_socket = "/run/perfd/perfd.sock";
   std::string grpc_socket_group;  // non-empty: socket is root:<group> 0660
@@ -58,6 +61,9 @@ struct Config {
   std::string openapi_path = "/openapi.json";
   uint32_t openapi_timeout_ms = 1000;
   uint32_t max_routes_per_service = 100;  // excess counted under "other"
+  // Requests a heuristic template (no OpenAPI document) needs before it gets
+  // its own route; earlier ones are counted under "other".
+  uint32_t heuristic_min_requests = 3;
   std::vector<RouteRule> route_rules;
 
   // http.*

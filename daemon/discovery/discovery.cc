@@ -89,11 +89,11 @@ bool Discovery::Reclassify(uint32_t pid, int rechecks, Memo& memo,
     cur->second.argv = now->argv;
   } else {
     if (cur != workers.end()) {
-      diff.removed.push_back(cur->second);
+      diff.changes.push_back({WorkerChange::Kind::kRemoved, cur->second});
       workers.erase(cur);
     }
     if (now) {
-      diff.added.push_back(*now);
+      diff.changes.push_back({WorkerChange::Kind::kAdded, *now});
       workers.emplace(pid, std::move(*now));
     }
   }
@@ -134,7 +134,9 @@ Discovery::Diff Discovery::Scan() {
   std::map<uint32_t, Worker> workers = workers_;  // only this thread writes workers_
   Diff diff;
 
-  // Exits, and pids reused by a new process (different start time).
+  // Exits, and pids reused by a new process (different start time). Their
+  // removals enter the diff before any addition below: a reused pid's old
+  // worker is out before its new one is in.
   for (auto it = known_.begin(); it != known_.end();) {
     const auto l = live.find(it->first);
     if (l == live.end() && unknown.count(it->first) != 0) {
@@ -142,7 +144,7 @@ Discovery::Diff Discovery::Scan() {
     } else if (l == live.end() || l->second.start_time != it->second.start_time) {
       const auto w = workers.find(it->first);
       if (w != workers.end()) {
-        diff.removed.push_back(w->second);
+        diff.changes.push_back({WorkerChange::Kind::kRemoved, w->second});
         workers.erase(w);
       }
       it = known_.erase(it);
@@ -197,12 +199,14 @@ Discovery::Diff Discovery::Scan() {
     }
   }
 
-  for (const auto& w : diff.removed) {
-    spdlog::info("discovery: worker gone pid={} service={} app={}", w.pid, w.service, w.app_spec);
-  }
-  for (const auto& w : diff.added) {
-    spdlog::info("discovery: worker found pid={} service={} app={} server={}", w.pid, w.service,
-                 w.app_spec, w.server);
+  for (const auto& [kind, w] : diff.changes) {
+    if (kind == WorkerChange::Kind::kRemoved) {
+      spdlog::info("discovery: worker gone pid={} start={} service={} app={}", w.pid, w.start_time,
+                   w.service, w.app_spec);
+    } else {
+      spdlog::info("discovery: worker found pid={} start={} service={} app={} server={}", w.pid,
+                   w.start_time, w.service, w.app_spec, w.server);
+    }
   }
   stats.duration = std::chrono::duration_cast<std::chrono::microseconds>(
       std::chrono::steady_clock::now() - start);

@@ -3,7 +3,7 @@
 // not seen before (or that exec'd or were re-parented) get their cmdline and
 // environment read and classified. Verdicts, negative ones included, are
 // cached by pid + start time, so a reused pid is never mistaken for the old
-// process.
+// process: its old worker is reported removed, then the new one added.
 #pragma once
 
 #include <chrono>
@@ -19,6 +19,7 @@
 #include "daemon/discovery/proc_reader.h"
 #include "daemon/discovery/service_namer.h"
 #include "daemon/discovery/worker.h"
+#include "daemon/discovery/worker_change.h"
 #include "daemon/discovery/worker_classifier.h"
 
 namespace perfd {
@@ -26,8 +27,20 @@ namespace perfd {
 class Discovery {
  public:
   struct Diff {
-    std::vector<Worker> added;
-    std::vector<Worker> removed;
+    // In the order they must be applied: a pid's old process is removed
+    // before the process that reused the pid (or the same process, renamed
+    // or re-classified) is added.
+    std::vector<WorkerChange> changes;
+    std::vector<Worker> added() const { return Of(WorkerChange::Kind::kAdded); }
+    std::vector<Worker> removed() const { return Of(WorkerChange::Kind::kRemoved); }
+
+   private:
+    std::vector<Worker> Of(WorkerChange::Kind kind) const {
+      std::vector<Worker> out;
+      for (const auto& c : changes)
+        if (c.kind == kind) out.push_back(c.worker);
+      return out;
+    }
   };
   struct ScanStats {
     size_t processes = 0;    // pids whose stat was read

@@ -28,6 +28,10 @@ const std::vector<SelfMetricDef> kSelfMetrics = {
     {"perfd_sock_table_full_total", SelfMetricType::kCounter,
      "Server sockets or listener ports not registered for arrival times because a kernel "
      "map update failed (those requests get queue time 0)"},
+    {"perfd_http_framing_lost_total", SelfMetricType::kCounter,
+     "Times a server connection's read or write side lost HTTP/1.x message framing in the "
+     "kernel (a boundary past the scanned bytes, unparsable lengths); its lines are held back "
+     "until it resynchronises"},
     {"perfd_malformed_records_total", SelfMetricType::kCounter,
      "Ring-buffer records shorter than their declared layout"},
     {"perfd_http_decoder_total", SelfMetricType::kCounter,
@@ -37,22 +41,33 @@ const std::vector<SelfMetricDef> kSelfMetrics = {
      "Requests decoded, by outcome (completed, aborted)"},
     {"perfd_requests_unknown_worker_total", SelfMetricType::kCounter,
      "Requests from processes no longer mapped to a service"},
-    {"perfd_route_overflow_total", SelfMetricType::kCounter,
-     "Requests folded into route \"other\" because the per-service route cap was reached"},
+    {"perfd_route_folded_total", SelfMetricType::kCounter,
+     "Requests reported under a pseudo-route instead of their own, by reason: cap (\"other\", "
+     "routes.max_per_service reached), unproven (\"other\", a heuristic template below "
+     "routes.heuristic_min_requests), unmatched (\"unmatched\", no template of the service's "
+     "OpenAPI document matches)"},
     {"perfd_route_templates_refused_total", SelfMetricType::kCounter,
-     "OpenAPI route templates not used, by reason: too_many (over 2000 per service), too_long "
+     "OpenAPI route templates not used, by reason: too_many (paths past the first 2000 of a "
+     "document, or valid templates past 2000), too_long "
      "(over 256 bytes), too_many_segments (over 32), bad_parameter_name (not [A-Za-z0-9_]), "
      "bad_character (control character), invalid (syntax); counted at every fetch"},
     {"perfd_route_lookups_over_budget_total", SelfMetricType::kCounter,
-     "Route lookups that exhausted the per-lookup matching budget and used the path "
-     "heuristics instead"},
+     "Route lookups that exhausted the per-lookup matching budget (then \"unmatched\" with an "
+     "OpenAPI document, the path heuristics without)"},
     {"perfd_openapi_fetches_total", SelfMetricType::kCounter,
      "OpenAPI document fetches, by result: ok, http_error, invalid_document, "
-     "malformed_response, too_large, internal_error (all final: heuristic routes), "
-     "unreachable (retried)"},
+     "malformed_response, too_large, socket_path_refused (a symlink in a unix listener's "
+     "path, or not a socket), netns_failed (the worker's network namespace could not be "
+     "entered: fetch aborted), internal_error (all final: heuristic routes), unreachable, "
+     "timed_out (routes.openapi_timeout_ms reached; both retried)"},
     {"perfd_errors_total", SelfMetricType::kCounter, "Internal errors, by component"},
     {"perfd_python_workers", SelfMetricType::kGauge,
      "Workers whose interpreter was verified for stack walking, or refused (HTTP still traced)"},
+    {"perfd_python_interpreter_opens_total", SelfMetricType::kCounter,
+     "Opens of a file a worker maps as its interpreter, by result: map_files (the mapped inode, "
+     "through /proc/<pid>/map_files), root_path (by name under /proc/<pid>/root, same inode: no "
+     "CAP_SYS_ADMIN), or refused: not_regular (FIFO, directory, device), not_the_mapped_file "
+     "(another device/inode), unopenable"},
     {"perfd_python_sampled_threads", SelfMetricType::kGauge,
      "Threads with a sampling perf event attached"},
     {"perfd_python_unsampled_threads", SelfMetricType::kGauge,

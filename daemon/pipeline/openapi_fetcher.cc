@@ -3,16 +3,18 @@
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <netinet/in.h>
 #include <poll.h>
-#include <sched.h>
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <cstdint>
 #include <cstring>
 #include <fstream>
 #include <set>
@@ -20,7 +22,10 @@
 #include <string_view>
 
 #include "daemon/pipeline/http_response.h"
+#include "daemon/pipeline/worker_netns.h"
+#include "daemon/pipeline/worker_socket_path.h"
 #include "daemon/routes/openapi.h"
+#include "daemon/routes/route_table.h"
 
 namespace perfd {
 
@@ -97,16 +102,30 @@ void UnixListeners(const std::string& file, const std::set<uint64_t>& inodes,
   }
 }
 
-int Connect(const std::string& addr, uint32_t timeout_ms, std::string* err) {
+// A connected (or failed: -1, *outcome and *err set) nonblocking socket to
+// addr, within the deadline.
+int Connect(const std::string& addr, const FetchDeadline& deadline, const std::string& root,
+            FetchOutcome* outcome, std::string* err) {
   int fd = -1;
   int rc = -1;
+  *outcome = FetchOutcome::kUnreachable;
   if (addr.rfind("unix:", 0) == 0) {
-    sockaddr_un a{};
-    a.sun_family = AF_UNIX;
-    std::strncpy(a.sun_path, addr.c_str() + 5, sizeof(a.sun_path) - 1);
+    bool refused = false;
+    int path_fd = OpenSocketInRoot(root, addr.substr(5), err, &refused);
+    if (path_fd < 0) {
+      if (refused) *outcome = FetchOutcome::kPathRefused;
+      *err = "unix:" + *err;
+      return -1;
+    }
     fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    if (fd < 0) return -1;
-    rc = connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a));
+    if (fd >= 0) rc = ConnectThroughPathFd(fd, path_fd);
+    const int saved = errno;
+    close(path_fd);
+    errno = saved;
+    if (fd < 0) {
+      *err = addr + ": socket: " + std::strerror(errno);
+      return -1;
+    }
   } else {
     std::string hostport = addr.substr(4);
     auto colon = hostport.rfind(':');
@@ -128,18 +147,25 @@ int Connect(const std::string& addr, uint32_t timeout_ms, std::string* err) {
       len = sizeof(*a4);
     }
     fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    if (fd < 0) return -1;
+    if (fd < 0) {
+      *err = addr + ": socket: " + std::strerror(errno);
+      return -1;
+    }
     rc = connect(fd, reinterpret_cast<sockaddr*>(&ss), len);
   }
   if (rc != 0 && errno == EINPROGRESS) {
     pollfd p{fd, POLLOUT, 0};
     int soerr = 0;
     socklen_t sl = sizeof(soerr);
-    if (poll(&p, 1, timeout_ms) == 1 && getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) == 0 &&
-        soerr == 0)
+    const int n = poll(&p, 1, deadline.PollMs());
+    if (n == 1 && getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) == 0 && soerr == 0) {
       rc = 0;
-    else
-      errno = soerr ? soerr : ETIMEDOUT;
+    } else if (n == 0) {
+      *outcome = FetchOutcome::kTimedOut;
+      errno = ETIMEDOUT;
+    } else {
+      errno = soerr ? soerr : errno;
+    }
   }
   if (rc != 0) {
     *err = addr + ": " + std::strerror(errno);
@@ -183,52 +209,33 @@ FetchResult FromParser(const std::string& addr, http::HttpResponseParser* parser
   return r;
 }
 
-// Enters the target's network namespace for the calling thread only.
-class NetnsGuard {
- public:
-  explicit NetnsGuard(uint32_t pid) {
-    self_ = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
-    int target = open(("/proc/" + std::to_string(pid) + "/ns/net").c_str(), O_RDONLY | O_CLOEXEC);
-    if (self_ >= 0 && target >= 0) entered_ = setns(target, CLONE_NEWNET) == 0;
-    if (target >= 0) close(target);
-  }
-  ~NetnsGuard() {
-    if (entered_) setns(self_, CLONE_NEWNET);
-    if (self_ >= 0) close(self_);
-  }
-
- private:
-  int self_ = -1;
-  bool entered_ = false;
-};
-
 }  // namespace
 
 // One GET with Connection: close. This function only moves bytes; framing,
 // validation and every size cap are HttpResponseParser's.
 FetchResult FetchFromAddress(const std::string& addr, const std::string& path,
-                             uint32_t timeout_ms) {
+                             const FetchDeadline& deadline, const std::string& root) {
   FetchResult r;
-  int fd = Connect(addr, timeout_ms, &r.error);
+  int fd = Connect(addr, deadline, root, &r.outcome, &r.error);
   if (fd < 0) return r;
   FdCloser closer(fd);
   const std::string req = "GET " + path +
                           " HTTP/1.1\r\nHost: localhost\r\nUser-Agent: perfd\r\nAccept: "
                           "application/json\r\nConnection: close\r\n\r\n";
-  const uint64_t deadline = NowMs() + timeout_ms;
   size_t sent = 0;
   http::HttpResponseParser parser;
   char buf[16384];
   while (parser.state() == http::HttpResponseParser::State::kIncomplete) {
     // A status other than 200 is the answer; its body is not needed.
     if (parser.head_complete() && parser.status() != 200) break;
-    uint64_t now = NowMs();
-    if (now >= deadline) {
-      r.error = addr + ": timed out after " + std::to_string(timeout_ms) + " ms";
+    if (deadline.Expired()) {
+      r.outcome = FetchOutcome::kTimedOut;
+      r.error = addr + ": no complete answer within the fetch's " +
+                std::to_string(deadline.timeout_ms()) + " ms";
       return r;
     }
     pollfd p{fd, static_cast<short>(sent < req.size() ? POLLOUT : POLLIN), 0};
-    if (poll(&p, 1, static_cast<int>(deadline - now)) <= 0) continue;
+    if (poll(&p, 1, deadline.PollMs()) <= 0) continue;
     if (sent < req.size()) {
       ssize_t n = send(fd, req.data() + sent, req.size() - sent, MSG_NOSIGNAL);
       if (n < 0 && errno != EAGAIN && errno != EINTR) {
@@ -253,6 +260,11 @@ FetchResult FetchFromAddress(const std::string& addr, const std::string& path,
   return FromParser(addr, &parser);
 }
 
+FetchResult FetchFromAddress(const std::string& addr, const std::string& path,
+                             uint32_t timeout_ms) {
+  return FetchFromAddress(addr, path, FetchDeadline(timeout_ms), "/");
+}
+
 std::vector<std::string> ListenAddresses(uint32_t pid, const std::string& proc_root) {
   std::vector<std::string> out;
   auto inodes = SocketInodes(pid, proc_root);
@@ -264,27 +276,53 @@ std::vector<std::string> ListenAddresses(uint32_t pid, const std::string& proc_r
   return out;
 }
 
-FetchResult FetchFromProcess(uint32_t pid, const std::string& path, uint32_t timeout_ms) {
-  auto addrs = ListenAddresses(pid);
+namespace {
+
+// Of two failures, the one that says more about the service: a refusal or a
+// malformed answer over a timeout, a timeout over no listener at all.
+int Telling(FetchOutcome o) {
+  switch (o) {
+    case FetchOutcome::kUnreachable:
+      return 0;
+    case FetchOutcome::kTimedOut:
+      return 1;
+    default:
+      return 2;
+  }
+}
+
+}  // namespace
+
+FetchResult FetchFromProcess(uint32_t pid, const std::string& path, uint32_t timeout_ms,
+                             const std::string& proc_root) {
+  const FetchDeadline deadline(timeout_ms);
+  auto addrs = ListenAddresses(pid, proc_root);
   if (addrs.empty()) return {FetchOutcome::kUnreachable, 0, "", "no listening socket found"};
-  NetnsGuard netns(pid);
+  WorkerNetns netns(pid, proc_root);
+  if (!netns.entered()) return {FetchOutcome::kNetnsFailed, 0, "", netns.error()};
+  const std::string root = proc_root + "/" + std::to_string(pid) + "/root";
   // The first address that answers HTTP decides. A listener that is not the
   // HTTP server (or is broken) must not hide one that is, so other failures
-  // only keep the most telling one: a malformed answer over an unreachable.
+  // only keep the most telling one. All addresses share the one deadline.
   FetchResult best;
   for (const auto& a : addrs) {
-    FetchResult r = FetchFromAddress(a, path, timeout_ms);
+    FetchResult r = FetchFromAddress(a, path, deadline, root);
     if (r.outcome == FetchOutcome::kOk || r.outcome == FetchOutcome::kHttpError) return r;
-    if (best.outcome == FetchOutcome::kUnreachable) best = std::move(r);
+    if (Telling(r.outcome) > Telling(best.outcome) || best.error.empty()) best = std::move(r);
+    if (deadline.Expired()) break;
   }
   return best;
 }
 
-OpenApiFetcher::OpenApiFetcher(std::string path, uint32_t timeout_ms, Install install, Fetch fetch)
+OpenApiFetcher::OpenApiFetcher(std::string path, uint32_t timeout_ms, Install install, Fetch fetch,
+                               uint64_t retry_backoff_ms)
     : path_(std::move(path)),
       timeout_ms_(timeout_ms),
+      retry_backoff_ms_(retry_backoff_ms),
       install_(std::move(install)),
-      fetch_(std::move(fetch)),
+      fetch_(fetch ? std::move(fetch)
+                   : [](uint32_t pid, const std::string& p,
+                        uint32_t t) { return FetchFromProcess(pid, p, t); }),
       thread_([this] { Run(); }) {}
 
 OpenApiFetcher::~OpenApiFetcher() {
@@ -318,13 +356,15 @@ void OpenApiFetcher::Run() {
       cv_.wait(lock);
       continue;
     }
-    Job job = jobs_.front();
-    uint64_t now = NowMs();
-    if (job.not_before_ms > now) {
-      cv_.wait_for(lock, std::chrono::milliseconds(job.not_before_ms - now));
+    const uint64_t now = NowMs();
+    uint64_t wake_ms = 0;
+    auto next = NextJob(now, &wake_ms);
+    if (next == jobs_.end()) {
+      cv_.wait_for(lock, std::chrono::milliseconds(wake_ms - now));
       continue;
     }
-    jobs_.pop_front();
+    Job job = *next;
+    jobs_.erase(next);
     lock.unlock();
     // An exception escaping this thread would terminate perfd: whatever a
     // service's bytes (or a bug of ours) make throw ends this job only,
@@ -337,9 +377,34 @@ void OpenApiFetcher::Run() {
     } catch (...) {
       a.error = "unknown exception";
     }
+    // The fetch's body (up to 16 MiB, grown by doubling) is freed by now, but
+    // glibc keeps freed pages of this thread's arena resident: hand them back,
+    // so perfd's RSS returns to where it was instead of keeping every large
+    // document's high-water mark.
+    malloc_trim(0);
     lock.lock();
     Record(job, a);
   }
+}
+
+std::deque<OpenApiFetcher::Job>::iterator OpenApiFetcher::NextJob(uint64_t now_ms,
+                                                                  uint64_t* wake_ms) {
+  // Fewest attempts first, then the earliest due, then the first queued: a
+  // service retried because its listener was silent never goes before a
+  // service not tried yet, so a silent listener delays any other service by
+  // at most the one fetch under way (routes.openapi_timeout_ms).
+  auto best = jobs_.end();
+  *wake_ms = UINT64_MAX;
+  for (auto it = jobs_.begin(); it != jobs_.end(); ++it) {
+    if (it->not_before_ms > now_ms) {
+      *wake_ms = std::min(*wake_ms, it->not_before_ms);
+      continue;
+    }
+    if (best == jobs_.end() || it->attempt < best->attempt ||
+        (it->attempt == best->attempt && it->not_before_ms < best->not_before_ms))
+      best = it;
+  }
+  return best;
 }
 
 OpenApiFetcher::Attempt OpenApiFetcher::Try(const Job& job) {
@@ -350,6 +415,16 @@ OpenApiFetcher::Attempt OpenApiFetcher::Try(const Job& job) {
     case FetchOutcome::kUnreachable:
       // Not listening yet (app still importing): retried with backoff.
       return {"unreachable", false, std::move(r.error)};
+    case FetchOutcome::kTimedOut:
+      // A listener that accepts and does not answer (or answers too slowly):
+      // retried with backoff, behind every service not tried yet.
+      return {"timed_out", false, std::move(r.error)};
+    case FetchOutcome::kPathRefused:
+      return {"socket_path_refused", true, std::move(r.error)};
+    case FetchOutcome::kNetnsFailed:
+      // Fetching from perfd's own namespace could reach another service's
+      // listener at the same address and install its document.
+      return {"netns_failed", true, std::move(r.error)};
     case FetchOutcome::kHttpError:
       return {"http_error", true, std::move(r.error)};
     case FetchOutcome::kMalformedResponse:
@@ -358,10 +433,18 @@ OpenApiFetcher::Attempt OpenApiFetcher::Try(const Job& job) {
       return {"too_large", true, std::move(r.error)};
   }
   std::string perr;
-  std::optional<std::vector<std::string>> paths = ParseOpenApiPaths(r.body, &perr);
+  uint64_t omitted = 0;
+  std::optional<std::vector<std::string>> paths =
+      ParseOpenApiPaths(r.body, &perr, kMaxOpenApiTemplates, &omitted);
+  r.body = std::string();  // up to 16 MiB: not kept while the templates are installed
   if (!paths) return {"invalid_document", true, std::move(perr)};
-  spdlog::info("service {}: {} route templates from {}", job.service, paths->size(), path_);
-  install_(job.service, std::move(*paths));
+  if (omitted != 0) {
+    spdlog::warn("service {}: {} paths in {}; the first {} are used", job.service,
+                 paths->size() + omitted, path_, paths->size());
+  } else {
+    spdlog::info("service {}: {} route templates from {}", job.service, paths->size(), path_);
+  }
+  install_(job.service, std::move(*paths), omitted);
   return {"ok", true, {}};
 }
 
@@ -376,7 +459,8 @@ void OpenApiFetcher::Record(const Job& job, const Attempt& a) {
                    path_, a.result, a.error);
     services_[job.service] = true;
   } else if (job.attempt + 1 < kMaxAttempts) {
-    jobs_.push_back({job.service, job.pid, job.attempt + 1, NowMs() + (500ull << job.attempt)});
+    jobs_.push_back(
+        {job.service, job.pid, job.attempt + 1, NowMs() + (retry_backoff_ms_ << job.attempt)});
   } else {
     spdlog::warn("service {}: OpenAPI fetch gave up: {}", job.service, a.error);
     services_[job.service] = true;

@@ -18,15 +18,21 @@ std::shared_ptr<RouteTable> RequestRouter::Routes(const std::string& service) {
   std::vector<std::string> patterns;
   for (const auto& rule : config_.route_rules)
     if (rule.service.empty() || rule.service == service) patterns.push_back(rule.pattern);
-  auto table = std::make_shared<RouteTable>(std::move(patterns), config_.max_routes_per_service);
+  // perfd's own GET of the document is traced too; the path comes from
+  // perfd's config, so it may have its row even though no document lists it.
+  if (config_.openapi) patterns.push_back(config_.openapi_path);
+  auto table = std::make_shared<RouteTable>(std::move(patterns), config_.max_routes_per_service,
+                                            config_.heuristic_min_requests);
   routes_.emplace(service, table);
   return table;
 }
 
-std::map<std::string, uint64_t> RequestRouter::RouteOverflows() const {
+std::map<std::pair<std::string, std::string>, uint64_t> RequestRouter::RouteFolds() const {
   std::lock_guard<std::mutex> lock(routes_mu_);
-  std::map<std::string, uint64_t> out;
-  for (const auto& [service, table] : routes_) out[service] = table->overflowed();
+  std::map<std::pair<std::string, std::string>, uint64_t> out;
+  for (const auto& [service, table] : routes_) {
+    for (const auto& [reason, n] : table->folded()) out[{service, reason}] = n;
+  }
   return out;
 }
 

@@ -70,8 +70,9 @@ class RequestRouter : public http::RequestSink {
 
   // The route table of a service, created on first use. Thread-safe.
   std::shared_ptr<RouteTable> Routes(const std::string& service);
-  // Route-cap overflow per service (for self-metrics). Thread-safe.
-  std::map<std::string, uint64_t> RouteOverflows() const;
+  // Requests reported under a pseudo-route per (service, reason)
+  // (RouteTable::folded; for self-metrics). Thread-safe.
+  std::map<std::pair<std::string, std::string>, uint64_t> RouteFolds() const;
   // OpenAPI templates refused per (service, reason), and lookups over the
   // matching budget per service (RouteTable). Thread-safe.
   std::map<std::pair<std::string, std::string>, uint64_t> RouteTemplatesRefused() const;

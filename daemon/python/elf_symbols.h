@@ -1,15 +1,23 @@
 // Symbol lookup in ELF64 files and their load bias in a running process:
 // enough to find CPython's exported globals (_PyRuntime, PyCode_Type, ...)
-// in a target without debug info. Hand-parsed from <elf.h> structs over a
-// read-only mapping, so no libelf dependency.
+// in a target without debug info. Hand-parsed from <elf.h> structs, so no
+// libelf dependency. The file is a target's and untrusted: it is read with
+// bounded preads (mapped_file.h), every offset and size overflow-checked
+// against the file, and never mapped (a truncated mapping would SIGBUS).
 #pragma once
 
+#include <elf.h>
+
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <variant>
 #include <vector>
+
+#include "daemon/python/mapped_file.h"
+#include "daemon/python/proc_maps.h"
 
 namespace perfd::python {
 
@@ -23,22 +31,22 @@ struct ElfLoadSegment {
 
 class ElfFile {
  public:
-  // Maps the file read-only and validates the headers (ELF64, little-endian).
-  static std::variant<ElfFile, std::string> Open(const std::string& path);
-
-  ElfFile(ElfFile&& other) noexcept;
-  ElfFile& operator=(ElfFile&& other) noexcept;
-  ElfFile(const ElfFile&) = delete;
-  ElfFile& operator=(const ElfFile&) = delete;
-  ~ElfFile();
+  // Reads and validates the headers (ELF64, little-endian) of an opened
+  // file; `name` labels errors.
+  static std::variant<ElfFile, std::string> Open(std::shared_ptr<const MappedFile> file,
+                                                 const std::string& name);
+  // A file at a path perfd chose itself (tests, its own binaries); a
+  // target's files are opened with OpenMappedFile.
+  static std::variant<ElfFile, std::string> OpenPath(const std::string& path);
 
   // ET_DYN (PIE executable or shared library): loaded at a bias.
   bool IsDynamic() const { return is_dyn_; }
   // st_value of a symbol defined in this file (.dynsym first, then .symtab);
   // imports (SHN_UNDEF) do not count.
   std::optional<uint64_t> FindSymbol(std::string_view name) const;
-  // Contents of a section with file data; empty if absent or SHT_NOBITS.
-  std::string_view SectionData(std::string_view name) const;
+  // Contents of a section with file data; empty if absent, SHT_NOBITS,
+  // outside the file or larger than kMaxSectionBytes.
+  std::string SectionData(std::string_view name) const;
   // DT_SONAME, or "" when there is none (executables).
   std::string Soname() const;
   const std::vector<ElfLoadSegment>& LoadSegments() const { return loads_; }
@@ -47,33 +55,25 @@ class ElfFile {
   // segments only.
   std::optional<uint64_t> FileOffset(uint64_t vaddr, bool code = false) const;
   // Up to `len` file bytes at a link-time address (fewer at a segment's end).
-  std::string_view BytesAt(uint64_t vaddr, uint64_t len) const;
+  std::string BytesAt(uint64_t vaddr, uint64_t len) const;
+  const std::shared_ptr<const MappedFile>& file() const { return file_; }
+
+  // No section perfd reads comes near this (libpython's .symtab is a few MB).
+  static constexpr uint64_t kMaxSectionBytes = 64ull << 20;
 
  private:
   ElfFile() = default;
-  std::string_view Bytes(uint64_t off, uint64_t len) const;
-  std::string_view CString(uint64_t strtab_index, uint64_t off) const;
+  // `len` bytes at `off`, or "" (out of the file, over the cap, short read).
+  std::string Read(uint64_t off, uint64_t len) const;
+  std::string SectionBytes(size_t index) const;
   std::optional<uint64_t> FindIn(uint32_t sh_type, std::string_view name) const;
 
-  const char* data_ = nullptr;
-  size_t size_ = 0;
+  std::shared_ptr<const MappedFile> file_;
   bool is_dyn_ = false;
   std::vector<ElfLoadSegment> loads_;
+  std::vector<Elf64_Shdr> sections_;
+  std::string section_names_;  // .shstrtab
 };
-
-// One line of /proc/<pid>/maps.
-struct MapEntry {
-  uint64_t start = 0;
-  uint64_t end = 0;
-  std::string perms;  // e.g. "r-xp"
-  uint64_t offset = 0;
-  uint64_t inode = 0;
-  std::string path;  // "" for anonymous mappings; may end in " (deleted)"
-};
-
-std::vector<MapEntry> ParseMaps(std::string_view text);
-// Reads and parses /proc/<pid>/maps; error text on failure.
-std::variant<std::vector<MapEntry>, std::string> ReadMaps(uint32_t pid);
 
 // Load bias of a file given its own mappings (entries with its path): the
 // value to add to st_value for a run-time address. A mapping of file offset

@@ -103,15 +103,15 @@ bool Digits(std::string_view s, size_t* i, int max, int* out) {
 }
 
 struct Opened {
-  std::string path;       // as in /proc/<pid>/maps
-  std::string open_path;  // through /proc/<pid>
+  std::string path;  // as in /proc/<pid>/maps
   ElfFile elf;
   uint64_t runtime_sym;
 };
 
 // The ELF defining _PyRuntime: the executable itself (static or Debian's
-// non-PIE build) or a libpython*.so it maps. Opened through /proc/<pid> so a
-// process in another mount namespace resolves its own files.
+// non-PIE build) or a libpython*.so it maps. Each candidate is opened as the
+// inode the process maps, never by its name (mapped_file.h): that also
+// resolves a process's own files in another mount namespace.
 std::variant<Opened, std::string> FindInterpreter(uint32_t pid, const std::vector<MapEntry>& maps) {
   std::string proc = "/proc/" + std::to_string(pid);
   char buf[4096];
@@ -119,26 +119,34 @@ std::variant<Opened, std::string> FindInterpreter(uint32_t pid, const std::vecto
   if (n <= 0) return "cannot read " + proc + "/exe: " + std::strerror(errno);
   std::string exe(buf, static_cast<size_t>(n));
 
-  std::vector<std::pair<std::string, std::string>> candidates;  // maps path, open path
-  candidates.emplace_back(exe, proc + "/exe");
-  std::set<std::string> seen{exe};
+  // One mapping per candidate file, the executable first.
+  std::vector<const MapEntry*> candidates;
+  std::set<std::string> seen;
+  auto add = [&](const MapEntry& m) {
+    if (m.inode != 0 && seen.insert(m.path).second) candidates.push_back(&m);
+  };
   for (const MapEntry& m : maps) {
-    if (m.path.empty() || m.path[0] != '/' || seen.count(m.path)) continue;
-    if (Basename(m.path).rfind("libpython", 0) != 0) continue;
-    seen.insert(m.path);
-    candidates.emplace_back(m.path, proc + "/root" + m.path);
+    if (m.path == exe) add(m);
+  }
+  for (const MapEntry& m : maps) {
+    if (!m.path.empty() && m.path[0] == '/' && Basename(m.path).rfind("libpython", 0) == 0) add(m);
   }
   std::string tried;
-  for (auto& [path, open_path] : candidates) {
-    auto elf = ElfFile::Open(open_path);
+  if (!seen.count(exe)) tried = "; " + exe + " is not in /proc/" + std::to_string(pid) + "/maps";
+  for (const MapEntry* m : candidates) {
+    auto file = OpenMappedFile(pid, *m);
+    if (auto* err = std::get_if<std::string>(&file)) {
+      tried += "; " + *err;
+      continue;
+    }
+    auto elf = ElfFile::Open(std::get<std::shared_ptr<const MappedFile>>(file), m->path);
     if (auto* err = std::get_if<std::string>(&elf)) {
       tried += "; " + *err;
       continue;
     }
-    auto& file = std::get<ElfFile>(elf);
-    if (auto sym = file.FindSymbol("_PyRuntime"))
-      return Opened{path, open_path, std::move(file), *sym};
-    tried += "; " + path + " has no _PyRuntime";
+    auto& f = std::get<ElfFile>(elf);
+    if (auto sym = f.FindSymbol("_PyRuntime")) return Opened{m->path, std::move(f), *sym};
+    tried += "; " + m->path + " has no _PyRuntime";
   }
   // _PyRuntime exists since 3.7; older interpreters end up here too.
   return "no CPython 3.7+ interpreter: no _PyRuntime in the executable or a mapped libpython" +
@@ -416,7 +424,7 @@ std::variant<PythonTarget, std::string> InspectPython(uint32_t pid, const RowLoo
   Opened& interp = std::get<Opened>(found);
   PythonTarget target;
   target.binary = interp.path;
-  target.binary_open_path = interp.open_path;
+  target.binary_file = interp.elf.file();
   std::string where = who + " (" + interp.path + ")";
 
   std::vector<MapEntry> file_maps;

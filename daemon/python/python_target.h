@@ -6,12 +6,14 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <variant>
 
 #include "bpf/python.h"
 #include "daemon/python/context_hook.h"
+#include "daemon/python/mapped_file.h"
 #include "daemon/python/offsets_table.h"
 
 namespace perfd::python {
@@ -19,9 +21,11 @@ namespace perfd::python {
 struct PythonTarget {
   int major = 0;
   int minor = 0;
-  int micro = -1;                  // -1 when a 3.10 build carries no readable PY_VERSION
-  std::string binary;              // ELF holding the interpreter, as named in /proc/<pid>/maps
-  std::string binary_open_path;    // the same file through /proc/<pid> (other mount ns)
+  int micro = -1;      // -1 when a 3.10 build carries no readable PY_VERSION
+  std::string binary;  // ELF holding the interpreter, as named in /proc/<pid>/maps
+  // That ELF, opened as the inode the process maps (mapped_file.h). Its
+  // SelfPath() is how the context hook's uprobe names it.
+  std::shared_ptr<const MappedFile> binary_file;
   py_proc proc{};                  // run-time &_PyRuntime, &PyCode_Type and verified offsets
   uint64_t context_type_addr = 0;  // run-time &PyContext_Type
   // Where to hook context creation (request identity), or why not.
@@ -36,9 +40,10 @@ struct PythonTarget {
 std::string VerifyContextLayout(uint32_t pid, const PythonTarget& target);
 
 // Finds the interpreter ELF of `pid` (the executable or a mapped
-// libpython3.X.so), resolves _PyRuntime and PyCode_Type, reads the version
-// (Py_Version on 3.11+, the PY_VERSION string in .rodata on 3.10) and
-// verifies the offsets table against the process:
+// libpython3.X.so, opened through /proc/<pid>/map_files), resolves
+// _PyRuntime and PyCode_Type, reads the version (Py_Version on 3.11+, the
+// PY_VERSION string in .rodata on 3.10) and verifies the offsets table
+// against the process:
 //   - PyCode_Type is named "code" and its tp_members give the table's
 //     offsets of co_filename, co_name, co_qualname, co_firstlineno,
 //     co_linetable;

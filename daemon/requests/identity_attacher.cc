@@ -42,7 +42,7 @@ bool IdentityAttacher::TryEnable(uint32_t pid, const python::PythonTarget& targe
     return true;
   }
   try {
-    sampler_.AttachContextHook(pid, target.binary_open_path, hook->file_offset);
+    sampler_.AttachContextHook(pid, target.binary_file->SelfPath(), hook->file_offset);
     sampler_.EnableContextTracking(pid);
   } catch (const LoaderError& e) {
     Refuse(pid, e.what());

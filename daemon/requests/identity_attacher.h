@@ -4,8 +4,8 @@
 // then flips py_proc.ctx_tracking so samples and request-line reads use it.
 // A worker that has not entered any context yet (still starting) is checked
 // again on later scans; a refusal is logged once per reason and counted, and
-// the worker keeps the interval join. Discovery thread only (counters are
-// read from others).
+// the worker keeps the interval join. The worker lifecycle's thread only
+// (counters are read from others).
 #pragma once
 
 #include <atomic>

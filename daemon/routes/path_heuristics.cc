@@ -15,6 +15,25 @@ bool IsUuid(std::string_view s) {
   return true;
 }
 
+// See the header: lowercase ASCII letters, digits, '-' and '_', a letter
+// first, bounded length and digit count. Upper case is refused because
+// route words are lower case in practice and names, tokens and base64 are
+// not; '.', '@', '+', '%' and the rest because they spell addresses,
+// numbers, file names and encoded text.
+bool IsStaticWord(std::string_view s) {
+  if (s.empty() || s.size() > kMaxStaticWordBytes) return false;
+  if (s[0] < 'a' || s[0] > 'z') return false;
+  size_t digits = 0;
+  for (char c : s) {
+    if (c >= '0' && c <= '9') {
+      ++digits;
+    } else if (!((c >= 'a' && c <= 'z') || c == '-' || c == '_')) {
+      return false;
+    }
+  }
+  return digits <= kMaxStaticWordDigits;
+}
+
 }  // namespace
 
 std::string_view SegmentPlaceholder(std::string_view segment) {
@@ -44,7 +63,8 @@ std::string_view SegmentPlaceholder(std::string_view segment) {
   // Random base64 without a digit is rare but possible; long mixed-case runs
   // are not words a route would spell.
   if (all_b64 && segment.size() >= 32 && has_upper && has_lower) return "{token}";
-  return {};
+  if (IsStaticWord(segment)) return {};
+  return "{str}";
 }
 
 std::string HeuristicRoute(std::string_view path) {

@@ -7,6 +7,7 @@
 #include <unordered_set>
 
 #include "daemon/routes/path_heuristics.h"
+#include "daemon/routes/route_probation.h"
 #include "daemon/routes/route_template.h"
 
 namespace perfd {
@@ -72,19 +73,30 @@ std::string_view Normalize(std::string_view path) {
 }  // namespace
 
 struct RouteTable::Impl {
+  explicit Impl(uint32_t min_requests) : probation(min_requests, kMaxRouteCandidates) {}
+
   std::vector<RouteTemplate> rules;
   uint32_t max_routes = 0;
 
   mutable std::mutex mu;
   std::vector<RouteTemplate> openapi;       // guarded by mu
-  std::unordered_set<std::string> seen;     // distinct routes returned; guarded by mu
-  uint64_t overflowed = 0;                  // guarded by mu
+  bool has_document = false;                // guarded by mu
+  std::unordered_set<std::string> seen;     // templates with a route; guarded by mu
+  RouteProbation probation;                 // guarded by mu
+  std::map<std::string, uint64_t> folded;   // guarded by mu
   std::map<std::string, uint64_t> refused;  // guarded by mu
   uint64_t over_budget = 0;                 // guarded by mu
+
+  // Called with mu held.
+  const char* Fold(const char* reason, const char* pseudo_route) {
+    ++folded[reason];
+    return pseudo_route;
+  }
 };
 
-RouteTable::RouteTable(std::vector<std::string> rule_patterns, uint32_t max_routes)
-    : impl_(std::make_unique<Impl>()) {
+RouteTable::RouteTable(std::vector<std::string> rule_patterns, uint32_t max_routes,
+                       uint32_t heuristic_min_requests)
+    : impl_(std::make_unique<Impl>(heuristic_min_requests)) {
   // Rules come from perfd's own config, which checks them with the same
   // parser at load (config_checks.cc), so nothing is refused here.
   impl_->rules = ParseAll(rule_patterns, rule_patterns.size(), nullptr);
@@ -93,11 +105,13 @@ RouteTable::RouteTable(std::vector<std::string> rule_patterns, uint32_t max_rout
 
 RouteTable::~RouteTable() = default;
 
-void RouteTable::SetOpenApiTemplates(const std::vector<std::string>& templates) {
+void RouteTable::SetOpenApiTemplates(const std::vector<std::string>& templates, uint64_t omitted) {
   std::map<std::string, uint64_t> refused;
+  if (omitted != 0) refused["too_many"] = omitted;
   std::vector<RouteTemplate> parsed = ParseAll(templates, kMaxOpenApiTemplates, &refused);
   std::lock_guard<std::mutex> lock(impl_->mu);  // parsed outside the lock
   impl_->openapi.swap(parsed);
+  impl_->has_document = true;
   for (const auto& [reason, n] : refused) impl_->refused[reason] += n;
 }
 
@@ -106,29 +120,35 @@ std::string RouteTable::Route(std::string_view path) {
   std::vector<std::string_view> segments = SplitPath(path);
 
   std::lock_guard<std::mutex> lock(impl_->mu);
+  Impl& t = *impl_;
   MatchBudget budget(kMaxLookupSteps);
   std::string route;
-  if (const RouteTemplate* rule = BestMatch(impl_->rules, segments, budget)) {
+  bool heuristic = false;
+  if (const RouteTemplate* rule = BestMatch(t.rules, segments, budget)) {
     route = rule->text();
-  } else if (const RouteTemplate* api = BestMatch(impl_->openapi, segments, budget)) {
+  } else if (const RouteTemplate* api = BestMatch(t.openapi, segments, budget)) {
     route = api->text();
+  } else if (t.has_document) {
+    // The service said which routes it has; anything else (404s, scans,
+    // mounts it does not document) is one route, never the path's text.
+    if (budget.exhausted()) ++t.over_budget;
+    return t.Fold("unmatched", kUnmatchedRoute);
   } else {
     route = HeuristicRoute(path);
+    heuristic = true;
   }
-  if (budget.exhausted()) ++impl_->over_budget;
+  if (budget.exhausted()) ++t.over_budget;
 
-  if (impl_->seen.count(route) != 0) return route;
-  if (impl_->seen.size() >= impl_->max_routes) {
-    ++impl_->overflowed;
-    return kOtherRoute;
-  }
-  impl_->seen.insert(route);
+  if (t.seen.count(route) != 0) return route;
+  if (t.seen.size() >= t.max_routes) return t.Fold("cap", kOtherRoute);
+  if (heuristic && !t.probation.Admit(route)) return t.Fold("unproven", kOtherRoute);
+  t.seen.insert(route);
   return route;
 }
 
-uint64_t RouteTable::overflowed() const {
+std::map<std::string, uint64_t> RouteTable::folded() const {
   std::lock_guard<std::mutex> lock(impl_->mu);
-  return impl_->overflowed;
+  return impl_->folded;
 }
 
 std::map<std::string, uint64_t> RouteTable::refused() const {

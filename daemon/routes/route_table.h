@@ -1,7 +1,16 @@
 // Maps raw request paths of one service to low-cardinality route templates.
 // Order: config rules, then the service's OpenAPI templates, then heuristics
-// (numeric, UUID, hex and long opaque segments become placeholders). At most
-// max_routes distinct routes; later ones are reported as "other".
+// (path_heuristics.h: only static words survive as text). Route names become
+// Prometheus label values, so no raw path text gets through:
+// - once the service's OpenAPI document is installed, a path that matches
+//   no rule or template is "unmatched" (one route, whatever the path);
+// - without a document, a heuristic template gets its own route at its
+//   heuristic_min_requests-th request (route_probation.h); before that its
+//   requests are "other";
+// - at most max_routes distinct templates (rules, OpenAPI, promoted
+//   heuristics) per service; later ones are "other". The pseudo-routes do
+//   not count against the cap.
+// Every request folded into a pseudo-route is counted by reason (folded()).
 //
 // OpenAPI templates come from the service itself: at most
 // kMaxOpenApiTemplates are kept, templates RouteTemplate::Parse refuses are
@@ -19,7 +28,16 @@
 
 namespace perfd {
 
+// Pseudo-routes. Templates start with '/', so these never clash with one.
 inline constexpr const char* kOtherRoute = "other";
+inline constexpr const char* kUnmatchedRoute = "unmatched";
+
+// Requests a heuristic template needs before it gets its own route
+// (routes.heuristic_min_requests).
+inline constexpr uint32_t kDefaultHeuristicMinRequests = 3;
+// Heuristic templates waiting for their row, per service. Past it the least
+// repeated are forgotten (route_probation.h).
+inline constexpr size_t kMaxRouteCandidates = 1024;
 
 // OpenAPI templates kept per service, in document order. Large FastAPI apps
 // declare a few hundred routes; more is a generated or hostile document, and
@@ -33,23 +51,32 @@ inline constexpr uint64_t kMaxLookupSteps = 32768;
 
 class RouteTable {
  public:
-  RouteTable(std::vector<std::string> rule_patterns, uint32_t max_routes);
+  RouteTable(std::vector<std::string> rule_patterns, uint32_t max_routes,
+             uint32_t heuristic_min_requests = kDefaultHeuristicMinRequests);
   ~RouteTable();
 
-  // Replaces the templates learnt from the OpenAPI document, keeping the
-  // first kMaxOpenApiTemplates valid ones. Thread-safe.
-  void SetOpenApiTemplates(const std::vector<std::string>& templates);
+  // Installs the service's OpenAPI document (its paths): replaces the
+  // templates, keeping the first kMaxOpenApiTemplates valid ones, and from
+  // now on paths that match none are "unmatched". `omitted`: paths of the
+  // document its reader already left out (past the cap), counted too_many.
+  // Thread-safe.
+  void SetOpenApiTemplates(const std::vector<std::string>& templates, uint64_t omitted = 0);
   // Template for a path (no query string). Thread-safe.
   std::string Route(std::string_view path);
-  // Paths folded into "other" because the cap was reached.
-  uint64_t overflowed() const;
+  // Requests reported under a pseudo-route, by reason: "cap" (-> other, the
+  // template came after max_routes), "unproven" (-> other, a heuristic
+  // template below heuristic_min_requests), "unmatched" (-> unmatched, the
+  // document has no template for the path, or the lookup ran out of budget).
+  // Reasons with no request are absent.
+  std::map<std::string, uint64_t> folded() const;
   // OpenAPI templates refused since start, by reason: "too_many" (over
   // kMaxOpenApiTemplates) or a TemplateErrorName. Counted on every
   // SetOpenApiTemplates, so a refetched document counts again.
   std::map<std::string, uint64_t> refused() const;
   // OpenAPI templates in use now.
   size_t openapi_templates() const;
-  // Lookups that ran out of kMaxLookupSteps (and used the heuristics).
+  // Lookups that ran out of kMaxLookupSteps (then "unmatched" with a
+  // document, the heuristics without).
   uint64_t lookups_over_budget() const;
 
  private:

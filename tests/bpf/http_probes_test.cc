@@ -156,11 +156,46 @@ TEST_F(HttpProbesTest, PipelinedRequestLinesInOneRead) {
   close(c);
   auto reads = OfKind(Drain(), PERFD_EV_READ, s);
   ASSERT_EQ(reads.size(), 1u);
-  // "abcDELETE" is not at a line start: a body glued to the next request line
-  // is the case the kernel cannot see; the 3rd line is found only after LF.
-  ASSERT_EQ(reads[0].lines.size(), 2u);
+  // The kernel follows Content-Length: the request glued to the body
+  // ("abcDELETE") is found where the body ends.
+  ASSERT_EQ(reads[0].lines.size(), 3u);
   EXPECT_EQ(reads[0].lines[0], "GET /a HTTP/1.1");
   EXPECT_EQ(reads[0].lines[1], "POST /b HTTP/1.1");
+  EXPECT_EQ(reads[0].lines[2], "DELETE /c/9 HTTP/1.1");
+}
+
+// Request and status lines inside bodies are body bytes: they never leave the
+// kernel, whether they follow a LF in the body or start a read or write.
+TEST_F(HttpProbesTest, LinesInsideBodiesStayInTheKernel) {
+  auto [c, s] = TcpPair();
+  std::string fake = "x\r\nGET /fake HTTP/1.1\r\n\r\nHTTP/1.1 500 X\r\n";
+  std::string second = "PUT /fake2 HTTP/1.1\r\n\r\n";
+  SendAll(c, "POST /up HTTP/1.1\r\nContent-Length: " + std::to_string(fake.size() + second.size()) +
+                 "\r\n\r\n" + fake);
+  char buf[4096];
+  usleep(20000);
+  ASSERT_GT(recv(s, buf, sizeof(buf), 0), 0);
+  SendAll(c, second);  // the rest of the body, in its own read
+  usleep(20000);
+  ASSERT_GT(recv(s, buf, sizeof(buf), 0), 0);
+  std::string body = "HTTP/1.1 200 OK\r\n\r\n";
+  std::string head =
+      "HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n";
+  ASSERT_EQ(send(s, head.data(), head.size(), 0), static_cast<ssize_t>(head.size()));
+  ASSERT_EQ(send(s, body.data(), body.size(), 0), static_cast<ssize_t>(body.size()));
+  SendAll(c, "GET /next HTTP/1.1\r\n\r\n");
+  usleep(20000);
+  ASSERT_GT(recv(s, buf, sizeof(buf), 0), 0);
+  close(s);
+  close(c);
+  auto evs = Drain();
+  std::vector<std::string> reads, writes;
+  for (const auto& e : OfKind(evs, PERFD_EV_READ, s))
+    reads.insert(reads.end(), e.lines.begin(), e.lines.end());
+  for (const auto& e : OfKind(evs, PERFD_EV_WRITE, s))
+    writes.insert(writes.end(), e.lines.begin(), e.lines.end());
+  EXPECT_EQ(reads, (std::vector<std::string>{"POST /up HTTP/1.1", "GET /next HTTP/1.1"}));
+  EXPECT_EQ(writes, (std::vector<std::string>{"HTTP/1.1 200 OK"}));
 }
 
 TEST_F(HttpProbesTest, VectoredAndMsgSyscalls) {

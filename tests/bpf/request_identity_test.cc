@@ -88,7 +88,7 @@ TEST_P(RequestIdentityTest, OverlappingRequestsKeepTheirOwnConnection) {
     probes = HttpProbes::Open(shared);
     probes->TrackPid(pid);
     sampler->AddProcess(pid, target.proc);
-    sampler->AttachContextHook(pid, target.binary_open_path, hook->file_offset);
+    sampler->AttachContextHook(pid, target.binary_file->SelfPath(), hook->file_offset);
     sampler->EnableContextTracking(pid);
   } catch (const LoaderError& e) {
     FAIL() << e.what();

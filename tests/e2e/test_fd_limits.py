@@ -1,6 +1,7 @@
 """Hardening: a worker with 2,000 threads (each blocked in read()) next to a normal
 service, perfd run under a 1024-fd limit. perfd must stay up, keep the normal
 service's counts exact, and count the threads it left unsampled."""
+import os
 import re
 import time
 
@@ -32,6 +33,13 @@ def metric(perfd, name: str, **labels) -> float:
     return total
 
 
+def thread_count(pid: int) -> int:
+    try:
+        return len(os.listdir(f"/proc/{pid}/task"))
+    except OSError:
+        return 0
+
+
 def test_thread_heavy_worker_under_low_fd_limit(perfd, launch):
     limits = open(f"/proc/{perfd.proc.pid}/limits").read()
     assert re.search(r"Max open files\s+1024\s+1024", limits), limits
@@ -50,7 +58,11 @@ def test_thread_heavy_worker_under_low_fd_limit(perfd, launch):
         return metric(perfd, "perfd_python_threads_over_cap_total", cap="per_worker") >= want_over
     wait_until(capped, 20, f"perfd to count >= {want_over} threads over the per-worker cap", 0.2)
     sampled = metric(perfd, "perfd_python_sampled_threads")
-    assert sampled <= MAX_THREADS_PER_WORKER + 16, sampled  # + the normal worker's threads
+    # The gauge counts every tracked worker on the host: the capped one, the
+    # normal one, and any other uvicorn running here (a shared test machine).
+    others = sum(thread_count(pid) for svc, pids in perfd.services().items()
+                 if svc != THREADED for pid in pids)
+    assert sampled <= MAX_THREADS_PER_WORKER + others + 16, (sampled, others)
     # 2,000 threads blocked in read(): the process hit its syscall-argument quota.
     wait_until(lambda: metric(perfd, "perfd_args_quota_refused_total") > 0, 10,
                "perfd_args_quota_refused_total > 0", 0.2)
@@ -69,5 +81,8 @@ def test_thread_heavy_worker_under_low_fd_limit(perfd, launch):
     assert perfd.services().get(THREADED) == threaded.worker_pids()
     # No worker was removed and re-added (a false exit) during all this.
     log = perfd.proc.log_text()
-    assert "worker gone" not in log, perfd.proc.tail(40)
+    # (Only ours: other workers on a shared machine come and go.)
+    gone = [line for line in log.splitlines() if "worker gone" in line
+            and (f"service={NORMAL} " in line or f"service={THREADED} " in line)]
+    assert not gone, perfd.proc.tail(40)
     perfd.check_alive()

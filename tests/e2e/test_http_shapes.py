@@ -157,3 +157,68 @@ def test_unix_socket_server_is_traced(perfd, launch):
     routes = perfd.wait_count(UDS_SERVICE, "GET", "/uds-ping", n)
     r = route_of(routes, "GET", "/uds-ping")
     assert r["requests"] == n and r["status_codes"] == {"200": n}, format_routes(routes)
+
+
+# Bodies full of lines that look like request and status lines. Each line
+# starts a TCP segment of its own (TCP_NODELAY, one send per line), so many of
+# them also start a read of the server's.
+FAKE_LINES = [b"GET /fake/get HTTP/1.1\r\n", b"POST /fake/post HTTP/1.1\r\n", b"\r\n",
+              b"HTTP/1.1 500 Internal Server Error\r\n", b"DELETE /fake/delete HTTP/1.1\r\n",
+              b"\r\n"]
+
+
+def send_echo(s, f, route: str, chunked: bool) -> bytes:
+    body = b"".join(FAKE_LINES)
+    if chunked:
+        s.sendall(f"POST {route} HTTP/1.1\r\nHost: e2e\r\nTransfer-Encoding: chunked\r\n\r\n"
+                  .encode())
+        for line in FAKE_LINES:
+            s.sendall(b"%x\r\n%s\r\n" % (len(line), line))
+        s.sendall(b"0\r\n\r\n")
+    else:
+        s.sendall(f"POST {route} HTTP/1.1\r\nHost: e2e\r\nContent-Length: {len(body)}\r\n\r\n"
+                  .encode())
+        for line in FAKE_LINES:
+            s.sendall(line)
+    status, _, got = read_response(f)
+    assert status == 200 and got == body, (status, got)
+    return got
+
+
+@pytest.mark.parametrize("route,chunked", [("/echo", False), ("/echo", True),
+                                           ("/echo-stream", False), ("/echo-stream", True)])
+def test_request_like_lines_in_bodies_are_not_requests(perfd, app, route, chunked):
+    """Adversarial: request lines inside request bodies and status lines inside
+    response bodies (length-delimited and chunked, both ways) never become
+    requests or responses: 8 keep-alive clients, exact counts, no fake route."""
+    import concurrent.futures
+
+    clients, per_client = 8, 15
+
+    def client(_):
+        s = connect(app)
+        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        f = s.makefile("rb")
+        try:
+            for _ in range(per_client):
+                send_echo(s, f, route, chunked)
+        finally:
+            s.close()
+
+    top = perfd.top(SERVICE)
+    before = top.get(("POST", route), {}).get("requests", 0)
+    before_all = sum(r["requests"] for r in top.values())
+    with concurrent.futures.ThreadPoolExecutor(clients) as pool:
+        list(pool.map(client, range(clients)))
+    n = before + clients * per_client
+    routes = perfd.wait_count(SERVICE, "POST", route, n)
+    table = format_routes(routes)
+    r = route_of(routes, "POST", route)
+    assert r["requests"] == n and r["status_codes"] == {"200": n}, table
+    # Every request of the service in the meantime is one of ours: a line
+    # taken from a body would be a request of some other row (or of none
+    # known, "other"/unmatched), aborted when its connection closed.
+    assert sum(r["requests"] for r in routes.values()) == before_all + clients * per_client, table
+    assert not any("fake" in path for _, path in routes), table
+    # A status line taken from a response body would show as a 500 somewhere.
+    assert not any("500" in rr["status_codes"] for rr in routes.values()), table

@@ -54,3 +54,21 @@ async def uds_ping() -> dict:
 @app.post("/upload-chunked")
 async def upload_chunked(request: Request) -> dict:
     return await upload(request)
+
+
+@app.post("/echo")
+async def echo(request: Request) -> Response:
+    """Answers with the request's body: request- and status-like lines the
+    client put there come back in a response body."""
+    return Response(content=await request.body(), media_type="text/plain")
+
+
+@app.post("/echo-stream")
+async def echo_stream(request: Request) -> StreamingResponse:
+    """The body back as a chunked response, one line per chunk."""
+    lines = (await request.body()).splitlines(keepends=True)
+
+    async def chunks():
+        for line in lines:
+            yield line
+    return StreamingResponse(chunks(), media_type="text/plain")

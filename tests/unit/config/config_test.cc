@@ -28,7 +28,7 @@ void ExpectError(const std::string& yaml, const std::string& key, const std::str
 TEST(ConfigTest, EmptyTextMeansDefaults) {
   for (const std::string text : {"", "\n\n", "# only a comment\n", "---\n"}) {
     const Config c = ParseConfig(text);
-    EXPECT_EQ(c.metrics_address, "0.0.0.0:9464");
+    EXPECT_EQ(c.metrics_address, "127.0.0.1:9464");  // loopback unless configured
     EXPECT_EQ(c.grpc_socket, "/run/perfd/perfd.sock");
     EXPECT_EQ(c.grpc_socket_group, "");
     EXPECT_EQ(c.grpc_tcp, "");
@@ -38,6 +38,7 @@ TEST(ConfigTest, EmptyTextMeansDefaults) {
     EXPECT_EQ(c.openapi_path, "/openapi.json");
     EXPECT_EQ(c.openapi_timeout_ms, 1000u);
     EXPECT_EQ(c.max_routes_per_service, 100u);
+    EXPECT_EQ(c.heuristic_min_requests, 3u);
     EXPECT_TRUE(c.route_rules.empty());
     EXPECT_EQ(c.response_idle_timeout_ms, 1000u);
     EXPECT_EQ(c.window_max_seconds, 600u);
@@ -47,7 +48,7 @@ TEST(ConfigTest, EmptyTextMeansDefaults) {
 
 TEST(ConfigTest, EmptySectionsMeanDefaults) {
   const Config c = ParseConfig("listen:\ndiscovery:\nservices:\nroutes:\nhttp:\nlog:\n");
-  EXPECT_EQ(c.metrics_address, "0.0.0.0:9464");
+  EXPECT_EQ(c.metrics_address, "127.0.0.1:9464");  // loopback unless configured
   EXPECT_EQ(c.scan_interval_ms, 250u);
   EXPECT_TRUE(c.services.empty());
 }
@@ -165,6 +166,8 @@ TEST(ConfigTest, NumbersAcceptTheirRangeAndRejectEverythingElse) {
        &Config::openapi_timeout_ms},
       {"routes", "max_per_service", "routes.max_per_service", 1, 100000,
        &Config::max_routes_per_service},
+      {"routes", "heuristic_min_requests", "routes.heuristic_min_requests", 1, 1000000,
+       &Config::heuristic_min_requests},
       {"http", "response_idle_timeout_ms", "http.response_idle_timeout_ms", 1, 600000,
        &Config::response_idle_timeout_ms},
       {"aggregation", "window_max_seconds", "aggregation.window_max_seconds", 10, 86400,
@@ -350,6 +353,7 @@ TEST(ConfigExampleTest, ShippedExampleIsValidAndStatesTheDefaults) {
   EXPECT_EQ(c.scan_interval_ms, d.scan_interval_ms);
   EXPECT_EQ(c.openapi_timeout_ms, d.openapi_timeout_ms);
   EXPECT_EQ(c.max_routes_per_service, d.max_routes_per_service);
+  EXPECT_EQ(c.heuristic_min_requests, d.heuristic_min_requests);
   EXPECT_EQ(c.response_idle_timeout_ms, d.response_idle_timeout_ms);
   EXPECT_EQ(c.window_max_seconds, d.window_max_seconds);
   EXPECT_EQ(c.log_level, d.log_level);

@@ -87,8 +87,8 @@ TEST_F(DiscoveryTest, FindsExactlyTheWorkers) {
   AddMixedHost();
   Discovery discovery(Config{}, reader_);
   const auto diff = discovery.Scan();
-  EXPECT_EQ(Pids(diff.added), (std::vector<uint32_t>{100, 202, 203, 301, 302}));
-  EXPECT_TRUE(diff.removed.empty());
+  EXPECT_EQ(Pids(diff.added()), (std::vector<uint32_t>{100, 202, 203, 301, 302}));
+  EXPECT_TRUE(diff.removed().empty());
   const auto workers = discovery.Workers();
   EXPECT_EQ(Pids(workers), (std::vector<uint32_t>{100, 202, 203, 301, 302}));
 
@@ -116,8 +116,8 @@ TEST_F(DiscoveryTest, SteadyStateScanReadsOnlyStat) {
   reader_.stat_reads = 0;
   for (int i = 0; i < 3; ++i) {
     const auto diff = discovery.Scan();
-    EXPECT_TRUE(diff.added.empty());
-    EXPECT_TRUE(diff.removed.empty());
+    EXPECT_TRUE(diff.added().empty());
+    EXPECT_TRUE(diff.removed().empty());
   }
   EXPECT_EQ(reader_.process_reads, 0);
   EXPECT_EQ(reader_.stat_reads, 3 * 13);  // 13 processes in the tree
@@ -136,8 +136,8 @@ TEST_F(DiscoveryTest, WorkerRestartRemovesOldAndAddsNew) {
   tree_.Remove(203);
   tree_.Add(Proc(204, 200, kSpawn));
   const auto diff = discovery.Scan();
-  EXPECT_EQ(Pids(diff.removed), (std::vector<uint32_t>{203, 301}));
-  EXPECT_EQ(Pids(diff.added), (std::vector<uint32_t>{204, 304}));
+  EXPECT_EQ(Pids(diff.removed()), (std::vector<uint32_t>{203, 301}));
+  EXPECT_EQ(Pids(diff.added()), (std::vector<uint32_t>{204, 304}));
   EXPECT_EQ(Pids(discovery.Workers()), (std::vector<uint32_t>{100, 202, 204, 302, 304}));
 }
 
@@ -150,28 +150,81 @@ TEST_F(DiscoveryTest, PidReuseIsTwoDifferentProcesses) {
   reused.start_time = 99999;
   tree_.Add(reused);
   auto diff = discovery.Scan();
-  EXPECT_EQ(Pids(diff.removed), std::vector<uint32_t>{100});
-  EXPECT_TRUE(diff.added.empty());
+  EXPECT_EQ(Pids(diff.removed()), std::vector<uint32_t>{100});
+  EXPECT_TRUE(diff.added().empty());
   // A cached negative verdict is not reused either: pid 110 (grep) becomes
   // a new uvicorn worker with a new start time.
   FakeProcess grep_reused = Proc(110, 50, {"uvicorn", "inventory:app"});
   grep_reused.start_time = 99998;
   tree_.Add(grep_reused);
   diff = discovery.Scan();
-  EXPECT_TRUE(diff.removed.empty());
-  ASSERT_EQ(diff.added.size(), 1u);
-  EXPECT_EQ(diff.added[0].pid, 110u);
-  EXPECT_EQ(diff.added[0].start_time, 99998u);
-  EXPECT_EQ(diff.added[0].service, "inventory");
+  EXPECT_TRUE(diff.removed().empty());
+  ASSERT_EQ(diff.added().size(), 1u);
+  EXPECT_EQ(diff.added()[0].pid, 110u);
+  EXPECT_EQ(diff.added()[0].start_time, 99998u);
+  EXPECT_EQ(diff.added()[0].service, "inventory");
   // Same pid reused by another worker: removed and added in one diff.
   FakeProcess again = Proc(110, 50, {"uvicorn", "payments:app"});
   again.start_time = 123456;
   tree_.Add(again);
   diff = discovery.Scan();
-  ASSERT_EQ(diff.removed.size(), 1u);
-  ASSERT_EQ(diff.added.size(), 1u);
-  EXPECT_EQ(diff.removed[0].service, "inventory");
-  EXPECT_EQ(diff.added[0].service, "payments");
+  ASSERT_EQ(diff.removed().size(), 1u);
+  ASSERT_EQ(diff.added().size(), 1u);
+  EXPECT_EQ(diff.removed()[0].service, "inventory");
+  EXPECT_EQ(diff.added()[0].service, "payments");
+}
+
+TEST_F(DiscoveryTest, PidReusedByANewWorkerWithinOneScanIsRemovalThenAddition) {
+  AddMixedHost();
+  Discovery discovery(Config{}, reader_);
+  discovery.Scan();
+  // Worker 100 exits and, before the next scan, another worker is started
+  // on the same pid: the old identity goes first, then the new one comes.
+  FakeProcess reused = Proc(100, 50, {"uvicorn", "cart.main:app"});
+  reused.start_time = 424242;
+  tree_.Add(reused);
+  const auto diff = discovery.Scan();
+  ASSERT_EQ(diff.changes.size(), 2u);
+  EXPECT_EQ(diff.changes[0].kind, WorkerChange::Kind::kRemoved);
+  EXPECT_EQ(diff.changes[0].worker.pid, 100u);
+  EXPECT_EQ(diff.changes[0].worker.start_time, 1100u);
+  EXPECT_EQ(diff.changes[0].worker.service, "shop");
+  EXPECT_EQ(diff.changes[1].kind, WorkerChange::Kind::kAdded);
+  EXPECT_EQ(diff.changes[1].worker.pid, 100u);
+  EXPECT_EQ(diff.changes[1].worker.start_time, 424242u);
+  EXPECT_EQ(diff.changes[1].worker.service, "cart");
+  const auto workers = discovery.Workers();
+  const Worker* listed = Find(workers, 100);
+  ASSERT_NE(listed, nullptr);
+  EXPECT_EQ(listed->start_time, 424242u);
+}
+
+TEST_F(DiscoveryTest, ExitsAndReusedPidsAreRemovedBeforeAnyAddition) {
+  AddMixedHost();
+  Discovery discovery(Config{}, reader_);
+  discovery.Scan();
+  // Several at once: a plain exit (203), a reuse by a worker (301 → new
+  // gunicorn worker), a fresh worker (304).
+  tree_.Remove(203);
+  FakeProcess reused = Proc(301, 300, kGunicorn);
+  reused.start_time = 99999;
+  tree_.Add(reused);
+  tree_.Add(Proc(304, 300, kGunicorn));
+  const auto diff = discovery.Scan();
+  // Exits are found in no particular pid order; additions by ascending pid.
+  std::vector<std::string> removed, added;
+  for (const auto& c : diff.changes) {
+    const std::string id = std::to_string(c.worker.pid) + "@" + std::to_string(c.worker.start_time);
+    if (c.kind == WorkerChange::Kind::kRemoved) {
+      EXPECT_TRUE(added.empty()) << "removal of " << id << " after an addition";
+      removed.push_back(id);
+    } else {
+      added.push_back(id);
+    }
+  }
+  std::sort(removed.begin(), removed.end());
+  EXPECT_EQ(removed, (std::vector<std::string>{"203@1203", "301@1301"}));
+  EXPECT_EQ(added, (std::vector<std::string>{"301@99999", "304@1304"}));
 }
 
 TEST_F(DiscoveryTest, ShellThatExecsUvicornIsFound) {
@@ -180,12 +233,12 @@ TEST_F(DiscoveryTest, ShellThatExecsUvicornIsFound) {
   sh.start_time = 5000;
   tree_.Add(sh);
   Discovery discovery(Config{}, reader_);
-  EXPECT_TRUE(discovery.Scan().added.empty());
+  EXPECT_TRUE(discovery.Scan().added().empty());
   FakeProcess execd = Proc(400, 1, {"/usr/bin/python3", "/usr/bin/uvicorn", "shop.main:app"});
   execd.start_time = 5000;
   execd.comm = "uvicorn";
   tree_.Add(execd);
-  EXPECT_EQ(Pids(discovery.Scan().added), std::vector<uint32_t>{400});
+  EXPECT_EQ(Pids(discovery.Scan().added()), std::vector<uint32_t>{400});
 }
 
 TEST_F(DiscoveryTest, PythonThatExecsPythonUvicornIsFound) {
@@ -196,14 +249,14 @@ TEST_F(DiscoveryTest, PythonThatExecsPythonUvicornIsFound) {
   launcher.comm = "python3.11";
   tree_.Add(launcher);
   Discovery discovery(Config{}, reader_);
-  EXPECT_TRUE(discovery.Scan().added.empty());
-  EXPECT_TRUE(discovery.Scan().added.empty());
+  EXPECT_TRUE(discovery.Scan().added().empty());
+  EXPECT_TRUE(discovery.Scan().added().empty());
   FakeProcess execd =
       Proc(410, 50, {"/usr/bin/python3.11", "-m", "uvicorn", "shop.main:app", "--port", "1"});
   execd.start_time = 6000;
   execd.comm = "python3.11";
   tree_.Add(execd);
-  EXPECT_EQ(Pids(discovery.Scan().added), std::vector<uint32_t>{410});
+  EXPECT_EQ(Pids(discovery.Scan().added()), std::vector<uint32_t>{410});
 }
 
 TEST_F(DiscoveryTest, SpawnChildSeenBeforeItsExecIsRechecked) {
@@ -212,10 +265,10 @@ TEST_F(DiscoveryTest, SpawnChildSeenBeforeItsExecIsRechecked) {
   // Between fork and exec the child has the supervisor's argv and comm.
   tree_.Add(Proc(201, 200, sup));
   Discovery discovery(Config{}, reader_);
-  EXPECT_TRUE(discovery.Scan().added.empty());
+  EXPECT_TRUE(discovery.Scan().added().empty());
   // exec: same pid, start time and comm ("python3"), new argv.
   tree_.Add(Proc(201, 200, kSpawn));
-  EXPECT_EQ(Pids(discovery.Scan().added), std::vector<uint32_t>{201});
+  EXPECT_EQ(Pids(discovery.Scan().added()), std::vector<uint32_t>{201});
 }
 
 TEST_F(DiscoveryTest, RecheckBudgetRunsOut) {
@@ -241,13 +294,13 @@ TEST_F(DiscoveryTest, ReparentingReclassifiesTheSubtree) {
   tree_.Add(Proc(310, 300, kGunicorn));
   tree_.Add(Proc(311, 310, kGunicorn));
   Discovery discovery(Config{}, reader_);
-  EXPECT_EQ(Pids(discovery.Scan().added), std::vector<uint32_t>{310});
+  EXPECT_EQ(Pids(discovery.Scan().added()), std::vector<uint32_t>{310});
   // The old master quits; 310 is re-parented to init.
   tree_.Remove(300);
   tree_.Add(Proc(310, 1, kGunicorn));
   const auto diff = discovery.Scan();
-  EXPECT_EQ(Pids(diff.removed), std::vector<uint32_t>{310});
-  EXPECT_EQ(Pids(diff.added), std::vector<uint32_t>{311});
+  EXPECT_EQ(Pids(diff.removed()), std::vector<uint32_t>{310});
+  EXPECT_EQ(Pids(diff.added()), std::vector<uint32_t>{311});
 }
 
 TEST_F(DiscoveryTest, NamingPrecedenceAndSanitization) {
@@ -272,11 +325,11 @@ TEST_F(DiscoveryTest, ProcessVanishingMidScanIsSkipped) {
   tree_.Add(Proc(120, 50, {"uvicorn", "cart:app"}));
   std::remove((tree_.root() + "/120/cmdline").c_str());  // exited after stat
   Discovery discovery(Config{}, reader_);
-  EXPECT_EQ(Pids(discovery.Scan().added), std::vector<uint32_t>{100});
+  EXPECT_EQ(Pids(discovery.Scan().added()), std::vector<uint32_t>{100});
   tree_.Remove(120);
   const auto diff = discovery.Scan();
-  EXPECT_TRUE(diff.added.empty());
-  EXPECT_TRUE(diff.removed.empty());
+  EXPECT_TRUE(diff.added().empty());
+  EXPECT_TRUE(diff.removed().empty());
 }
 
 TEST_F(DiscoveryTest, WorkersIsSafeDuringScans) {
@@ -320,12 +373,12 @@ class DiscoveryReadErrorTest : public ::testing::Test {
 
 TEST_F(DiscoveryReadErrorTest, EmfileOnStatKeepsTheWorker) {
   Discovery discovery(Config{}, reader_);
-  ASSERT_EQ(Pids(discovery.Scan().added), (std::vector<uint32_t>{100, 202}));
+  ASSERT_EQ(Pids(discovery.Scan().added()), (std::vector<uint32_t>{100, 202}));
   reader_.fail[100] = EMFILE;  // perfd is out of fds: says nothing about pid 100
   for (int i = 0; i < 3; ++i) {
     const auto diff = discovery.Scan();
-    EXPECT_TRUE(diff.removed.empty()) << "scan " << i;
-    EXPECT_TRUE(diff.added.empty()) << "scan " << i;
+    EXPECT_TRUE(diff.removed().empty()) << "scan " << i;
+    EXPECT_TRUE(diff.added().empty()) << "scan " << i;
   }
   EXPECT_EQ(Pids(discovery.Workers()), (std::vector<uint32_t>{100, 202}));
   EXPECT_EQ(discovery.last_scan().read_errors, 1u);
@@ -333,8 +386,8 @@ TEST_F(DiscoveryReadErrorTest, EmfileOnStatKeepsTheWorker) {
   // Readable again: still the same worker, no flap.
   reader_.fail.clear();
   const auto diff = discovery.Scan();
-  EXPECT_TRUE(diff.removed.empty());
-  EXPECT_TRUE(diff.added.empty());
+  EXPECT_TRUE(diff.removed().empty());
+  EXPECT_TRUE(diff.added().empty());
   EXPECT_EQ(discovery.last_scan().read_errors, 0u);
 }
 
@@ -343,11 +396,11 @@ TEST_F(DiscoveryReadErrorTest, EnoentOnStatRemovesTheWorker) {
   discovery.Scan();
   reader_.fail[100] = ENOENT;  // /proc/100 listed but gone when read: exited
   const auto diff = discovery.Scan();
-  EXPECT_EQ(Pids(diff.removed), std::vector<uint32_t>{100});
+  EXPECT_EQ(Pids(diff.removed()), std::vector<uint32_t>{100});
   EXPECT_EQ(Pids(discovery.Workers()), std::vector<uint32_t>{202});
   EXPECT_TRUE(discovery.read_errors().empty());
   reader_.fail[202] = ESRCH;  // exited between open and read
-  EXPECT_EQ(Pids(discovery.Scan().removed), std::vector<uint32_t>{202});
+  EXPECT_EQ(Pids(discovery.Scan().removed()), std::vector<uint32_t>{202});
 }
 
 TEST_F(DiscoveryReadErrorTest, OtherErrorsAreUnknownToo) {
@@ -355,9 +408,9 @@ TEST_F(DiscoveryReadErrorTest, OtherErrorsAreUnknownToo) {
   discovery.Scan();
   reader_.fail[100] = ENFILE;
   reader_.fail[202] = EACCES;
-  EXPECT_TRUE(discovery.Scan().removed.empty());
+  EXPECT_TRUE(discovery.Scan().removed().empty());
   reader_.fail[100] = EIO;
-  EXPECT_TRUE(discovery.Scan().removed.empty());
+  EXPECT_TRUE(discovery.Scan().removed().empty());
   EXPECT_EQ(Pids(discovery.Workers()), (std::vector<uint32_t>{100, 202}));
   const auto errors = discovery.read_errors();
   EXPECT_EQ(errors.at("ENFILE"), 1u);
@@ -370,12 +423,12 @@ TEST_F(DiscoveryReadErrorTest, FailedPidListingChangesNothing) {
   discovery.Scan();
   reader_.list_error = EMFILE;  // opendir("/proc") failed: an empty list is not "all exited"
   const auto diff = discovery.Scan();
-  EXPECT_TRUE(diff.removed.empty());
+  EXPECT_TRUE(diff.removed().empty());
   EXPECT_EQ(Pids(discovery.Workers()), (std::vector<uint32_t>{100, 202}));
   EXPECT_EQ(discovery.read_errors().at("EMFILE"), 1u);
   reader_.list_error = 0;
   tree_.Remove(100);
-  EXPECT_EQ(Pids(discovery.Scan().removed), std::vector<uint32_t>{100});
+  EXPECT_EQ(Pids(discovery.Scan().removed()), std::vector<uint32_t>{100});
 }
 
 TEST_F(DiscoveryReadErrorTest, UnreadableParentDefersClassification) {
@@ -386,11 +439,11 @@ TEST_F(DiscoveryReadErrorTest, UnreadableParentDefersClassification) {
   tree_.Add(Proc(203, 200, kSpawn));
   reader_.fail[200] = EMFILE;
   auto diff = discovery.Scan();
-  EXPECT_TRUE(diff.added.empty());
-  EXPECT_TRUE(diff.removed.empty());
+  EXPECT_TRUE(diff.added().empty());
+  EXPECT_TRUE(diff.removed().empty());
   reader_.fail.clear();
   diff = discovery.Scan();
-  EXPECT_EQ(Pids(diff.added), std::vector<uint32_t>{203});
+  EXPECT_EQ(Pids(diff.added()), std::vector<uint32_t>{203});
 }
 
 }  // namespace

@@ -108,7 +108,7 @@ TEST(RealProcTest, FakeUvicornIsFoundAndRemovedAfterKill) {
   children.pids.push_back(pid);
   auto diff = discovery.Scan();
   const Worker* found = nullptr;
-  for (const auto& w : diff.added) {
+  for (const auto& w : diff.added()) {
     if (w.pid == static_cast<uint32_t>(pid)) found = &w;
   }
   ASSERT_NE(found, nullptr) << "cmdline: " << ReadCmdline(pid);
@@ -122,7 +122,7 @@ TEST(RealProcTest, FakeUvicornIsFoundAndRemovedAfterKill) {
   children.pids.clear();
   diff = discovery.Scan();
   bool removed = false;
-  for (const auto& w : diff.removed) removed |= w.pid == static_cast<uint32_t>(pid);
+  for (const auto& w : diff.removed()) removed |= w.pid == static_cast<uint32_t>(pid);
   EXPECT_TRUE(removed);
   for (const auto& w : discovery.Workers()) EXPECT_NE(w.pid, static_cast<uint32_t>(pid));
 }

@@ -1,11 +1,13 @@
 #include "daemon/python/elf_symbols.h"
 
 #include <dlfcn.h>
+#include <elf.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <cstring>
 #include <fstream>
+#include <iterator>
 
 #include "tests/unit/python_target/live_python.h"
 
@@ -18,7 +20,7 @@ namespace perfd::python {
 namespace {
 
 ElfFile MustOpen(const std::string& path) {
-  auto f = ElfFile::Open(path);
+  auto f = ElfFile::OpenPath(path);
   if (auto* err = std::get_if<std::string>(&f)) ADD_FAILURE() << *err;
   return std::move(std::get<ElfFile>(f));
 }
@@ -131,7 +133,7 @@ TEST(ElfSymbols, PyenvLibpythonAndItsImportingExecutable) {
 }
 
 TEST(ElfSymbols, OpenRejectsMissingAndNonElfFiles) {
-  auto missing = ElfFile::Open("/nonexistent/perfd");
+  auto missing = ElfFile::OpenPath("/nonexistent/perfd");
   ASSERT_TRUE(std::holds_alternative<std::string>(missing));
   EXPECT_NE(std::get<std::string>(missing).find("/nonexistent/perfd"), std::string::npos);
 
@@ -141,10 +143,85 @@ TEST(ElfSymbols, OpenRejectsMissingAndNonElfFiles) {
   const char text[] = "#!/bin/sh\necho this is not an ELF file, but it is long enough\n";
   ASSERT_EQ(::write(fd, text, sizeof(text)), static_cast<ssize_t>(sizeof(text)));
   ::close(fd);
-  auto not_elf = ElfFile::Open(tmpl);
+  auto not_elf = ElfFile::OpenPath(tmpl);
   ::unlink(tmpl);
   ASSERT_TRUE(std::holds_alternative<std::string>(not_elf));
   EXPECT_NE(std::get<std::string>(not_elf).find("not an ELF"), std::string::npos);
+}
+
+// A file a target controls may claim any offsets and sizes: every read is
+// bounded by the file, overflow included, and a header table that is not
+// there is a refusal, never a read out of bounds.
+std::string TempFileWith(const void* data, size_t len) {
+  char tmpl[] = "/tmp/perfd_elf_XXXXXX";
+  int fd = ::mkstemp(tmpl);
+  EXPECT_GE(fd, 0);
+  EXPECT_EQ(::write(fd, data, len), static_cast<ssize_t>(len));
+  ::close(fd);
+  return tmpl;
+}
+
+Elf64_Ehdr MinimalHeader() {
+  Elf64_Ehdr eh{};
+  std::memcpy(eh.e_ident, ELFMAG, SELFMAG);
+  eh.e_ident[EI_CLASS] = ELFCLASS64;
+  eh.e_ident[EI_DATA] = ELFDATA2LSB;
+  eh.e_type = ET_DYN;
+  return eh;
+}
+
+TEST(ElfSymbols, HostileHeaderOffsetsAreBoundedByTheFile) {
+  Elf64_Ehdr eh = MinimalHeader();
+  eh.e_phoff = ~uint64_t{0} - 8;  // wraps when the table size is added
+  eh.e_phnum = 4;
+  eh.e_phentsize = sizeof(Elf64_Phdr);
+  std::string path = TempFileWith(&eh, sizeof(eh));
+  auto wrapped = ElfFile::OpenPath(path);
+  ASSERT_TRUE(std::holds_alternative<std::string>(wrapped));
+  EXPECT_NE(std::get<std::string>(wrapped).find("truncated program headers"), std::string::npos);
+  ::unlink(path.c_str());
+
+  // Sections past the end of the file and a giant section: no symbols, no data.
+  eh = MinimalHeader();
+  eh.e_shoff = sizeof(eh);
+  eh.e_shnum = 2;
+  eh.e_shentsize = sizeof(Elf64_Shdr);
+  eh.e_shstrndx = 1;
+  struct {
+    Elf64_Ehdr eh;
+    Elf64_Shdr sh[2];
+  } file{};
+  file.eh = eh;
+  file.sh[0].sh_type = SHT_DYNSYM;
+  file.sh[0].sh_entsize = sizeof(Elf64_Sym);
+  file.sh[0].sh_offset = ~uint64_t{0} - 16;
+  file.sh[0].sh_size = 64;
+  file.sh[0].sh_link = 1;
+  file.sh[1].sh_type = SHT_STRTAB;
+  file.sh[1].sh_offset = 0;
+  file.sh[1].sh_size = ElfFile::kMaxSectionBytes + 1;
+  path = TempFileWith(&file, sizeof(file));
+  auto f = ElfFile::OpenPath(path);
+  ::unlink(path.c_str());
+  ASSERT_TRUE(std::holds_alternative<ElfFile>(f)) << std::get<std::string>(f);
+  const ElfFile& elf = std::get<ElfFile>(f);
+  EXPECT_FALSE(elf.FindSymbol("_PyRuntime").has_value());
+  EXPECT_TRUE(elf.SectionData(".rodata").empty());
+  EXPECT_EQ(elf.Soname(), "");
+}
+
+// Reads go to the file, not a mapping: a file that shrinks after it was
+// opened gives short reads (empty data), where a mapping would SIGBUS.
+TEST(ElfSymbols, FileTruncatedAfterOpenReadsAsEmpty) {
+  std::string self = SelfExe();
+  std::ifstream in(self, std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::string path = TempFileWith(bytes.data(), bytes.size());
+  ElfFile elf = MustOpen(path);
+  ASSERT_TRUE(elf.FindSymbol("perfd_elf_test_marker").has_value());
+  ASSERT_EQ(::truncate(path.c_str(), 4096), 0);
+  EXPECT_FALSE(elf.FindSymbol("perfd_elf_test_marker").has_value());
+  ::unlink(path.c_str());
 }
 
 TEST(ElfSymbols, ParseMapsLines) {
@@ -161,6 +238,8 @@ TEST(ElfSymbols, ParseMapsLines) {
   EXPECT_EQ(maps[0].start, 0x400000u);
   EXPECT_EQ(maps[0].end, 0x420000u);
   EXPECT_EQ(maps[0].perms, "r--p");
+  EXPECT_EQ(maps[0].dev_major, 0xfeu);
+  EXPECT_EQ(maps[0].dev_minor, 0x01u);
   EXPECT_EQ(maps[0].inode, 1835043u);
   EXPECT_EQ(maps[0].path, "/usr/bin/python3.11");
   EXPECT_EQ(maps[1].path, "");

@@ -85,7 +85,7 @@ TEST(VersionFromRodata, NameAloneLeavesMicroUnknown) {
 TEST(VersionFromRodata, RealPyenvLibpython310) {
   std::string version = PyenvVersion(10);
   if (version.empty()) GTEST_SKIP() << "no pyenv CPython 3.10 under " << PyenvRoot();
-  auto elf = ElfFile::Open(PyenvRoot() + "/versions/" + version + "/lib/libpython3.10.so.1.0");
+  auto elf = ElfFile::OpenPath(PyenvRoot() + "/versions/" + version + "/lib/libpython3.10.so.1.0");
   ASSERT_TRUE(std::holds_alternative<ElfFile>(elf));
   const ElfFile& f = std::get<ElfFile>(elf);
   EXPECT_FALSE(f.FindSymbol("Py_Version").has_value());  // why 3.10 needs .rodata

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "daemon/routes/route_table.h"
 
 namespace perfd {
@@ -137,9 +139,10 @@ TEST(OpenApiTest, FastApiDocument) {
   EXPECT_EQ(table.Route("/users/17/orders/123e4567-e89b-12d3-a456-426614174000"),
             "/users/{user_id}/orders/{order_id}");
   EXPECT_EQ(table.Route("/"), "/");
-  // FastAPI drops ":path" from the document, so deeper paths fall through.
+  // FastAPI drops ":path" from the document, so deeper paths match no
+  // template (a routes.rules entry "/files/{file_path:path}" restores them).
   EXPECT_EQ(table.Route("/files/a.txt"), "/files/{file_path}");
-  EXPECT_EQ(table.Route("/files/2024/a.txt"), "/files/{int}/a.txt");
+  EXPECT_EQ(table.Route("/files/2024/a.txt"), kUnmatchedRoute);
 }
 
 TEST(OpenApiTest, SwaggerBasePathIsPrefixed) {
@@ -186,6 +189,58 @@ TEST(OpenApiTest, MalformedInput) {
   EXPECT_NE(error.find("paths"), std::string::npos);
   EXPECT_FALSE(ParseOpenApiPaths(R"({"openapi": "3.0.2", "paths": ["/a"]})", &error));
   EXPECT_FALSE(ParseOpenApiPaths(R"({"paths": {}} trailing)", nullptr));
+}
+
+// Finding 9 / issue 9: a hostile document of many paths is read as a stream
+// and costs only the paths kept; the rest are counted.
+TEST(OpenApiTest, PathsPastTheCapAreCountedNotKept) {
+  std::string doc = R"({"openapi":"3.0.2","paths":{)";
+  const size_t n = 100000;
+  for (size_t i = 0; i < n; ++i) doc += (i ? ",\"/p" : "\"/p") + std::to_string(i) + "\":{}";
+  doc += R"(},"info":{"title":"t"}})";
+  uint64_t omitted = 0;
+  std::string error;
+  auto paths = ParseOpenApiPaths(doc, &error, 2000, &omitted);
+  ASSERT_TRUE(paths.has_value()) << error;
+  EXPECT_EQ(paths->size(), 2000u);
+  EXPECT_EQ(omitted, n - 2000);
+  // The first 2000 in document order, then sorted.
+  EXPECT_EQ(paths->front(), "/p0");
+  EXPECT_TRUE(std::is_sorted(paths->begin(), paths->end()));
+
+  RouteTable table({}, 100);
+  table.SetOpenApiTemplates(*paths, omitted);
+  EXPECT_EQ(table.refused().at("too_many"), n - 2000);
+  EXPECT_EQ(table.openapi_templates(), 2000u);
+}
+
+TEST(OpenApiTest, OnlyTopLevelPathsCount) {
+  auto paths = ParseOpenApiPaths(
+      R"({"components": {"paths": {"/nested": {}}}, "paths": {"/a": {"paths": {"/deep": {}}}},
+          "x": [{"paths": {"/in-array": {}}}]})",
+      nullptr);
+  ASSERT_TRUE(paths.has_value());
+  EXPECT_EQ(*paths, (std::vector<std::string>{"/a"}));
+}
+
+TEST(OpenApiTest, RepeatedKeysAsInAJsonTree) {
+  // The last "paths" wins; a path listed twice is one template.
+  auto paths = ParseOpenApiPaths(
+      R"({"paths": {"/old": {}}, "paths": {"/b": {}, "/a": {}, "/b": {}}})", nullptr);
+  ASSERT_TRUE(paths.has_value());
+  EXPECT_EQ(*paths, (std::vector<std::string>{"/a", "/b"}));
+  std::string error;
+  EXPECT_FALSE(ParseOpenApiPaths(R"({"paths": {"/a": {}}, "paths": "none"})", &error));
+  EXPECT_NE(error.find("not an object"), std::string::npos) << error;
+}
+
+TEST(OpenApiTest, DeepNestingIsNotARecursion) {
+  // 1,000,000 nested arrays inside a path item: parsed iteratively.
+  std::string doc =
+      R"({"paths": {"/a": )" + std::string(1000000, '[') + std::string(1000000, ']') + "}}";
+  auto paths = ParseOpenApiPaths(doc, nullptr);
+  ASSERT_TRUE(paths.has_value());
+  EXPECT_EQ(*paths, (std::vector<std::string>{"/a"}));
 }
 
 }  // namespace

@@ -25,9 +25,14 @@ TEST(PathHeuristicsTest, KeepsWordsLiterally) {
   EXPECT_EQ(HeuristicRoute("/cafe/deadbeef"), "/cafe/deadbeef");  // hex but no digit
   EXPECT_EQ(HeuristicRoute("/ab12"), "/ab12");                    // too short for {hex}
   EXPECT_EQ(HeuristicRoute("/docs/getting-started-guide"), "/docs/getting-started-guide");
-  EXPECT_EQ(HeuristicRoute("/static/app.min.js"), "/static/app.min.js");
-  EXPECT_EQ(HeuristicRoute("/a//b/"), "/a//b/");                        // slashes kept as they are
-  EXPECT_EQ(HeuristicRoute("/search/caf%C3%A9"), "/search/caf%C3%A9");  // not decoded
+  EXPECT_EQ(HeuristicRoute("/a//b/"), "/a//b/");  // slashes kept as they are
+}
+
+TEST(PathHeuristicsTest, EverythingButStaticWordsIsAPlaceholder) {
+  EXPECT_EQ(HeuristicRoute("/static/app.min.js"), "/static/{str}");
+  EXPECT_EQ(HeuristicRoute("/search/caf%C3%A9"), "/search/{str}");  // not decoded
+  EXPECT_EQ(HeuristicRoute("/api/getUser"), "/api/{str}");          // upper case
+  EXPECT_EQ(HeuristicRoute("/h264"), "/{str}");                     // three digits
 }
 
 TEST(PathHeuristicsTest, NonAsciiBytesArePlaceholders) {
@@ -41,7 +46,9 @@ TEST(PathHeuristicsTest, SegmentPlaceholder) {
   EXPECT_EQ(SegmentPlaceholder("0"), "{int}");
   EXPECT_EQ(SegmentPlaceholder("12345678"), "{int}");  // digits win over hex
   EXPECT_EQ(SegmentPlaceholder("1234567a"), "{hex}");
-  EXPECT_EQ(SegmentPlaceholder("1234567g"), "");
+  EXPECT_EQ(SegmentPlaceholder("1234567g"), "{str}");
+  EXPECT_EQ(SegmentPlaceholder("v1"), "");
+  EXPECT_EQ(SegmentPlaceholder("users"), "");
 }
 
 }  // namespace

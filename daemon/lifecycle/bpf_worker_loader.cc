@@ -1,0 +1,53 @@
+#include "daemon/lifecycle/bpf_worker_loader.h"
+
+#include <spdlog/spdlog.h>
+
+namespace perfd {
+
+BpfWorkerLoader::BpfWorkerLoader(HttpProbes& probes, PySampler* sampler, bool request_identity)
+    : probes_(probes), sampler_(sampler) {
+  if (sampler_ && request_identity) identity_ = std::make_unique<IdentityAttacher>(*sampler_);
+}
+
+void BpfWorkerLoader::StartSampling(uint32_t pid, const python::PythonTarget& target,
+                                    bool uses_uvloop) {
+  python::PythonTarget t = target;
+  // uvloop flushes transport writes from its own loop, outside the task
+  // that wrote: a task-root walk at the write syscall finds nothing there.
+  t.proc.root_at_writes = !uses_uvloop;
+  sampler_->AddProcess(pid, t.proc);
+  if (identity_) identity_->Start(pid, t);
+}
+
+void BpfWorkerLoader::UvloopSeen(uint32_t pid) {
+  try {
+    sampler_->SetRootAtWrites(pid, false);
+  } catch (const LoaderError&) {
+    // Not sampled (refused, or its sampling failed to start): nothing to switch.
+  }
+}
+
+void BpfWorkerLoader::StopSampling(uint32_t pid) {
+  sampler_->RemoveProcess(pid);
+  if (identity_) identity_->Forget(pid);
+}
+
+void BpfWorkerLoader::Upkeep(uint64_t scans) {
+  // Stale syscall-argument entries are rare (a missed exit, then the
+  // thread exited): a sweep every ~10 s keeps the per-process stash quota
+  // exact at the cost of one map walk (measured: docs/ARCHITECTURE.md).
+  scans_since_sweep_ += scans;
+  if (scans_since_sweep_ >= kStashSweepEvery) {
+    scans_since_sweep_ = 0;
+    const auto sweep = probes_.ReclaimStash();
+    stash_reclaimed_ += sweep.reclaimed;
+    if (sweep.reclaimed != 0)
+      spdlog::debug("stash sweep: {} of {} entries were of exited threads", sweep.reclaimed,
+                    sweep.entries);
+  }
+  if (!sampler_) return;
+  for (uint32_t pid : sampler_->Processes()) sampler_->SyncThreads(pid);
+  if (identity_) identity_->Recheck();
+}
+
+}  // namespace perfd

@@ -1,0 +1,46 @@
+// The real WorkerLoader: HttpProbes for HTTP tracing, PySampler (and
+// IdentityAttacher) for Python stacks, and the per-scan follow-ups: threads
+// started lazily (anyio), request identity not verifiable before the first
+// context is entered, the stash sweep. Called from one thread (the
+// lifecycle's); counters are read from others.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+
+#include "daemon/lifecycle/worker_loader.h"
+#include "daemon/loader/http_probes.h"
+#include "daemon/loader/py_sampler.h"
+#include "daemon/requests/identity_attacher.h"
+
+namespace perfd {
+
+class BpfWorkerLoader : public WorkerLoader {
+ public:
+  // sampler is null when Python sampling is off. Both must outlive this.
+  BpfWorkerLoader(HttpProbes& probes, PySampler* sampler, bool request_identity);
+
+  void TrackHttp(uint32_t pid) override { probes_.TrackPid(pid); }
+  void UntrackHttp(uint32_t pid) override { probes_.UntrackPid(pid); }
+  bool sampling() const override { return sampler_ != nullptr; }
+  void StartSampling(uint32_t pid, const python::PythonTarget& target, bool uses_uvloop) override;
+  void UvloopSeen(uint32_t pid) override;
+  void StopSampling(uint32_t pid) override;
+  void Upkeep(uint64_t scans) override;
+
+  IdentityAttacher::Counts identity() const {
+    return identity_ ? identity_->counts() : IdentityAttacher::Counts{};
+  }
+  uint64_t stash_reclaimed() const { return stash_reclaimed_; }
+
+ private:
+  HttpProbes& probes_;
+  PySampler* sampler_;
+  std::unique_ptr<IdentityAttacher> identity_;      // with sampler_ only
+  static constexpr uint64_t kStashSweepEvery = 40;  // scans (~10 s at the default interval)
+  uint64_t scans_since_sweep_ = 0;
+  std::atomic<uint64_t> stash_reclaimed_{0};
+};
+
+}  // namespace perfd

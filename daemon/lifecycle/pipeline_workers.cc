@@ -1,0 +1,20 @@
+#include "daemon/lifecycle/pipeline_workers.h"
+
+namespace perfd {
+
+void PipelineWorkers::OnAttached(const Worker& worker, const py_offsets* sampled) {
+  router_.AddWorker(worker);
+  if (fetcher_) fetcher_->Request(worker.service, worker.pid);
+  if (sampled) profiler_.AddProcess(worker.pid, worker.service, *sampled);
+}
+
+void PipelineWorkers::OnDetached(const Worker& worker, uint64_t now_ns) {
+  // Drain what the kernel already queued for it, then close its books:
+  // completed requests are kept, in-flight ones reported as aborted.
+  drain_();
+  tracker_.DropProcess(worker.pid, now_ns);
+  router_.ForgetWorker(worker.pid);
+  profiler_.RemoveProcess(worker.pid, now_ns);
+}
+
+}  // namespace perfd

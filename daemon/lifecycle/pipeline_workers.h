@@ -1,0 +1,41 @@
+// The real WorkerPipeline: the event thread's per-worker state. A new
+// worker joins the request router (pid → service), gets its OpenAPI document
+// fetched and, when sampled, the profiler; a gone one is drained from the
+// ring buffers first, so its last requests still reach its service, then
+// dropped everywhere. Event thread only.
+#pragma once
+
+#include <functional>
+
+#include "daemon/decoders/http/http_tracker.h"
+#include "daemon/lifecycle/worker_pipeline.h"
+#include "daemon/pipeline/openapi_fetcher.h"
+#include "daemon/pipeline/request_router.h"
+#include "daemon/profile/python_profiler.h"
+
+namespace perfd {
+
+class PipelineWorkers : public WorkerPipeline {
+ public:
+  // fetcher is null when OpenAPI fetching is off; drain polls the ring
+  // buffers without waiting. All must outlive this.
+  PipelineWorkers(RequestRouter& router, http::HttpTracker& tracker, PythonProfiler& profiler,
+                  OpenApiFetcher* fetcher, std::function<void()> drain)
+      : router_(router),
+        tracker_(tracker),
+        profiler_(profiler),
+        fetcher_(fetcher),
+        drain_(std::move(drain)) {}
+
+  void OnAttached(const Worker& worker, const py_offsets* sampled) override;
+  void OnDetached(const Worker& worker, uint64_t now_ns) override;
+
+ private:
+  RequestRouter& router_;
+  http::HttpTracker& tracker_;
+  PythonProfiler& profiler_;
+  OpenApiFetcher* fetcher_;
+  std::function<void()> drain_;
+};
+
+}  // namespace perfd
