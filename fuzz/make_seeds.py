@@ -168,10 +168,11 @@ def main():
           [fdp_strings("GET /a HTTP/1.1", "HTTP/1.1 200 OK") + b"\x02\x03\x00\x01" * 8])
     write("http_response", [r.encode() + b"\xff" * 24 + b"\x00" for r in RESPONSES] +
           [b"{\"a\": [1, 2, 3]}" + b"\x05\x01" * 12 + b"\x01"])
-    write("openapi", OPENAPI)
+    write("openapi", [doc.encode() + bytes([n]) for n, doc in enumerate(OPENAPI)])  # max_paths
     write("route_template", [fdp_strings(*t) for t in TEMPLATES])
-    write("route_table", [fdp_strings(*t[:2], *t[:2], *PATHS) + bytes([2, 2, 4])
-                          for t in TEMPLATES[:5]])
+    # From the back: max_routes, min_requests, document, rule count, template count.
+    write("route_table", [fdp_strings(*[x.lstrip("/") for x in t[:2] * 2 + tuple(PATHS)]) +
+                          bytes([2, 2, doc, 1, 4]) for t in TEMPLATES[:5] for doc in (0, 1)])
     write("linetable", linetable_seeds())
     write("code_reader", code_reader_seeds())
     example = open(os.path.join(ROOT, "deploy", "perfd.example.yaml")).read()
