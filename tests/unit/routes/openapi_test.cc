@@ -234,8 +234,8 @@ TEST(OpenApiTest, RepeatedKeysAsInAJsonTree) {
   EXPECT_NE(error.find("not an object"), std::string::npos) << error;
 }
 
-// Found by fuzz/openapi_fuzz.cc (against a JSON tree): an earlier string
-// basePath used to survive a later one that is no string.
+// Fails fuzz/openapi_fuzz.cc's check against a JSON tree: an earlier
+// string basePath used to survive a later one that is no string.
 TEST(OpenApiTest, RepeatedBasePathAsInAJsonTree) {
   for (const char* later : {"1", "null", R"(["/y"])", R"({"b": "/y"})"}) {
     auto paths = ParseOpenApiPaths(R"({"swagger": "2.0", "basePath": "/x", "basePath": )" +
