@@ -8,6 +8,8 @@ set -euo pipefail
 PKGS=(
   # build
   build-essential cmake pkg-config clang llvm clang-format
+  # fuzz targets (fuzz/): libFuzzer and the sanitizer runtimes for clang 14
+  libclang-rt-14-dev
   libbpf-dev bpftool libelf-dev zlib1g-dev
   prometheus-cpp-dev libgrpc++-dev protobuf-compiler-grpc protobuf-compiler libprotobuf-dev
   libspdlog-dev libfmt-dev libcli11-dev libyaml-cpp-dev nlohmann-json3-dev libgtest-dev libgmock-dev

@@ -16,6 +16,7 @@
 #include <set>
 
 #include "daemon/config/config_checks.h"
+#include "daemon/config/yaml_document.h"
 
 namespace perfd {
 namespace {
@@ -68,7 +69,8 @@ void WalkMap(const YAML::Node& node, const std::string& path,
   for (const auto& kv : node) {
     if (!kv.first.IsScalar()) throw ConfigError(Join(path, "?"), "keys must be plain strings");
     const std::string key = kv.first.Scalar();
-    const std::string key_path = Join(path, key);
+    // An empty key would make the error name nothing (": unknown key").
+    const std::string key_path = Join(path, key.empty() ? "\"\"" : key);
     if (!seen.insert(key).second) throw ConfigError(key_path, "duplicate key");
     auto it = handlers.find(key);
     if (it == handlers.end()) {
@@ -323,17 +325,10 @@ void ParseAggregation(const YAML::Node& node, const std::string& path, Config& c
 }
 
 Config ParseNamed(const std::string& yaml_text, const std::string& source) {
-  std::vector<YAML::Node> docs;
-  try {
-    docs = YAML::LoadAll(yaml_text);
-  } catch (const YAML::Exception& e) {
-    throw ConfigError(source, "YAML syntax error at line " + std::to_string(e.mark.line + 1) +
-                                  ", column " + std::to_string(e.mark.column + 1) + ": " + e.msg);
-  }
-  if (docs.size() > 1) throw ConfigError(source, "expected one YAML document, found several");
+  const YAML::Node doc = LoadOneYamlDocument(yaml_text, source);
   Config c;
-  if (docs.empty()) return c;
-  WalkMap(docs[0], "",
+  if (!doc.IsDefined() || doc.IsNull()) return c;
+  WalkMap(doc, "",
           {{"listen",
             [&](const YAML::Node& n, const std::string& p) {
               ParseListen(n, p, c);

@@ -42,6 +42,36 @@ bool IsDnsName(const std::string& host) {
   return !all_numeric;
 }
 
+// Digits from `at` on: how many.
+size_t DigitRun(const std::string& s, size_t at) {
+  size_t n = 0;
+  while (at + n < s.size() && std::isdigit(static_cast<unsigned char>(s[at + n]))) ++n;
+  return n;
+}
+
+// A back-reference ("\12") or repeat count ("{2}", "{2,5}") of more than
+// 9 digits. libstdc++ (GCC 12) reads these into a long without an overflow
+// check (undefined behaviour; 2^64 + 1 becomes 1), so such a regex could
+// compile into something else than what was written. No real count or
+// group number has 10 digits.
+bool HasHugeCount(const std::string& re) {
+  constexpr size_t kMaxDigits = 9;
+  for (size_t i = 0; i < re.size(); ++i) {
+    if (re[i] == '\\') {
+      if (DigitRun(re, i + 1) > kMaxDigits) return true;
+      ++i;  // the escaped character is never special
+    } else if (re[i] == '{') {
+      const size_t lo = DigitRun(re, i + 1);
+      if (lo > kMaxDigits) return true;
+      const size_t comma = i + 1 + lo;
+      if (comma < re.size() && re[comma] == ',' && DigitRun(re, comma + 1) > kMaxDigits) {
+        return true;
+      }
+    }
+  }
+  return false;
+}
+
 }  // namespace
 
 std::string CheckHostPort(const std::string& value) {
@@ -116,6 +146,9 @@ std::string CheckRoutePattern(const std::string& value) {
 
 std::string CheckRegex(const std::string& value) {
   if (value.empty()) return "empty regex";
+  if (HasHugeCount(value)) {
+    return "invalid regex '" + value + "': a back-reference or repeat count over 9 digits";
+  }
   try {
     std::regex re(value, std::regex::ECMAScript);
   } catch (const std::regex_error& e) {

@@ -26,10 +26,12 @@ class PathsCollector : public nlohmann::json_sax<nlohmann::json> {
   bool number_float(number_float_t, const string_t&) override { return Value(); }
   bool binary(binary_t&) override { return Value(); }
   bool string(string_t& s) override {
+    Value();
     if (depth_ == 1 && top_key_ == "basePath") base_path_ = s;
-    return Value();
+    return true;
   }
   bool start_object(std::size_t) override {
+    Value();
     if (depth_ == 0) top_is_object_ = true;
     if (depth_ == 1 && top_key_ == "paths") {
       // A repeated "paths" replaces the earlier one, as in a JSON tree.
@@ -47,7 +49,7 @@ class PathsCollector : public nlohmann::json_sax<nlohmann::json> {
     return true;
   }
   bool start_array(std::size_t) override {
-    if (depth_ == 1 && top_key_ == "paths") paths_is_object_ = false;
+    Value();
     ++depth_;
     return true;
   }
@@ -82,9 +84,13 @@ class PathsCollector : public nlohmann::json_sax<nlohmann::json> {
   uint64_t omitted_ = 0;
 
  private:
-  // A scalar at the top level under "paths" is a "paths" that is no object.
+  // Called as every value starts. A top-level value replaces an earlier one
+  // of the same key, as in a JSON tree: "paths" is an object only if its
+  // last value is (start_object sets it again), and "basePath" only holds a
+  // string if its last value is one (string() sets it again).
   bool Value() {
     if (depth_ == 1 && top_key_ == "paths") paths_is_object_ = false;
+    if (depth_ == 1 && top_key_ == "basePath") base_path_.reset();
     return true;
   }
 

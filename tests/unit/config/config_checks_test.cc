@@ -44,5 +44,18 @@ TEST(ConfigChecksTest, RegexLogLevelSocketGroup) {
   EXPECT_NE(CheckGroupName("a:b"), "");
 }
 
+// Found by fuzz/config_fuzz.cc (UBSan): libstdc++'s regex compiler reads
+// back-reference numbers and repeat counts into a long without an overflow
+// check. 2^64 + 1 wrapped to 1, so these were accepted as "\1" and "{1}".
+TEST(ConfigChecksTest, RegexWithAHugeNumberIsRefused) {
+  EXPECT_NE(CheckRegex("(a)\\18446744073709551617"), "");
+  EXPECT_NE(CheckRegex("a{18446744073709551617}"), "");
+  EXPECT_NE(CheckRegex("a{1,18446744073709551617}"), "");
+  // Numbers that are not counts stay literal text, however long.
+  EXPECT_EQ(CheckRegex("--port 18446744073709551617"), "");
+  EXPECT_EQ(CheckRegex("\\\\18446744073709551617"), "");  // an escaped '\', then digits
+  EXPECT_EQ(CheckRegex("(a)\\1{2,3}"), "");
+}
+
 }  // namespace
 }  // namespace perfd::config_checks

@@ -121,6 +121,13 @@ TEST(ConfigTest, UnknownKeysNameTheirFullPath) {
   ExpectError("log: {lvl: info}\n", "log.lvl", "unknown key");
 }
 
+// Found by fuzz/config_fuzz.cc: an empty key made the error name no key at
+// all (": unknown key").
+TEST(ConfigTest, EmptyKeyIsNamedQuoted) {
+  ExpectError("\"\": 1\n", "\"\"", "unknown key");
+  ExpectError("log: {'': info}\n", "log.\"\"", "unknown key");
+}
+
 TEST(ConfigTest, DuplicateKeyIsAnError) {
   ExpectError("log: {level: info}\nlog: {level: debug}\n", "log", "duplicate key");
   ExpectError("http:\n  response_idle_timeout_ms: 5\n  response_idle_timeout_ms: 6\n",
@@ -299,6 +306,17 @@ TEST(ConfigTest, YamlSyntaxErrorGivesLineAndColumn) {
   ExpectError("listen:\n  metrics: [unclosed\n", "config", "line 3");
   ExpectError("log: {level: info\n", "config", "YAML syntax error at line");
   ExpectError("a: 1\n---\nb: 2\n", "config", "one YAML document");
+}
+
+// Found by fuzz/config_fuzz.cc. yaml-cpp 0.7's LoadAll never returns on a
+// stray ',' where a document starts (jbeder/yaml-cpp#1040, fixed upstream in
+// #1319): it appended a null document per turn until memory ran out, so a
+// typo made perfd eat the machine's memory instead of exiting with code 2.
+TEST(ConfigTest, StrayCommaIsASyntaxErrorNotAHang) {
+  ExpectError(",", "config", "YAML syntax error at line 1, column 1");
+  ExpectError(",a", "config", "YAML syntax error at line 1, column 1");
+  ExpectError("# perfd\n, \nlog: {level: info}\n", "config", "YAML syntax error at line 2");
+  ExpectError("log: {level: info}\n---\n,\n", "config", "YAML syntax error at line 3");
 }
 
 class ConfigFileTest : public ::testing::Test {

@@ -234,6 +234,22 @@ TEST(OpenApiTest, RepeatedKeysAsInAJsonTree) {
   EXPECT_NE(error.find("not an object"), std::string::npos) << error;
 }
 
+// Fails fuzz/openapi_fuzz.cc's check against a JSON tree: an earlier
+// string basePath used to survive a later one that is no string.
+TEST(OpenApiTest, RepeatedBasePathAsInAJsonTree) {
+  for (const char* later : {"1", "null", R"(["/y"])", R"({"b": "/y"})"}) {
+    auto paths = ParseOpenApiPaths(R"({"swagger": "2.0", "basePath": "/x", "basePath": )" +
+                                       std::string(later) + R"(, "paths": {"/a": {}}})",
+                                   nullptr);
+    ASSERT_TRUE(paths.has_value()) << later;
+    EXPECT_EQ(*paths, (std::vector<std::string>{"/a"})) << later;
+  }
+  auto paths = ParseOpenApiPaths(
+      R"({"swagger": "2.0", "basePath": 1, "basePath": "/x", "paths": {"/a": {}}})", nullptr);
+  ASSERT_TRUE(paths.has_value());
+  EXPECT_EQ(*paths, (std::vector<std::string>{"/x/a"}));
+}
+
 TEST(OpenApiTest, DeepNestingIsNotARecursion) {
   // 1,000,000 nested arrays inside a path item: parsed iteratively.
   std::string doc =
