@@ -24,7 +24,7 @@ MAX_SECONDS=${MAX_SECONDS:-0}
 JOBS=${JOBS:-$(nproc)}
 OUT=${OUT:-/tmp/perfd-fuzz}
 BUILD=${PERFD_FUZZ_BUILD_DIR:-build-fuzz}
-ALL=(line_parser http_tracker http_response openapi route_template route_table linetable
+ALL=(line_parser http_tracker http_framing http_response openapi route_template route_table linetable
   code_reader config)
 TARGETS=("$@")
 [ ${#TARGETS[@]} -gt 0 ] || TARGETS=("${ALL[@]}")
