@@ -228,7 +228,11 @@ void ConnStitcher::OnReply(const RespMessage& m) {
     ++(m.push_kind == PushKind::kMessage ? stats_.pubsub_messages : stats_.pushes);
     return;
   }
-  if (m.type == ReplyType::kArray && subscribed_ && m.push_kind == PushKind::kMessage) {
+  // RESP2 messages are arrays. With no command waiting, a message-shaped
+  // array cannot be a reply: the connection subscribed before we attached.
+  if (m.type == ReplyType::kArray && m.push_kind == PushKind::kMessage &&
+      (subscribed_ || queue_.empty())) {
+    subscribed_ = true;
     ++stats_.pubsub_messages;
     return;
   }

@@ -238,5 +238,29 @@ TEST(RedisStitchAttach, MidStreamAttachPairsAfterOneRoundTrip) {
   EXPECT_EQ(st.stats().unpaired_commands, 1u);
 }
 
+TEST(RedisStitchAttach, AttachedToASubscribedConnection) {
+  // Messages arrive before any command: the connection is subscribed, so a
+  // message between PING and its pong is not PING's reply.
+  RecordingSink sink;
+  ConnStitcher st(1, 2, sink, /*from_start=*/false);
+  uint64_t ts = 0;
+  auto feed = [&](Direction d, std::string_view b) {
+    DataEvent ev;
+    ev.dir = d;
+    ev.ts_ns = ++ts;
+    ev.head = b;
+    ev.total = b.size();
+    st.OnEvent(ev);
+  };
+  const std::string msg = "*3\r\n$7\r\nmessage\r\n$1\r\nc\r\n$2\r\nhi\r\n";
+  feed(Direction::kIngress, msg);
+  feed(Direction::kEgress, Cmd({"PING"}));
+  feed(Direction::kIngress, msg);
+  feed(Direction::kIngress, "*2\r\n$4\r\npong\r\n$0\r\n\r\n");
+  ASSERT_EQ(sink.records.size(), 1u);
+  EXPECT_EQ(Describe(sink.records[0], true), "PING array @2-4");
+  EXPECT_EQ(st.stats().pubsub_messages, 2u);
+}
+
 }  // namespace
 }  // namespace perfd::protocols::redis
