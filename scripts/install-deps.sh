@@ -16,6 +16,7 @@ PKGS=(
   # workloads and test peers
   python3 python3-fastapi python3-uvicorn python3-uvloop python3-httptools
   python3-asyncpg python3-psycopg python3-jwt python3-pydantic python3-pytest gunicorn
+  python3-redis  # records the Redis decoder fixtures (tests/unit/redis/record_sessions.py)
   postgresql redis-server wrk prometheus curl procps iproute2
   # reading pprof profiles in tests (go tool pprof)
   golang-go
