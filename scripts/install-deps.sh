@@ -15,6 +15,7 @@ PKGS=(
   python3 python3-fastapi python3-uvicorn python3-uvloop python3-httptools
   python3-asyncpg python3-psycopg python3-jwt python3-pydantic python3-pytest gunicorn
   postgresql redis-server wrk prometheus curl procps iproute2
+  openssl  # self-signed certificate when re-recording tests/unit/pgsql fixtures
   # reading pprof profiles in tests (go tool pprof)
   golang-go
 )

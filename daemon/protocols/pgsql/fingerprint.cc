@@ -330,6 +330,8 @@ StatementFacts Fingerprint(std::string_view text, bool truncated) {
         (i == 0 && IsWord(t[i], "COPY")) ||
         (IsWord(t[i], "TABLE") && i > 0 && IsWord(t[i - 1], "TRUNCATE")))
       f.table = RelationAt(t, i + 1, IsWord(t[i], "INTO") || IsWord(t[i], "COPY"));
+    // A name at the very end of a cut text may itself be cut.
+    if (truncated && !f.table.empty() && i + 2 >= t.size()) f.table.clear();
   }
 
   static constexpr std::string_view kHousekeepingVerbs[] = {

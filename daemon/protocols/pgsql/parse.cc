@@ -1,6 +1,7 @@
 #include "daemon/protocols/pgsql/parse.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cstring>
 
 namespace perfd::pgsql {
@@ -9,10 +10,13 @@ namespace {
 constexpr size_t kMaxName = 64;          // NAMEDATALEN: statement and portal names
 constexpr uint32_t kMaxStartup = 10000;  // the server refuses longer startup packets
 constexpr uint32_t kKiB = 1024, kMiB = 1024 * 1024;
-constexpr uint32_t kHuge = 0x7fffffff;  // rows, COPY data, query text: protocol's own limit
+constexpr uint32_t kHuge = 0x40000000;  // rows, COPY data, query text: the server's 1 GB limit
 
 uint32_t Be32(const uint8_t* p) {
   return (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) | (uint32_t{p[2]} << 8) | p[3];
+}
+uint32_t Be16(std::string_view s, size_t at) {
+  return (uint32_t{static_cast<uint8_t>(s[at])} << 8) | static_cast<uint8_t>(s[at + 1]);
 }
 uint32_t Be32(std::string_view s, size_t at) {
   return Be32(reinterpret_cast<const uint8_t*>(s.data()) + at);
@@ -99,12 +103,79 @@ LenRange BackendRange(char t) {
   }
 }
 
+// Text a driver would send: no control bytes but tab and newlines.
+bool TextByte(char c) {
+  auto u = static_cast<unsigned char>(c);
+  return u >= 0x20 || c == '\t' || c == '\n' || c == '\r';
+}
+
+// How SQL text begins: a keyword, a parenthesis, whitespace or a comment.
+bool SqlStart(char c) {
+  return std::isalpha(static_cast<unsigned char>(c)) ||
+         std::string_view("( \t\r\n-/").find(c) != std::string_view::npos;
+}
+
+// A NUL-terminated name (statement, portal) at b[*pos]; advances past it.
+// True if the name is plausible or runs past the captured bytes.
+bool NameAt(std::string_view b, size_t* pos) {
+  size_t start = *pos;
+  while (*pos < b.size() && b[*pos] != '\0') {
+    if (!TextByte(b[*pos]) || *pos - start >= 64) return false;
+    ++*pos;
+  }
+  ++*pos;
+  return true;
+}
+
 bool StartupCode(uint32_t code) {
   return code == kProtocol3 || code == kSslRequest || code == kGssEncRequest ||
          code == kCancelRequest;
 }
 
 }  // namespace
+
+// The captured start of a bulk message's body looks like one: a false
+// boundary in the middle of a large message would otherwise blind the
+// direction for as many bytes as its bogus length claims.
+bool Framer::PlausibleBody(char type, std::string_view body, uint32_t len) const {
+  body = body.substr(0, std::min<size_t>(body.size(), 128));
+  size_t pos = 0;
+  if (side_ == Side::kFrontend) {
+    switch (type) {
+      case 'Q':
+        if (!body.empty() && !SqlStart(body[0])) return false;
+        for (size_t i = 0; i < body.size(); ++i)
+          if (!TextByte(body[i]) && !(body[i] == '\0' && i + 5 == len)) return false;
+        return true;
+      case 'P':
+        if (!NameAt(body, &pos)) return false;
+        if (pos < body.size() && !SqlStart(body[pos])) return false;
+        for (; pos < body.size() && body[pos] != '\0'; ++pos)
+          if (!TextByte(body[pos])) return false;
+        return true;
+      case 'B':
+        return NameAt(body, &pos) && NameAt(body, &pos) &&
+               (pos + 2 > body.size() || Be16(body, pos) <= len);
+      default:
+        return true;
+    }
+  }
+  if (type == 'D') {  // column count, then the first column's length (-1: NULL)
+    if (body.size() >= 2 && Be16(body, 0) > 1664) return false;
+    if (body.size() >= 6) {
+      uint32_t c = Be32(body, 2);
+      if (c != 0xffffffff && c > len) return false;
+    }
+  }
+  return true;
+}
+
+bool Framer::Bulk(char type) const {
+  // Drivers write whole messages, so on the frontend a message starting a
+  // transfer ends within it; rows and COPY data do span reads.
+  std::string_view bulk = side_ == Side::kFrontend ? "" : "DdV";
+  return bulk.find(type) != std::string_view::npos;
+}
 
 bool Framer::PlausibleHeader(char type, uint32_t len) const {
   LenRange r = side_ == Side::kFrontend ? FrontendRange(type) : BackendRange(type);
@@ -116,6 +187,8 @@ size_t Framer::FindBoundary(const protocols::DataEvent& ev, size_t from) {
   for (size_t k = from; k + 5 <= h.size(); ++k) {
     uint32_t len = Be32(h, k + 1);
     if (!PlausibleHeader(h[k], len)) continue;
+    if (!PlausibleBody(h[k], h.substr(k + 5, std::min<uint64_t>(len - 4, h.size() - k - 5)), len))
+      continue;
     // ReadyForQuery with a valid status is unmistakable.
     if (side_ == Side::kBackend && h[k] == 'Z' && k + 6 <= h.size() &&
         std::string_view("ITE").find(h[k + 5]) != std::string_view::npos)
@@ -127,12 +200,55 @@ size_t Framer::FindBoundary(const protocols::DataEvent& ev, size_t from) {
     }
     // Unconfirmable in the head: accept where transfers usually start or end
     // (drivers write whole messages; a response ends where the read ends).
-    if (next == std::max<uint64_t>(ev.total, h.size()) || k == 0) return k;
+    // Only bulk messages (rows, COPY data, long queries, parameters) may run
+    // past the transfer that starts them: a small message claiming to is
+    // mid-message bytes that look like a header.
+    uint64_t total = std::max<uint64_t>(ev.total, h.size());
+    // CopyData carries anything: it is never trusted unconfirmed.
+    if (h[k] == 'd') continue;
+    if (next == total || (k == 0 && (next <= total || Bulk(h[k])))) return k;
   }
   return h.size();
 }
 
 void Framer::Feed(const protocols::DataEvent& ev, Listener& l) {
+  // The first bytes of a direction, fewer than a startup header: keep them
+  // until the header is whole (a connection seen from its start must not
+  // lose its first message to a short write).
+  if (!ever_synced_ && state_ == State::kUnsynced && at_start_) {
+    // Only bytes that can begin a header are carried: a startup length (< 10000,
+    // so its first two bytes are 0) on the frontend, a typed header on the backend.
+    size_t need = side_ == Side::kFrontend ? 8 : 5;
+    bool header_start =
+        side_ == Side::kBackend ||
+        (ev.head.size() >= 4 ? Be32(ev.head, 0) >= 8 && Be32(ev.head, 0) <= kMaxStartup
+                             : ev.head.find_first_not_of('\0') >= ev.head.size());
+    if (!carry_.empty() || (ev.head.size() == ev.total && ev.total < need && header_start)) {
+      if (ev.head.size() != ev.total) {  // a gap: the carried bytes go first, alone
+        at_start_ = false;
+        std::string carried = std::move(carry_);
+        carry_.clear();
+        protocols::DataEvent first = ev;
+        first.head = carried;
+        first.total = carried.size();
+        if (!carried.empty()) Feed(first, l);
+        Feed(ev, l);
+        return;
+      } else {
+        carry_.append(ev.head);
+        if (carry_.size() < need) return;
+        std::string joined = std::move(carry_);
+        carry_.clear();
+        at_start_ = false;
+        protocols::DataEvent whole = ev;
+        whole.head = joined;
+        whole.total = joined.size();
+        Feed(whole, l);
+        return;
+      }
+    }
+  }
+  at_start_ = false;
   std::string_view head = ev.head;
   const uint64_t captured = head.size();
   const uint64_t total = std::max<uint64_t>(ev.total, captured);
@@ -345,6 +461,8 @@ void Framer::Emit(uint64_t ts, Listener& l) {
   m.length = length_;
   m.body = kept_;
   m.truncated = truncated_;
+  // A SQLSTATE is five characters; a cut one is no SQLSTATE.
+  if (keep_ == Keep::kSqlState && (kept_.size() != 5 || field_ != Field::kDone)) m.body = {};
   m.ts_ns = ts;
   state_ = State::kHeader;
   header_have_ = 0;

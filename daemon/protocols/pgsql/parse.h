@@ -79,6 +79,9 @@ class Framer {
   // offset or head.size() if none.
   size_t FindBoundary(const protocols::DataEvent& ev, size_t from);
   bool PlausibleHeader(char type, uint32_t len) const;
+  bool Bulk(char type) const;
+  bool PlausibleBody(char type, std::string_view body,
+                     uint32_t len) const;  // a message type that may be larger than one transfer
   bool StartHeader(const protocols::DataEvent& ev, Listener& l);  // header complete
   void BeginBody();
   void KeepBytes(std::string_view b);
@@ -92,6 +95,8 @@ class Framer {
   State state_ = State::kUnsynced;
   bool untyped_next_ = false;  // frontend: next message has no type byte
   bool ever_synced_ = false;
+  bool at_start_ = true;  // no byte of this direction seen yet (or only carry_)
+  std::string carry_;     // the first bytes, while fewer than a header
 
   // Current header.
   uint8_t header_[8] = {};

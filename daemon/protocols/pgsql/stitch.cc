@@ -6,14 +6,24 @@ namespace perfd::pgsql {
 namespace {
 
 // The NUL-terminated string at *pos of a kept body (to its end if the NUL
-// was cut); advances *pos past it.
+// was cut); advances *pos past it, beyond body.size() if it was cut.
 std::string_view CString(std::string_view body, size_t* pos) {
-  if (*pos >= body.size()) return {};
+  if (*pos >= body.size()) {
+    *pos = body.size() + 1;  // missing: cut before it
+    return {};
+  }
   size_t nul = body.find('\0', *pos);
   size_t end = nul == std::string_view::npos ? body.size() : nul;
   std::string_view s = body.substr(*pos, end - *pos);
   *pos = end + 1;
   return s;
+}
+
+// Unresolved statements are made per use: compare them by name.
+bool SameStatement(const std::shared_ptr<const ConnStitcher::Statement>& a,
+                   const std::shared_ptr<const ConnStitcher::Statement>& b) {
+  if (a == b) return true;
+  return a && b && a->unresolved && b->unresolved && a->name == b->name;
 }
 
 }  // namespace
@@ -52,6 +62,11 @@ void ConnStitcher::OnLost(Side side, uint64_t ts_ns) {
     // Requests may be missing. A Bind whose Execute was cut off was executed
     // all the same (drivers always send them together).
     if (bind_pending_) InferExecute(ts_ns);
+    // An executemany cut short: the lost bytes may hold more executions.
+    if (!pending_.empty() && pending_.back().kind == Pending::Kind::kExecute &&
+        !pending_.back().sent)
+      pending_.back().open_ended = true;
+    egress_lost_ns_ = ts_ns;
     MarkSent(ts_ns);
     discard_until_sync_ = false;
     return;
@@ -90,6 +105,16 @@ ConnStitcher::StatementPtr ConnStitcher::Lookup(const std::string& name) {
   return st;
 }
 
+ConnStitcher::StatementPtr ConnStitcher::NameNotCaptured() {
+  ++stats_.text_truncated;
+  auto st = std::make_shared<Statement>();
+  st->unresolved = true;
+  st->truncated = true;
+  st->facts.fingerprint = "(statement name not captured)";
+  st->facts.id = FingerprintId(st->facts.fingerprint);
+  return st;
+}
+
 void ConnStitcher::Remember(const StatementPtr& st) {
   auto it = prepared_.find(st->name);
   if (it == prepared_.end() && prepared_.size() >= limits_.max_prepared) {
@@ -121,10 +146,29 @@ void ConnStitcher::InferExecute(uint64_t ts) {
   bind_pending_ = false;
   auto it = portals_.find("");
   if (it == portals_.end()) return;
+  if (!pending_.empty() && pending_.back().kind == Pending::Kind::kExecute &&
+      SameStatement(pending_.back().stmt, it->second)) {
+    // executemany cut short: more executions than we saw, count them from
+    // the responses.
+    pending_.back().open_ended = true;
+    return;
+  }
   Pending p = Pending::Make(Pending::Kind::kExecute, it->second, ts);
   p.sent = true;
   p.open_ended = true;
   Push(std::move(p));
+}
+
+// A BindComplete with no Execute waiting: the Bind/Execute were written in
+// bytes we did not capture, right after the last Parse we saw (psycopg sends
+// Parse/Bind/Describe/Execute/Sync in one write).
+void ConnStitcher::InferLostExecute() {
+  ++stats_.inferred_executes;
+  StatementPtr st = last_parsed_ ? last_parsed_ : Lookup("");
+  Pending p = Pending::Make(Pending::Kind::kExecute, st, egress_lost_ns_);
+  p.sent = true;
+  p.open_ended = true;
+  pending_.push_front(std::move(p));
 }
 
 void ConnStitcher::OnFrontend(const Message& m) {
@@ -163,12 +207,15 @@ void ConnStitcher::OnFrontend(const Message& m) {
       } else {
         Remember(st);
       }
+      last_parsed_ = st;
       Push(Pending::Make(Pending::Kind::kParse, st, m.ts_ns));
       break;
     }
     case 'B': {
       std::string portal(CString(m.body, &pos));
-      StatementPtr st = Lookup(std::string(CString(m.body, &pos)));
+      std::string name(CString(m.body, &pos));
+      // The statement name was cut (a gap): which statement is unknown.
+      StatementPtr st = pos > m.body.size() ? NameNotCaptured() : Lookup(name);
       if (!portal.empty() && portals_.size() >= limits_.max_portals && !portals_.count(portal)) {
         ++stats_.portals_refused;
       } else {
@@ -183,7 +230,7 @@ void ConnStitcher::OnFrontend(const Message& m) {
       auto it = portals_.find(portal);
       StatementPtr st = it != portals_.end() ? it->second : Lookup(portal.empty() ? "" : portal);
       if (!pending_.empty() && pending_.back().kind == Pending::Kind::kExecute &&
-          pending_.back().stmt == st && !pending_.back().open_ended) {
+          SameStatement(pending_.back().stmt, st) && !pending_.back().open_ended) {
         ++pending_.back().executions;  // executemany: one record per statement and Sync
         break;
       }
@@ -249,8 +296,18 @@ void ConnStitcher::OnBackend(const Message& m) {
     }
     return;
   }
-  Pending* front = pending_.empty() ? nullptr : &pending_.front();
   using K = Pending::Kind;
+  // A response that answers a Parse, Bind or Execute while a Sync is the
+  // oldest request: that Sync was answered in bytes we did not see (or was
+  // a false boundary at attach). Drop it so that pairing realigns instead
+  // of staying one request behind.
+  if (std::string_view("12DCIs").find(m.type) != std::string_view::npos) {
+    while (pending_.size() > 1 && pending_.front().kind == K::kSync) {
+      pending_.pop_front();
+      ++stats_.realigned;
+    }
+  }
+  Pending* front = pending_.empty() ? nullptr : &pending_.front();
   switch (m.type) {
     case '1':  // ParseComplete
       if (front != nullptr && front->kind == K::kParse) {
@@ -258,6 +315,9 @@ void ConnStitcher::OnBackend(const Message& m) {
       } else {
         ++stats_.unpaired_responses;
       }
+      break;
+    case '2':  // BindComplete
+      if (egress_lost_ns_ != 0 && (front == nullptr || front->kind == K::kSync)) InferLostExecute();
       break;
     case 'D':  // DataRow: counted, never read
       if (front != nullptr && (front->kind == K::kExecute || front->kind == K::kQuery))
@@ -301,6 +361,8 @@ void ConnStitcher::OnBackend(const Message& m) {
       break;
     }
     case 'Z':  // ReadyForQuery
+      // The server reached a Sync, even one written in bytes we did not see.
+      discard_until_sync_ = false;
       while (!pending_.empty()) {
         Pending p = std::move(pending_.front());
         pending_.pop_front();
@@ -312,11 +374,13 @@ void ConnStitcher::OnBackend(const Message& m) {
         // An Execute whose completion was not seen (lost, or open-ended).
         if (p.kind == K::kExecute) {
           if (p.completed < p.executions && !p.open_ended) p.rows_unknown = true;
+          if (p.open_ended && (p.completed == 0 || responses_lost_)) p.rows_unknown = true;
           if (p.rows_lost && p.data_rows > 0) p.rows_unknown = true;
           Emit(p, m.ts_ns);
         }
       }
       responses_lost_ = false;
+      egress_lost_ns_ = 0;
       break;
     default:
       // ParameterStatus, NoticeResponse, NotificationResponse, BindComplete,
@@ -353,7 +417,9 @@ void ConnStitcher::Emit(const Pending& p, uint64_t end_ns) {
 void ConnStitcher::FlushLost(uint64_t end_ns) {
   for (Pending& p : pending_) {
     if (p.kind != Pending::Kind::kExecute && p.kind != Pending::Kind::kQuery) continue;
-    if (p.kind == Pending::Kind::kExecute && p.completed < p.executions && !p.open_ended)
+    // Completions may have been in the lost bytes: the rows are unknown (and
+    // executions of an open-ended Execute a lower bound).
+    if (p.kind == Pending::Kind::kExecute && (p.completed < p.executions || p.open_ended))
       p.rows_unknown = true;
     if (p.kind == Pending::Kind::kQuery && p.completed == 0) p.rows_unknown = true;
     if (p.rows_lost && p.data_rows > 0) p.rows_unknown = true;

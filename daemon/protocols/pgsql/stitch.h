@@ -42,7 +42,7 @@ class ConnStitcher : private Framer::Listener {
   size_t prepared_count() const { return prepared_.size(); }
   size_t pending_count() const { return pending_.size(); }
 
- private:
+ public:
   // What a statement's text tells, shared by its executions.
   struct Statement {
     std::string name;
@@ -52,6 +52,7 @@ class ConnStitcher : private Framer::Listener {
   };
   using StatementPtr = std::shared_ptr<const Statement>;
 
+ private:
   struct Pending {
     enum class Kind : uint8_t { kQuery, kParse, kExecute, kSync };
     Kind kind = Kind::kSync;
@@ -84,6 +85,7 @@ class ConnStitcher : private Framer::Listener {
 
   StatementPtr MakeStatement(std::string_view name, std::string_view text, bool truncated);
   StatementPtr Lookup(const std::string& name);
+  StatementPtr NameNotCaptured();
   void Remember(const StatementPtr& st);
   void Push(Pending p);
   void MarkSent(uint64_t ts);
@@ -91,6 +93,7 @@ class ConnStitcher : private Framer::Listener {
   void Emit(const Pending& p, uint64_t end_ns);
   void FlushLost(uint64_t end_ns);
   void InferExecute(uint64_t ts);
+  void InferLostExecute();
 
   uint32_t pid_;
   uint64_t conn_id_;
@@ -114,6 +117,8 @@ class ConnStitcher : private Framer::Listener {
   bool bind_pending_ = false;        // a Bind not yet followed by its Execute
   bool responses_lost_ = false;      // response bytes lost since the last ReadyForQuery
   uint64_t last_ingress_ns_ = 0;
+  uint64_t egress_lost_ns_ = 0;  // requests lost at this time, since the last ReadyForQuery
+  StatementPtr last_parsed_;
 };
 
 }  // namespace perfd::pgsql

@@ -72,6 +72,8 @@ struct Stats {
   uint64_t portals_refused = 0;      // named portals beyond max_portals
   uint64_t pending_overflows = 0;    // request queue full: pending requests dropped
   uint64_t unpaired_responses = 0;   // responses with no request waiting (attach, loss)
+  uint64_t realigned = 0;            // stale Syncs dropped to put pairing back in step
+  uint64_t inferred_executes = 0;    // Executes lost in uncaptured bytes, known from BindComplete
   uint64_t skipped_after_error = 0;  // requests the server skipped after an error
   uint64_t unanswered = 0;           // requests still pending at close, dropped
   uint64_t encrypted = 0;            // connections that switched to TLS (not parsed)
