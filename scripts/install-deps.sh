@@ -18,6 +18,7 @@ PKGS=(
   python3-asyncpg python3-psycopg python3-jwt python3-pydantic python3-pytest gunicorn
   python3-redis  # records the Redis decoder fixtures (tests/unit/redis/record_sessions.py)
   postgresql redis-server wrk prometheus curl procps iproute2
+  openssl  # self-signed certificate when re-recording tests/unit/pgsql fixtures
   # reading pprof profiles in tests (go tool pprof)
   golang-go
 )
