@@ -16,6 +16,7 @@
 # input is saved as OUT/<target>-crash-<sha1> (or -timeout-, -oom-, -leak-).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+REPO="$PWD"
 BENCH_NAME=fuzz
 source bench/lib.sh
 

@@ -17,10 +17,6 @@
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-BUILD="${PERFD_BUILD_DIR:-$REPO/build}"
-PERFD="${PERFD_BIN:-$BUILD/daemon/perfd}"
-PERFCTL="${PERFCTL_BIN:-$BUILD/cli/perfctl}"
-PY=/usr/bin/python3.11
 ROUNDS="${ROUNDS:-10}"
 DURATION="${DURATION:-5}"
 CONNECTIONS="${CONNECTIONS:-16}"
@@ -30,8 +26,7 @@ ROUTE="${ROUTE:-/ping}"
 BENCH_NAME=identity
 # shellcheck source=bench/lib.sh
 . "$REPO/bench/lib.sh"
-[ "$(id -u)" -eq 0 ] || die "needs root (perfd uses eBPF)"
-[ -x "$PERFD" ] || die "no perfd at $PERFD (build first, or set PERFD_BUILD_DIR / PERFD_BIN)"
+require_root_and_perfd
 command -v wrk >/dev/null || die "wrk missing (scripts/install-deps.sh installs it)"
 command -v taskset >/dev/null || die "taskset missing (util-linux)"
 

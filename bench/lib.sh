@@ -1,8 +1,20 @@
-# Shell helpers shared by the bench scripts (sourced, not run).
+# Shell helpers shared by the bench scripts (sourced, not run; the script
+# sets REPO and BENCH_NAME first).
+
+# The binaries under test and the interpreter the workloads run on.
+BUILD="${PERFD_BUILD_DIR:-$REPO/build}"
+PERFD="${PERFD_BIN:-$BUILD/daemon/perfd}"
+PERFCTL="${PERFCTL_BIN:-$BUILD/cli/perfctl}"
+PY=/usr/bin/python3.11
 
 die() {
   echo "${BENCH_NAME:-bench}: $*" >&2
   exit 1
+}
+
+require_root_and_perfd() { # every bench loads eBPF through perfd
+  [ "$(id -u)" -eq 0 ] || die "needs root (perfd uses eBPF)"
+  [ -x "$PERFD" ] || die "no perfd at $PERFD (build first, or set PERFD_BUILD_DIR / PERFD_BIN)"
 }
 
 STOP_RC=0

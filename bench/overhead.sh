@@ -12,10 +12,6 @@
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-BUILD="${PERFD_BUILD_DIR:-$REPO/build}"
-PERFD="${PERFD_BIN:-$BUILD/daemon/perfd}"
-PERFCTL="${PERFCTL_BIN:-$BUILD/cli/perfctl}"
-PY=/usr/bin/python3.11
 ROUNDS="${ROUNDS:-5}"
 DURATION="${DURATION:-15}"
 THREADS="${THREADS:-2}"
@@ -24,8 +20,7 @@ CONNECTIONS="${CONNECTIONS:-32}"
 BENCH_NAME=overhead
 # shellcheck source=bench/lib.sh
 . "$REPO/bench/lib.sh"
-[ "$(id -u)" -eq 0 ] || die "needs root (perfd uses eBPF)"
-[ -x "$PERFD" ] || die "no perfd at $PERFD (build first, or set PERFD_BUILD_DIR / PERFD_BIN)"
+require_root_and_perfd
 [ -x "$PERFCTL" ] || die "no perfctl at $PERFCTL"
 command -v wrk >/dev/null || die "wrk missing (scripts/install-deps.sh installs it)"
 

@@ -16,10 +16,6 @@
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-BUILD="${PERFD_BUILD_DIR:-$REPO/build}"
-PERFD="${PERFD_BIN:-$BUILD/daemon/perfd}"
-PERFCTL="${PERFCTL_BIN:-$BUILD/cli/perfctl}"
-PY=/usr/bin/python3.11
 RESTARTS="${RESTARTS:-1000}"
 SERVICES="${SERVICES:-50}"
 METHODS="${METHODS:-9}"
@@ -34,8 +30,7 @@ OPENAPI="${OPENAPI:-false}"
 BENCH_NAME=soak
 # shellcheck source=bench/lib.sh
 . "$REPO/bench/lib.sh"
-[ "$(id -u)" -eq 0 ] || die "needs root (perfd uses eBPF)"
-[ -x "$PERFD" ] || die "no perfd at $PERFD (build first, or set PERFD_BUILD_DIR / PERFD_BIN)"
+require_root_and_perfd
 [ -x "$PERFCTL" ] || die "no perfctl at $PERFCTL"
 command -v bpftool >/dev/null || die "bpftool missing (scripts/install-deps.sh installs it)"
 

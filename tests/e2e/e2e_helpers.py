@@ -7,6 +7,7 @@ stdout+stderr go to a log file that conftest prints when a test fails.
 import http.client
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -236,3 +237,24 @@ def format_routes(routes: Dict[Tuple[str, str], dict]) -> str:
                      f"aborted={r['aborted']} p50={r['p50']:.4f} p99={r['p99']:.4f} "
                      f"max={r['max']:.4f} in_flight={r['in_flight']} codes={r['status_codes']}")
     return "\n".join(lines) or "  <no routes>"
+
+
+def prom_samples(text: str) -> List[Tuple[str, Dict[str, str], float]]:
+    """[(name, {label: value}, float)] of the sample lines of the Prometheus text
+    format (comments skipped; label values keep their escapes)."""
+    out = []
+    for line in text.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        m = re.match(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?\s+(\S+)', line)
+        if not m:
+            continue
+        labels = dict(re.findall(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"', m.group(2) or ""))
+        out.append((m.group(1), labels, float(m.group(3))))
+    return out
+
+
+def metric_sum(text: str, name: str, **labels: str) -> float:
+    """Sum of the samples of `name` whose labels include `labels` (0 if none)."""
+    return sum(v for n, got, v in prom_samples(text)
+               if n == name and all(got.get(k) == want for k, want in labels.items()))

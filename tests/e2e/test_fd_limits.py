@@ -3,11 +3,10 @@ service, perfd run under a 1024-fd limit. perfd must stay up, keep the normal
 service's counts exact, and count the threads it left unsampled."""
 import os
 import re
-import time
 
 import pytest
 
-from e2e_helpers import request, unique, wait_until
+from e2e_helpers import metric_sum, request, unique, wait_until
 
 NORMAL = unique("e2e-fd-normal")
 THREADED = unique("e2e-fd-threads")
@@ -18,19 +17,6 @@ MAX_THREADS_PER_WORKER = 256  # the default of python.max_threads_per_worker
 @pytest.fixture(scope="module")
 def perfd_wrapper():
     return ["prlimit", "--nofile=1024:1024"]
-
-
-def metric(perfd, name: str, **labels) -> float:
-    """Sum of the samples of `name` whose labels include `labels` (0 if none)."""
-    total = 0.0
-    for line in perfd.metrics_text().splitlines():
-        m = re.match(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?\s+(\S+)', line)
-        if not m or m.group(1) != name:
-            continue
-        got = dict(re.findall(r'([a-zA-Z_][a-zA-Z0-9_]*)="([^"]*)"', m.group(2) or ""))
-        if all(got.get(k) == v for k, v in labels.items()):
-            total += float(m.group(3))
-    return total
 
 
 def thread_count(pid: int) -> int:
@@ -55,16 +41,16 @@ def test_thread_heavy_worker_under_low_fd_limit(perfd, launch):
 
     def capped():
         perfd.check_alive()
-        return metric(perfd, "perfd_python_threads_over_cap_total", cap="per_worker") >= want_over
+        return metric_sum(perfd.metrics_text(), "perfd_python_threads_over_cap_total", cap="per_worker") >= want_over
     wait_until(capped, 20, f"perfd to count >= {want_over} threads over the per-worker cap", 0.2)
-    sampled = metric(perfd, "perfd_python_sampled_threads")
+    sampled = metric_sum(perfd.metrics_text(), "perfd_python_sampled_threads")
     # The gauge counts every tracked worker on the host: the capped one, the
     # normal one, and any other uvicorn running here (a shared test machine).
     others = sum(thread_count(pid) for svc, pids in perfd.services().items()
                  if svc != THREADED for pid in pids)
     assert sampled <= MAX_THREADS_PER_WORKER + others + 16, (sampled, others)
     # 2,000 threads blocked in read(): the process hit its syscall-argument quota.
-    wait_until(lambda: metric(perfd, "perfd_args_quota_refused_total") > 0, 10,
+    wait_until(lambda: metric_sum(perfd.metrics_text(), "perfd_args_quota_refused_total") > 0, 10,
                "perfd_args_quota_refused_total > 0", 0.2)
 
     # The normal service is still traced exactly, its worker never dropped.

@@ -19,17 +19,15 @@ through the mapped inode (counted in perfd_python_interpreter_opens_total),
 and perfd exits 0 on SIGTERM.
 """
 import os
-import re
 import shutil
 import signal
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import List, Optional
 
 import pytest
 
 from conftest import DISCOVERY_TIMEOUT, Perfd, route_of
-from e2e_helpers import (APPS_DIR, PY, REPO_ROOT, Proc, format_routes, free_port, one_shot,
-                         unique, wait_until)
+from e2e_helpers import (APPS_DIR, PY, REPO_ROOT, Proc, format_routes, free_port, metric_sum, one_shot, unique, wait_until)
 
 REQUESTS = 40
 
@@ -109,14 +107,6 @@ class HostileWorker:
         self.proc.stop(signal.SIGTERM, timeout=15)
 
 
-def metric_values(text: str, name: str) -> Dict[str, float]:
-    """{label set: value} of one metric family in Prometheus text format."""
-    out = {}
-    for m in re.finditer(rf"^{name}\{{([^}}]*)\}} (\S+)$", text, re.M):
-        out[m.group(1)] = float(m.group(2))
-    return out
-
-
 @pytest.mark.parametrize("replacement", ["fifo", "symlink"])
 def test_replaced_interpreter_is_read_through_map_files(bins, module_dir, launch_fn, replacement):
     kinds = ["exe"] + (["libpython"] if pyenv_311() else [])
@@ -150,8 +140,9 @@ def test_replaced_interpreter_is_read_through_map_files(bins, module_dir, launch
             wait_until(all_sampled, DISCOVERY_TIMEOUT, "perfd to sample every hostile worker")
         except TimeoutError as exc:
             raise AssertionError(f"{exc}; perfd log:\n{perfd.proc.tail(40)}") from None
-        opens = metric_values(perfd.metrics_text(), "perfd_python_interpreter_opens_total")
-        assert opens.get('result="map_files"', 0) >= len(hostile), opens
+        text = perfd.metrics_text()
+        opens = metric_sum(text, "perfd_python_interpreter_opens_total", result="map_files")
+        assert opens >= len(hostile), text
     finally:
         if perfd is not None:
             rc = perfd.stop()

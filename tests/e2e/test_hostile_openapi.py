@@ -7,12 +7,11 @@ bound, and count every refusal.
 The hostile app (apps/hostile_openapi_app.py) is one raw ASGI app run as one
 service per variant: perfd fetches one path (routes.openapi_path) per service.
 """
-import re
 import time
 
 import pytest
 
-from e2e_helpers import request, unique, wait_until
+from e2e_helpers import metric_sum, request, unique, wait_until
 
 NORMAL = unique("e2e-openapi-normal")
 SILENT = unique("e2e-openapi-silent")
@@ -44,19 +43,6 @@ def perfd_config():
     # Python sampling off: perfd sees every uvicorn on the host, and the memory
     # of sampling other runs' workers would blur what the fetches cost.
     return {"routes": {"openapi_timeout_ms": FETCH_TIMEOUT_MS}, "python": {"sampling": False}}
-
-
-def metric(perfd, name: str, **labels) -> float:
-    """Sum of the samples of `name` whose labels include `labels` (0 if none)."""
-    total = 0.0
-    for line in perfd.metrics_text().splitlines():
-        m = re.match(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?\s+(\S+)', line)
-        if not m or m.group(1) != name:
-            continue
-        got = dict(re.findall(r'([a-zA-Z_][a-zA-Z0-9_]*)="([^"]*)"', m.group(2) or ""))
-        if all(got.get(k) == v for k, v in labels.items()):
-            total += float(m.group(3))
-    return total
 
 
 def status_kib(pid: int, field: str) -> int:
@@ -93,7 +79,7 @@ def test_silent_listener_does_not_starve_other_services(perfd, launch):
     exact_count(perfd, normal, "/items/7", "/items/{item_id}", 50)
 
     # The silent listeners' fetch ran into its deadline, counted and retried.
-    wait_until(lambda: metric(perfd, "perfd_openapi_fetches_total", result="timed_out") >= 1,
+    wait_until(lambda: metric_sum(perfd.metrics_text(), "perfd_openapi_fetches_total", result="timed_out") >= 1,
                3 * FETCH_TIMEOUT_MS / 1000 + 10, "a timed_out fetch to be counted", 0.2)
     perfd.check_alive()
 
@@ -124,13 +110,13 @@ def fetch_growth_kib(perfd, app, fetched) -> int:
 
 
 def test_hostile_documents_are_refused_and_counted(perfd, launch):
-    fetches = lambda result: metric(perfd, "perfd_openapi_fetches_total", result=result)
+    fetches = lambda result: metric_sum(perfd.metrics_text(), "perfd_openapi_fetches_total", result=result)
 
     # One at a time, each measured from its own start (clear_refs): perfd also
     # traces every other uvicorn on this host, whose cost is not the fetch's.
     million = launch("hostile_openapi_app:app", HOSTILE["million_paths"],
                      env={"HOSTILE_VARIANT": "million_paths", "HOSTILE_GATED": "1"})
-    refused = lambda: metric(perfd, "perfd_route_templates_refused_total",
+    refused = lambda: metric_sum(perfd.metrics_text(), "perfd_route_templates_refused_total",
                              service_name=HOSTILE["million_paths"], reason="too_many")
     million_kib = fetch_growth_kib(perfd, million, lambda: refused() >= 1)
     # Exactly the paths past the cap are refused (each counted once).

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import DISCOVERY_TIMEOUT, route_of
+from conftest import route_of
 from e2e_helpers import (APPS_DIR, PY, REPO_ROOT, Proc, cmdline, format_routes, free_port,
                          one_shot, unique, wait_until)
 

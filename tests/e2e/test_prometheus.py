@@ -1,33 +1,17 @@
 """h) a real Prometheus scrapes perfd's /metrics; its query API sees exact counts."""
-import re
 import time
 
 import pytest
 
-from e2e_helpers import one_shot, request, unique
+from e2e_helpers import one_shot, prom_samples, request, unique
 
 SERVICE = unique("e2e-prom")
 METRIC = "http_server_request_duration_seconds"
 
 
-def parse_prom_text(text: str):
-    """[(name, {label: value}, float)] from the Prometheus text format (no escapes needed
-    for the label values this suite uses)."""
-    out = []
-    for line in text.splitlines():
-        if not line or line.startswith("#"):
-            continue
-        m = re.match(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?\s+(\S+)', line)
-        if not m:
-            continue
-        labels = dict(re.findall(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"', m.group(2) or ""))
-        out.append((m.group(1), labels, float(m.group(3))))
-    return out
-
-
 def local_count(perfd, **want) -> float:
     total = 0.0
-    for name, labels, value in parse_prom_text(perfd.metrics_text()):
+    for name, labels, value in prom_samples(perfd.metrics_text()):
         if name == f"{METRIC}_count" and all(labels.get(k) == v for k, v in want.items()):
             total += value
     return total

@@ -13,7 +13,7 @@ import time
 import pytest
 
 from conftest import route_of
-from e2e_helpers import format_routes, request, unique
+from e2e_helpers import format_routes, metric_sum, request, unique
 
 SERVICE = unique("e2e-queue")
 BLOCK_CLIENTS = 4
@@ -26,15 +26,6 @@ def app(launch, perfd):
     app = launch("queue_app:app", SERVICE)
     perfd.warm_up(app)
     return app
-
-
-def metric_sum(text, name, **labels):
-    """Sum of the samples of `name` whose labels include `labels`."""
-    total = 0.0
-    for line in text.splitlines():
-        if line.startswith(name + "{") and all(f'{k}="{v}"' in line for k, v in labels.items()):
-            total += float(line.rsplit(" ", 1)[1])
-    return total
 
 
 def quantile(values, q):

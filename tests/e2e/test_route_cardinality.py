@@ -8,7 +8,6 @@ names, phone numbers) never reach /metrics or perfctl output.
 """
 import json
 import random
-import re
 import string
 import threading
 from typing import List
@@ -16,7 +15,7 @@ from typing import List
 import pytest
 
 from conftest import route_of
-from e2e_helpers import format_routes, request, unique, wait_until
+from e2e_helpers import format_routes, metric_sum, prom_samples, request, unique, wait_until
 
 SERVICE = unique("e2e-card")
 NOAPI_SERVICE = unique("e2e-card-noapi")
@@ -24,24 +23,8 @@ N_NOISE = 500
 N_CLIENTS = 10
 
 
-def samples(text: str):
-    """(name, {label: value}, value) per sample line of the Prometheus text format."""
-    for line in text.splitlines():
-        m = re.match(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?\s+(\S+)', line)
-        if m:
-            labels = dict(re.findall(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"',
-                                     m.group(2) or ""))
-            yield m.group(1), labels, float(m.group(3))
-
-
 def label_sets(text: str):
-    return [labels for _, labels, _ in samples(text)]
-
-
-def metric(text: str, name: str, **labels) -> float:
-    """Sum of the samples of `name` whose labels include `labels` (0 if none)."""
-    return sum(v for n, got, v in samples(text)
-               if n == name and all(got.get(k) == want for k, want in labels.items()))
+    return [labels for _, labels, _ in prom_samples(text)]
 
 
 def noise_paths(n: int) -> List[str]:
@@ -119,11 +102,11 @@ def test_scanner_404s_then_real_routes_with_openapi(perfd, app):
 
     text = perfd.metrics_text()
     labels = {"service_name": SERVICE, "http_request_method": "GET"}
-    assert metric(text, "http_server_request_duration_seconds_count", http_route="unmatched",
+    assert metric_sum(text, "http_server_request_duration_seconds_count", http_route="unmatched",
                   **labels) == N_NOISE
-    assert metric(text, "http_server_request_duration_seconds_count",
+    assert metric_sum(text, "http_server_request_duration_seconds_count",
                   http_route="/items/{item_id}", **labels) == n_items
-    assert metric(text, "perfd_route_folded_total", service_name=SERVICE,
+    assert metric_sum(text, "perfd_route_folded_total", service_name=SERVICE,
                   reason="unmatched") == N_NOISE
     exported = {labels["http_route"] for labels in label_sets(text)
                 if labels.get("service_name") == SERVICE and "http_route" in labels
