@@ -152,15 +152,22 @@ static __always_inline __u64 perfd_frame_load64(const struct perfd_frame_win *wi
   ((__u32)(a) | ((__u32)(b) << 8) | ((__u32)(c) << 16) | ((__u32)(d) << 24))
 
 /* Request lines start with a method, status lines with "HTTP/". */
-static __always_inline int perfd_frame_is_start(const struct perfd_frame_ctx *c,
-                                                const struct perfd_frame_win *win, __u32 i) {
-  __u32 w = perfd_frame_word32(win, i);
-  if (c->write) return w == PERFD_W4('H', 'T', 'T', 'P') && perfd_frame_at(win, i + 4) == '/';
+/* The first 4 bytes (little-endian word) of a request line: a method. The
+ * kernel's adoption of pre-existing connections uses it too. */
+static __always_inline int perfd_is_method_word(__u32 w) {
   return w == PERFD_W4('G', 'E', 'T', ' ') || w == PERFD_W4('P', 'O', 'S', 'T') ||
          w == PERFD_W4('P', 'U', 'T', ' ') || w == PERFD_W4('D', 'E', 'L', 'E') ||
          w == PERFD_W4('P', 'A', 'T', 'C') || w == PERFD_W4('H', 'E', 'A', 'D') ||
          w == PERFD_W4('O', 'P', 'T', 'I') || w == PERFD_W4('C', 'O', 'N', 'N') ||
          w == PERFD_W4('T', 'R', 'A', 'C');
+}
+
+/* Request lines start with a method, status lines with "HTTP/". */
+static __always_inline int perfd_frame_is_start(const struct perfd_frame_ctx *c,
+                                                const struct perfd_frame_win *win, __u32 i) {
+  __u32 w = perfd_frame_word32(win, i);
+  if (c->write) return w == PERFD_W4('H', 'T', 'T', 'P') && perfd_frame_at(win, i + 4) == '/';
+  return perfd_is_method_word(w);
 }
 
 static __always_inline void perfd_frame_lose(struct perfd_frame_ctx *c) {
@@ -460,8 +467,11 @@ static __always_inline int perfd_frame_waits_for_lf(__u8 mode) {
          mode == PERFD_FM_TRAILER_LINE || mode == PERFD_FM_CHUNK_EXT;
 }
 
-static __always_inline __u64 perfd_frame_has_lf(__u64 v) {
-  __u64 x = v ^ 0x0a0a0a0a0a0a0a0aull;
+/* Word-at-a-time byte search: the high bit of each byte of v that may equal
+ * b. No false negatives; bytes above a true match may be false positives.
+ * Shared with the line cutting in http_trace.bpf.c. */
+static __always_inline __u64 perfd_has_byte(__u64 v, __u8 b) {
+  __u64 x = v ^ (0x0101010101010101ull * b);
   return (x - 0x0101010101010101ull) & ~x & 0x8080808080808080ull;
 }
 
@@ -481,7 +491,7 @@ static __always_inline long perfd_frame_word(__u32 w, struct perfd_frame_ctx *c,
   __u64 v = perfd_frame_load64(win, base);
   /* High bit of each byte that may be LF (no false negatives; a false
    * positive only costs a step). Bytes past n are never stepped. */
-  __u64 lf = perfd_frame_has_lf(v);
+  __u64 lf = perfd_has_byte(v, '\n');
   if (perfd_frame_waits_for_lf(c->mode) && !lf) return 0;
   for (__u32 j = 0; j < 8; j++) {
     __u32 i = base + j;

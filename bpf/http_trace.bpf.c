@@ -279,20 +279,11 @@ int enter_accept4(struct trace_event_raw_sys_enter *ctx) {
 
 /* ---- helpers for syscall exit ------------------------------------------ */
 
-/* Request lines start with a method, status lines with "HTTP". Four bytes
- * decide; user space validates the whole line. */
-static __always_inline bool is_line_start(const char *p) {
-  __u32 w = (__u8)p[0] | ((__u8)p[1] << 8) | ((__u8)p[2] << 16) | ((__u32)(__u8)p[3] << 24);
-#define W(a, b, c, d) ((__u32)(a) | ((__u32)(b) << 8) | ((__u32)(c) << 16) | ((__u32)(d) << 24))
-  return w == W('G', 'E', 'T', ' ') || w == W('P', 'O', 'S', 'T') || w == W('P', 'U', 'T', ' ') ||
-         w == W('D', 'E', 'L', 'E') || w == W('P', 'A', 'T', 'C') || w == W('H', 'E', 'A', 'D') ||
-         w == W('O', 'P', 'T', 'I') || w == W('C', 'O', 'N', 'N') || w == W('T', 'R', 'A', 'C') ||
-         w == W('H', 'T', 'T', 'P');
-#undef W
-}
-
+/* A request line starts at p (four bytes decide; user space validates the
+ * whole line). */
 static __always_inline bool is_request_start(const char *p) {
-  return is_line_start(p) && !(p[0] == 'H' && p[1] == 'T');
+  return perfd_is_method_word((__u32)(__u8)p[0] | ((__u32)(__u8)p[1] << 8) |
+                              ((__u32)(__u8)p[2] << 16) | ((__u32)(__u8)p[3] << 24));
 }
 
 /* The current task's struct sock behind fd; 0 if fd is not a socket (or,
@@ -403,12 +394,6 @@ static long frame_word_cb(__u32 w, void *data) {
   return perfd_frame_word(w, &sc->frame, (const struct perfd_frame_win *)sc->buf);
 }
 
-/* Word-at-a-time byte search: non-zero iff some byte of v equals b. */
-static __always_inline __u64 has_byte(__u64 v, __u8 b) {
-  __u64 x = v ^ (0x0101010101010101ull * b);
-  return (x - 0x0101010101010101ull) & ~x & 0x8080808080808080ull;
-}
-
 struct cut_ctx {
   const char *line;
   __u32 len; /* in: bytes available (<= PERFD_LINE_MAX); out: cut position */
@@ -423,7 +408,9 @@ static long cut_word(__u32 w, void *data) {
   __u32 base = (w & (PERFD_LINE_MAX / 8 - 1)) * 8;
   if (base >= c->len) return 1;
   __u64 v = *(__u64 *)&c->line[base];
-  if (!(has_byte(v, '?') | has_byte(v, '#') | has_byte(v, '\r') | has_byte(v, '\n'))) return 0;
+  if (!(perfd_has_byte(v, '?') | perfd_has_byte(v, '#') | perfd_has_byte(v, '\r') |
+        perfd_has_byte(v, '\n')))
+    return 0;
 #pragma unroll
   for (__u32 j = 0; j < 8; j++) {
     char ch = c->line[base + j];

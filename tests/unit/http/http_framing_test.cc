@@ -33,7 +33,6 @@ class Framer {
     losses_ += perfd_frame_end(&c, &fc_, scan, bytes.size());
     if (scan)
       for (int k = 0; k < c.nlines; ++k) out.push_back(pos + c.line_off[k]);
-    dropped_ += c.lines_dropped;
     pos += bytes.size();
     return out;
   }
@@ -51,7 +50,6 @@ class Framer {
   perfd_frame_conn fc_{};
   uint64_t rpos_ = 0, wpos_ = 0;
   int losses_ = 0;
-  int dropped_ = 0;
 };
 
 using Offs = std::vector<uint64_t>;
