@@ -1,0 +1,30 @@
+// Receives decoded database calls once they are joined to requests. The
+// join (daemon/pipeline) calls it on the event thread, single-threaded.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "daemon/db/db_call.h"
+
+namespace perfd::db {
+
+class DbObserver {
+ public:
+  virtual ~DbObserver() = default;
+  // Every completed HTTP request of a traced worker (also those with no
+  // call: 0 queries per request counts), with the calls its tasks issued in
+  // the order they were sent. route is the template ("/users/{id}").
+  virtual void OnRequestCalls(const std::string& service, const std::string& method,
+                              const std::string& route, uint64_t req_start_ns, uint64_t req_end_ns,
+                              const std::vector<DbCall>& calls) = 0;
+  // A call no request claimed (startup, background task, pool housekeeping
+  // between requests, or a worker without request identity).
+  virtual void OnUnjoinedCall(const std::string& service, const DbCall& call) = 0;
+  // A client connection negotiated TLS: counted, never parsed. system is
+  // "postgresql", "redis" or "unknown".
+  virtual void OnEncryptedConnection(const std::string& service, const std::string& system) = 0;
+};
+
+}  // namespace perfd::db
