@@ -12,6 +12,7 @@
 #include "daemon/aggregator/aggregator.h"
 #include "daemon/api/grpc_server.h"
 #include "daemon/api/grpc_service.h"
+#include "daemon/client_self_stats.h"
 #include "daemon/decoders/http/http_tracker.h"
 #include "daemon/exporters/cardinality_stats.h"
 #include "daemon/exporters/http_metrics.h"
@@ -24,6 +25,7 @@
 #include "daemon/loader/http_probes.h"
 #include "daemon/loader/py_sampler.h"
 #include "daemon/pipeline/aggregator_observer.h"
+#include "daemon/pipeline/db_request_join.h"
 #include "daemon/pipeline/openapi_fetcher.h"
 #include "daemon/pipeline/request_router.h"
 #include "daemon/profile/python_profiler.h"
@@ -197,6 +199,7 @@ int RunDaemon(const Config& config, const std::atomic<bool>& stop) {
       py.procs_fd = sampler->py_procs_fd();
       py.ctx_conns_fd = sampler->py_ctx_conns_fd();
       py.deliveries_fd = sampler->py_deliveries_fd();
+      py.owners_fd = sampler->py_owners_fd();
     }
     probes = HttpProbes::Open(py);
   } catch (const LoaderError& e) {
@@ -238,6 +241,14 @@ int RunDaemon(const Config& config, const std::atomic<bool>& stop) {
   // Request intervals matter to the profiler only when samples can come.
   if (sampler) router.AddObserver(&profiler);
   http::HttpTracker tracker(router, uint64_t(config.response_idle_timeout_ms) * 1000000ull);
+  // Client connections (databases, caches): decoded, joined to requests.
+  DbRequestJoin db_join(router);
+  router.AddObserver(&db_join);
+  protocols::ClientTracker client_tracker(db_join);
+  probes->SetClientHandler(
+      [&client_tracker](const perfd_http_event_header& h, std::string_view data) {
+        client_tracker.OnEvent(h, data);
+      });
 
   std::unique_ptr<prometheus::Exposer> exposer;
   try {
@@ -272,6 +283,10 @@ int RunDaemon(const Config& config, const std::atomic<bool>& stop) {
   PipelineWorkers pipeline(router, tracker, profiler, config.openapi ? &fetcher : nullptr, [&] {
     probes->Poll(0, on_event);
     if (sampler) sampler->Poll(0, on_sample);
+  });
+  pipeline.AlsoDrop([&](uint32_t pid) {
+    client_tracker.DropProcess(pid);
+    db_join.DropProcess(pid);
   });
   WorkerLifecycle lifecycle(loader, pipeline);
   const bool sampling = sampler != nullptr;
@@ -313,12 +328,15 @@ int RunDaemon(const Config& config, const std::atomic<bool>& stop) {
     }
     if (now - last_stats > 1000000000ull) {
       aggregator.EvictIdle(now);
+      client_tracker.FlushIdle(now);
       http_metrics.EvictIdle(now);
       profiler.EvictIdle(now, idle_ns);
       auto samples =
           CollectSelfStats(*probes, tracker, router, fetcher, lifecycle, loader, discovery);
       AddPythonStats(sampler.get(), profiler, lifecycle, loader, &samples);
       AddCardinalityStats(aggregator.Stats(), http_metrics.stats(), &samples);
+      AddClientStats(probes->Counters(), client_tracker, db_join, probes->client_events_dropped(),
+                     &samples);
       self_metrics->Publish(std::move(samples));
       last_stats = now;
     }
