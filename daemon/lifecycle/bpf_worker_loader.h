@@ -21,7 +21,10 @@ class BpfWorkerLoader : public WorkerLoader {
   // sampler is null when Python sampling is off. Both must outlive this.
   BpfWorkerLoader(HttpProbes& probes, PySampler* sampler, bool request_identity);
 
-  void TrackHttp(uint32_t pid) override { probes_.TrackPid(pid); }
+  void TrackHttp(uint32_t pid) override {
+    probes_.TrackPid(pid);
+    probes_.SeedClientConnections(pid);
+  }
   void UntrackHttp(uint32_t pid) override { probes_.UntrackPid(pid); }
   bool sampling() const override { return sampler_ != nullptr; }
   void StartSampling(uint32_t pid, const python::PythonTarget& target, bool uses_uvloop) override;

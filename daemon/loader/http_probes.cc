@@ -5,12 +5,14 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
 
+#include "daemon/loader/client_seed.h"
 #include "daemon/loader/percpu_counters.h"
 #include "http_trace.skel.h"
 
@@ -71,6 +73,27 @@ void HttpProbes::TrackPid(uint32_t tgid) {
                            BPF_ANY))
     throw LoaderError("tracked_pids update for pid " + std::to_string(tgid) +
                       " failed: " + Errno(errno));
+}
+
+size_t HttpProbes::SeedClientConnections(uint32_t tgid) {
+  size_t added = 0;
+  struct timespec now {};
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  // conn_ids are kernel timestamps elsewhere: one from the same clock, made
+  // unique per connection, cannot collide with a live one of this process.
+  uint64_t conn_id = uint64_t(now.tv_sec) * 1000000000ull + uint64_t(now.tv_nsec);
+  for (const SeedConn& c : FindClientConnections(tgid)) {
+    perfd_conn_key key{tgid, c.fd};
+    perfd_conn_info info{};
+    info.conn_id = conn_id++;
+    info.role = PERFD_ROLE_CLIENT;
+    info.mid_stream = 1;
+    info.peer_port = c.peer_port;
+    if (bpf_map__update_elem(skel_->maps.conns, &key, sizeof(key), &info, sizeof(info),
+                             BPF_NOEXIST) == 0)
+      ++added;
+  }
+  return added;
 }
 
 void HttpProbes::UntrackPid(uint32_t tgid) {

@@ -58,6 +58,11 @@ class HttpProbes {
   // Also forgets the process's connections and syscall-argument entries
   // (and its stash quota), so a reused pid starts clean.
   void UntrackPid(uint32_t tgid);
+  // Registers the client TCP connections the process has open now
+  // (client_seed.h) as mid-stream client connections; ones the kernel
+  // tracks already are left alone. Call after TrackPid, so a connection
+  // opened meanwhile is seen by its connect(). Returns how many it added.
+  size_t SeedClientConnections(uint32_t tgid);
 
   // Syscall-argument entries (`stashed`) of threads that no longer exist
   // are deleted and their process's quota slots released. Such entries are

@@ -578,5 +578,62 @@ TEST_F(HttpProbesTest, SweepReclaimsEntriesOfExitedThreads) {
   EXPECT_EQ(probes_->ReclaimStash().reclaimed, 0u);  // nothing left to reclaim
 }
 
+// Client connections: a connect() is tracked; a PostgreSQL opening makes
+// the connection's bytes (first PERFD_DATA_MAX of each transfer, across
+// iovecs) leave the kernel; an outbound HTTP request is untracked at its
+// first write and none of its bytes leave.
+TEST_F(HttpProbesTest, ClientConnectionsClassifiedAtTheFirstWrite) {
+  struct ClientEvent {
+    perfd_http_event_header h;
+    std::string data;
+  };
+  std::vector<ClientEvent> client;
+  probes_->SetClientHandler([&](const perfd_http_event_header& h, std::string_view d) {
+    if (h.tgid == static_cast<uint32_t>(getpid())) client.push_back({h, std::string(d)});
+  });
+  auto [pg_c, pg_s] = TcpPair();
+  auto [http_c, http_s] = TcpPair();
+  // SSLRequest, then a startup message split over two iovecs.
+  const std::string ssl("\x00\x00\x00\x08\x04\xd2\x16\x2f", 8);
+  SendAll(pg_c, ssl);
+  std::string startup("\x00\x00\x00\x15\x00\x03\x00\x00user\0postgres\0\0", 21);
+  iovec iov[2] = {{startup.data(), 10}, {startup.data() + 10, startup.size() - 10}};
+  ASSERT_EQ(writev(pg_c, iov, 2), (ssize_t)startup.size());
+  std::string big(3000, 'x');
+  SendAll(pg_s, big);
+  char buf[4096];
+  size_t got = 0;
+  while (got < big.size()) {
+    ssize_t n = read(pg_c, buf, sizeof(buf));
+    ASSERT_GT(n, 0);
+    got += n;
+  }
+  SendAll(http_c, "POST /charge HTTP/1.1\r\nAuthorization: Bearer SECRET\r\n\r\n");
+  SendAll(http_c, "more SECRET");
+  for (int fd : {pg_c, pg_s, http_c, http_s}) close(fd);
+  Drain();
+  probes_->SetClientHandler(nullptr);
+
+  std::vector<ClientEvent> pg, http;
+  for (auto& e : client) (e.h.fd == pg_c ? pg : e.h.fd == http_c ? http : client).push_back(e);
+  ASSERT_GE(pg.size(), 4u);
+  EXPECT_EQ(pg[0].h.kind, PERFD_EV_CONNECT);
+  EXPECT_EQ(pg[1].h.kind, PERFD_EV_WRITE);
+  EXPECT_EQ(pg[1].h.proto, PERFD_PROTO_PGSQL);
+  EXPECT_EQ(pg[1].data, ssl);
+  EXPECT_EQ(pg[2].data, startup);  // both iovecs
+  EXPECT_EQ(pg[3].h.kind, PERFD_EV_READ);
+  EXPECT_EQ(pg[3].data, big.substr(0, std::min<size_t>(pg[3].h.ret, PERFD_DATA_MAX)));
+  EXPECT_EQ(pg.back().h.kind, PERFD_EV_CLOSE);
+  for (const auto& e : pg) EXPECT_EQ(e.h.conn_id, pg[0].h.conn_id);
+  // The HTTP client: connect, then its first write untracks it (a CLOSE),
+  // and nothing it wrote ever left the kernel.
+  ASSERT_EQ(http.size(), 2u);
+  EXPECT_EQ(http[0].h.kind, PERFD_EV_CONNECT);
+  EXPECT_EQ(http[1].h.kind, PERFD_EV_CLOSE);
+  for (const auto& e : client) EXPECT_EQ(e.data.find("SECRET"), std::string::npos);
+  for (const auto& e : http) EXPECT_TRUE(e.data.empty());
+}
+
 }  // namespace
 }  // namespace perfd
