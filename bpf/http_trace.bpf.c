@@ -547,7 +547,11 @@ static __always_inline __u64 client_owner(__u32 tgid, __s32 fd) {
   __u64 tstate = py_find_tstate(proc);
   if (!tstate) return 0;
   __u64 conn = py_context_conn(tgid, proc, tstate);
-  if (conn) count(PERFD_CNT_CLIENT_CTX_OWNER);
+  if (conn) {
+    count(PERFD_CNT_CLIENT_CTX_OWNER);
+    /* The write runs inside the task: its stack is the call site. */
+    py_capture_site(tgid, (__u32)bpf_get_current_pid_tgid(), proc, tstate, conn, fd);
+  }
   return conn;
 }
 

@@ -99,6 +99,8 @@ int py_sample(struct bpf_perf_event_data *ctx) {
   s->h.conn_id = 0;
   s->h.nframes = 0;
   s->h.flags = 0;
+  s->h.pad = 0;
+  s->h.fd = -1;
 
   __u64 tstate = py_tstate_cached(proc, id);
   if (!tstate) {
@@ -209,5 +211,6 @@ int py_stream_queued(struct pt_regs *ctx) {
   struct py_owner v = {.conn_id = conn, .ts_ns = bpf_ktime_get_ns()};
   bpf_map_update_elem(&py_owners, &key, &v, BPF_ANY);
   ctx_count(PY_CTX_CNT_QUEUED);
+  py_capture_site(tgid, (__u32)id, proc, tstate, conn, fd);
   return 0;
 }

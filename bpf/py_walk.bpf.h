@@ -49,6 +49,35 @@ struct {
   __type(value, struct py_owner);
 } py_owners SEC(".maps");
 
+/* Call sites of database calls (PY_SAMPLE_CALL_SITE samples), owned by the
+ * sampler object (whose poller drains them), shared with http_trace. */
+struct {
+  __uint(type, BPF_MAP_TYPE_RINGBUF);
+  __uint(max_entries, 256 * 1024);
+} py_sites SEC(".maps");
+
+/* Its own scratch: a CPU sample (perf event, from an interrupt) may run in
+ * the middle of a capture and must not share the buffer. */
+struct {
+  __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+  __uint(max_entries, 1);
+  __type(key, __u32);
+  __type(value, struct py_sample);
+} py_site_scratch SEC(".maps");
+
+/* tgid → time of its last call-site capture. */
+struct {
+  __uint(type, BPF_MAP_TYPE_LRU_HASH);
+  __uint(max_entries, 4096);
+  __type(key, __u32);
+  __type(value, __u64);
+} py_site_last SEC(".maps");
+
+/* At most one call-site stack per process per this interval (50/s): a walk
+ * costs microseconds, and a call site is a property of a query's
+ * fingerprint, which repeats. */
+#define PY_SITE_MIN_GAP_NS (20ull * 1000 * 1000)
+
 static __always_inline __u64 py_read_ptr(__u64 addr) {
   __u64 v = 0;
   if (bpf_probe_read_user(&v, sizeof(v), (void *)addr)) return 0;
@@ -169,6 +198,35 @@ static long py_walk_step(__u32 i, void *data) {
   }
   c->frame = prev;
   return 0;
+}
+
+/* The stack of the task writing to client connection fd for request conn
+ * (a database call's call site), if the process's capture budget allows. */
+static __always_inline void py_capture_site(__u32 tgid, __u32 tid, const struct py_proc *proc,
+                                            __u64 tstate, __u64 conn, __s32 fd) {
+  __u64 now = bpf_ktime_get_ns();
+  __u64 *last = bpf_map_lookup_elem(&py_site_last, &tgid);
+  if (last && now - *last < PY_SITE_MIN_GAP_NS) return;
+  if (last)
+    *last = now;
+  else
+    bpf_map_update_elem(&py_site_last, &tgid, &now, BPF_ANY);
+  __u32 zero = 0;
+  struct py_sample *s = bpf_map_lookup_elem(&py_site_scratch, &zero);
+  if (!s) return;
+  s->h.ts_ns = now;
+  s->h.tgid = tgid;
+  s->h.tid = tid;
+  s->h.root_frame = 0;
+  s->h.conn_id = conn;
+  s->h.fd = fd;
+  s->h.pad = 0;
+  s->h.flags = PY_SAMPLE_CALL_SITE | PY_SAMPLE_CTX_TRACKED;
+  struct py_walk_ctx c = {.proc = proc, .frame = py_top_frame(proc, tstate), .frames = s->frames};
+  bpf_loop(PY_MAX_FRAMES + 16, py_walk_step, &c, 0);
+  s->h.nframes = c.n;
+  s->h.flags |= c.flags;
+  bpf_ringbuf_output(&py_sites, s, sizeof(*s), 0);
 }
 
 #endif

@@ -74,6 +74,10 @@ enum py_sample_flags {
   PY_SAMPLE_NO_TSTATE = 1 << 1,   /* thread has no Python thread state */
   PY_SAMPLE_READ_ERROR = 1 << 2,  /* a frame could not be read (partial stack) */
   PY_SAMPLE_CTX_TRACKED = 1 << 3, /* context tracking was on: conn_id is exact (0: no request) */
+  /* Not a CPU sample: the stack of a request's task writing to client
+   * connection fd (a database call's call site), rate-limited per process
+   * (bpf/py_walk.bpf.h, py_capture_site). */
+  PY_SAMPLE_CALL_SITE = 1 << 4,
 };
 
 /* Request identity (docs/ARCHITECTURE.md, "Request identity"). Every
@@ -134,7 +138,8 @@ struct py_sample_header {
   __u64 conn_id;    /* connection whose request owns the context (PY_SAMPLE_CTX_TRACKED), or 0 */
   __u16 nframes;    /* frames[0] is the leaf */
   __u8 flags;       /* enum py_sample_flags */
-  __u8 pad[5];
+  __u8 pad;
+  __s32 fd; /* PY_SAMPLE_CALL_SITE: the client connection written to */
 };
 
 struct py_sample {

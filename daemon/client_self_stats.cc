@@ -30,6 +30,9 @@ void AddClientStats(const std::array<uint64_t, PERFD_CNT_MAX>& k,
   add("perfd_client_writes_owned_total", k[PERFD_CNT_CLIENT_QUEUED_OWNER],
       {{"source", "uvloop_queue"}});
   add("perfd_client_writes_owned_total", k[PERFD_CNT_CLIENT_CTX_OWNER], {{"source", "context"}});
+  add("perfd_db_call_sites_total", t.sites, {{"result", "captured"}});
+  add("perfd_db_call_sites_total", t.sites_unused, {{"result", "unused"}});
+  add("perfd_db_call_sites_total", t.calls_with_site, {{"result", "calls_with_site"}});
   const auto j = join.stats();
   add("perfd_db_calls_total", j.joined, {{"join", "request"}});
   add("perfd_db_calls_total", j.no_owner, {{"join", "no_owner"}});

@@ -200,6 +200,8 @@ int RunDaemon(const Config& config, const std::atomic<bool>& stop) {
       py.ctx_conns_fd = sampler->py_ctx_conns_fd();
       py.deliveries_fd = sampler->py_deliveries_fd();
       py.owners_fd = sampler->py_owners_fd();
+      py.sites_fd = sampler->py_sites_fd();
+      py.site_last_fd = sampler->py_site_last_fd();
     }
     probes = HttpProbes::Open(py);
   } catch (const LoaderError& e) {
@@ -273,7 +275,14 @@ int RunDaemon(const Config& config, const std::atomic<bool>& stop) {
     t->OnEvent(h, lines);
   };
   PythonProfiler* prof = &profiler;
-  const PySampler::SampleFn on_sample = [prof](const py_sample& s) { prof->OnSample(s); };
+  protocols::ClientTracker* clients = &client_tracker;
+  const PySampler::SampleFn on_sample = [prof, clients](const py_sample& s) {
+    if (s.h.flags & PY_SAMPLE_CALL_SITE) {
+      clients->OnCallSite(s.h.tgid, s.h.fd, s.h.ts_ns, prof->CallSite(s));
+      return;
+    }
+    prof->OnSample(s);
+  };
 
   // Discovery scans (and reads what new workers' processes map) on its own
   // thread; every worker's life (attach, verify, sample, detach) is applied
@@ -316,9 +325,12 @@ int RunDaemon(const Config& config, const std::atomic<bool>& stop) {
   uint64_t last_flush = 0, last_stats = 0;
   while (!stop) {
     // A 20 ms batching tick: the kernel wakes us early only under load.
-    int n = probes->Poll(20, on_event);
-    if (n < 0) spdlog::warn("ring buffer poll failed: {}", n);
+    // Samples first: a database call's call-site record must be in before
+    // the client write it belongs to.
+    probes->Wait(20);
     if (sampler) sampler->Poll(0, on_sample);
+    int n = probes->Poll(0, on_event);
+    if (n < 0) spdlog::warn("ring buffer poll failed: {}", n);
     const uint64_t now = MonotonicNs();
     lifecycle.Apply(discovery.Take(), now);
     if (now - last_flush > 100000000ull) {

@@ -50,6 +50,9 @@ const std::vector<SelfMetricDef> kSelfMetrics = {
      "client connections forgotten after an hour without events"},
     {"perfd_client_writes_owned_total", SelfMetricType::kCounter,
      "client writes the kernel joined to a request, by how it knew the request"},
+    {"perfd_db_call_sites_total", SelfMetricType::kCounter,
+     "Python stacks of database writes (rate-limited per worker): captured, unused (no write "
+     "followed), and calls that got one"},
     {"perfd_db_calls_total", SelfMetricType::kCounter,
      "database/cache calls decoded, by how they were joined to a request"},
     {"perfd_pgsql_decoder_total", SelfMetricType::kCounter,

@@ -2,6 +2,7 @@
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <sys/epoll.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -44,7 +45,9 @@ std::unique_ptr<HttpProbes> HttpProbes::Open(const SharedPyMaps& py) {
   const std::pair<bpf_map*, int> shared[] = {{p->skel_->maps.py_procs, py.procs_fd},
                                              {p->skel_->maps.py_ctx_conns, py.ctx_conns_fd},
                                              {p->skel_->maps.py_deliveries, py.deliveries_fd},
-                                             {p->skel_->maps.py_owners, py.owners_fd}};
+                                             {p->skel_->maps.py_owners, py.owners_fd},
+                                             {p->skel_->maps.py_sites, py.sites_fd},
+                                             {p->skel_->maps.py_site_last, py.site_last_fd}};
   for (const auto& [map, fd] : shared) {
     if (fd < 0) continue;
     if (int err = bpf_map__reuse_fd(map, fd))
@@ -199,6 +202,11 @@ int HttpProbes::OnRecord(void* ctx, void* data, size_t size) {
   if (ev->h.nlines > 0 && !has_lines) ++self->malformed_;
   (*self->current_fn_)(ev->h, has_lines ? ev->lines : nullptr);
   return 0;
+}
+
+void HttpProbes::Wait(int timeout_ms) {
+  epoll_event ev{};
+  epoll_wait(ring_buffer__epoll_fd(ring_), &ev, 1, timeout_ms);
 }
 
 int HttpProbes::Poll(int timeout_ms, const EventFn& fn) {

@@ -45,6 +45,8 @@ class HttpProbes {
     int ctx_conns_fd = -1;
     int deliveries_fd = -1;
     int owners_fd = -1;
+    int sites_fd = -1;
+    int site_last_fd = -1;
   };
   // Loads and attaches every program. Throws LoaderError with the reason.
   static std::unique_ptr<HttpProbes> Open(const SharedPyMaps& py);
@@ -87,6 +89,10 @@ class HttpProbes {
   // Returns the number of events handled (negative errno on failure).
   // Call from one thread only.
   int Poll(int timeout_ms, const EventFn& fn);
+  // Waits up to timeout_ms for the kernel side to signal, consuming
+  // nothing: lets the caller drain another ring buffer (call sites, whose
+  // records precede the events they belong to) before Poll(0).
+  void Wait(int timeout_ms);
   // Where client-connection events go (Poll's thread). Without one they are
   // counted in client_events_dropped and dropped.
   void SetClientHandler(ClientFn fn) { client_fn_ = std::move(fn); }

@@ -60,6 +60,10 @@ std::unique_ptr<PySampler> PySampler::Open(uint32_t frequency_hz, uint32_t max_t
   p->ring_ =
       ring_buffer__new(bpf_map__fd(p->skel_->maps.samples), &PySampler::OnRecord, p.get(), nullptr);
   if (!p->ring_) throw LoaderError("py_sampler: ring buffer setup failed");
+  // Database call sites (PY_SAMPLE_CALL_SITE) come through the same poller.
+  if (ring_buffer__add(p->ring_, bpf_map__fd(p->skel_->maps.py_sites), &PySampler::OnRecord,
+                       p.get()))
+    throw LoaderError("py_sampler: call-site ring buffer setup failed");
   return p;
 }
 
@@ -76,6 +80,8 @@ int PySampler::py_procs_fd() const { return bpf_map__fd(skel_->maps.py_procs); }
 int PySampler::py_ctx_conns_fd() const { return bpf_map__fd(skel_->maps.py_ctx_conns); }
 int PySampler::py_deliveries_fd() const { return bpf_map__fd(skel_->maps.py_deliveries); }
 int PySampler::py_owners_fd() const { return bpf_map__fd(skel_->maps.py_owners); }
+int PySampler::py_sites_fd() const { return bpf_map__fd(skel_->maps.py_sites); }
+int PySampler::py_site_last_fd() const { return bpf_map__fd(skel_->maps.py_site_last); }
 
 void PySampler::AttachContextHook(uint32_t tgid, const std::string& path, uint64_t file_offset) {
   // A return probe: the new context is the return value. The hooked

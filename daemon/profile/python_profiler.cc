@@ -29,6 +29,33 @@ void PythonProfiler::RemoveProcess(uint32_t pid, uint64_t now_ns) {
   procs_.erase(pid);
 }
 
+namespace {
+
+// Frames of code the application did not write: installed packages and the
+// interpreter's own library (under .../lib/python3.X/), or no file at all.
+bool LibraryFile(const std::string& f) {
+  if (f.empty() || f[0] == '<') return true;
+  if (f.find("/site-packages/") != std::string::npos ||
+      f.find("/dist-packages/") != std::string::npos)
+    return true;
+  return f.find("/lib/python3") != std::string::npos;
+}
+
+}  // namespace
+
+std::string PythonProfiler::CallSite(const py_sample& s) {
+  auto it = procs_.find(s.h.tgid);
+  if (it == procs_.end()) return "";
+  Proc& p = it->second;
+  const size_t n = std::min<size_t>(s.h.nframes, PY_MAX_FRAMES);
+  for (size_t i = 0; i < n; ++i) {
+    python::Symbol sym = symbolizer_.Resolve(*p.memory, s.h.tgid, p.offsets, s.frames[i]);
+    if (!sym.ok || LibraryFile(sym.filename)) continue;
+    return sym.qualname + " (" + sym.filename + ":" + std::to_string(sym.line) + ")";
+  }
+  return "";
+}
+
 void PythonProfiler::OnSample(const py_sample& s) {
   ++stats_.samples;
   auto it = procs_.find(s.h.tgid);

@@ -53,6 +53,10 @@ class PythonProfiler : public RequestObserver {
   void AddProcess(uint32_t pid, const std::string& service, const py_offsets& offsets);
   void RemoveProcess(uint32_t pid, uint64_t now_ns);
   void OnSample(const py_sample& sample);
+  // A call-site stack (PY_SAMPLE_CALL_SITE): its leaf-most application
+  // frame as "qualname (file:line)", skipping the interpreter's library and
+  // installed packages (drivers, asyncio, the framework); "" if none.
+  std::string CallSite(const py_sample& sample);
   void Tick(uint64_t now_ns);
   // Drops CPU series and stored services with no sample for idle_ns.
   void EvictIdle(uint64_t now_ns, uint64_t idle_ns);

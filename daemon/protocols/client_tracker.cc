@@ -15,6 +15,8 @@ uint64_t Fnv1a(std::string_view a, std::string_view b) {
   return h;
 }
 
+uint64_t SiteKey(uint32_t tgid, int32_t fd) { return (uint64_t{tgid} << 32) | uint32_t(fd); }
+
 }  // namespace
 
 const char* ClientProtocolName(uint8_t proto) {
@@ -39,22 +41,29 @@ struct ClientTracker::Conn : pgsql::QuerySink, redis::CommandSink {
   bool from_start = false;                 // its connect() was traced
   uint8_t protocol = PERFD_PROTO_UNKNOWN;  // as the kernel classified it
   uint64_t last_ns = 0;
-  std::deque<std::pair<uint64_t, uint64_t>> owners;  // (egress ts, owner conn), oldest first
+  struct Egress {
+    uint64_t ts_ns;
+    uint64_t owner;    // serving conn_id of the request, 0 unknown
+    std::string site;  // call site, "" unknown
+  };
+  std::deque<Egress> egress;  // recent writes, oldest first
   std::unique_ptr<pgsql::ConnStitcher> pg;
   std::unique_ptr<redis::ConnStitcher> rd;
 
-  // The owner of the egress event at ts (records start at one), else of
-  // the newest egress event before it.
-  uint64_t OwnerAt(uint64_t ts) const {
-    for (auto it = owners.rbegin(); it != owners.rend(); ++it)
-      if (it->first <= ts) return it->second;
-    return 0;
+  // The write at ts (records start at one), else the newest before it.
+  const Egress* EgressAt(uint64_t ts) const {
+    for (auto it = egress.rbegin(); it != egress.rend(); ++it)
+      if (it->ts_ns <= ts) return &*it;
+    return nullptr;
   }
 
   void Deliver(db::DbCall& call, uint64_t start_ns) {
-    const uint64_t owner = OwnerAt(start_ns);
+    const Egress* e = EgressAt(start_ns);
+    const uint64_t owner = e ? e->owner : 0;
+    if (e) call.call_site = e->site;
     tracker->stats_.calls++;
     if (owner) tracker->stats_.calls_owned++;
+    if (!call.call_site.empty()) tracker->stats_.calls_with_site++;
     tracker->sink_.OnCall(call, owner);
   }
 
@@ -140,6 +149,7 @@ void ClientTracker::OnEvent(const perfd_http_event_header& h, std::string_view d
   const Key key{h.tgid, h.conn_id};
   if (h.kind == PERFD_EV_CLOSE) {
     stats_.closes++;
+    if (sites_.erase(SiteKey(h.tgid, h.fd))) stats_.sites_unused++;
     auto it = conns_.find(key);
     if (it == conns_.end()) return;
     Close(*it->second, h.ts_ns);
@@ -162,8 +172,17 @@ void ClientTracker::OnEvent(const perfd_http_event_header& h, std::string_view d
     Classify(c, h.proto);
   }
   if (egress) {
-    c.owners.emplace_back(h.ts_ns, h.owner_conn);
-    if (c.owners.size() > kOwnerHistory) c.owners.pop_front();
+    std::string site;
+    auto s = sites_.find(SiteKey(h.tgid, h.fd));
+    if (s != sites_.end()) {
+      if (s->second.ts_ns <= h.ts_ns && h.ts_ns - s->second.ts_ns < kSiteMaxAgeNs)
+        site = std::move(s->second.site);
+      else
+        stats_.sites_unused++;
+      sites_.erase(s);
+    }
+    c.egress.push_back({h.ts_ns, h.owner_conn, std::move(site)});
+    if (c.egress.size() > kOwnerHistory) c.egress.pop_front();
   }
   DataEvent ev;
   ev.dir = egress ? Direction::kEgress : Direction::kIngress;
@@ -172,6 +191,19 @@ void ClientTracker::OnEvent(const perfd_http_event_header& h, std::string_view d
   ev.total = std::max<uint64_t>(total, data.size());
   if (c.pg) c.pg->OnEvent(ev);
   if (c.rd) c.rd->OnEvent(ev);
+}
+
+void ClientTracker::OnCallSite(uint32_t tgid, int32_t fd, uint64_t ts_ns, std::string site) {
+  stats_.sites++;
+  if (sites_.size() >= kMaxWaitingSites) {
+    stats_.sites_unused += sites_.size();
+    sites_.clear();
+  }
+  auto [it, inserted] = sites_.try_emplace(SiteKey(tgid, fd), Site{ts_ns, std::move(site)});
+  if (!inserted) {
+    stats_.sites_unused++;
+    it->second = Site{ts_ns, std::move(site)};
+  }
 }
 
 void ClientTracker::Close(Conn& c, uint64_t ts_ns) {

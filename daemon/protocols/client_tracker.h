@@ -42,6 +42,11 @@ class ClientTracker {
   static constexpr uint64_t kIdleEvictNs = 60ull * 60 * 1000000000;
   // Egress events remembered per connection to find a record's owner.
   static constexpr size_t kOwnerHistory = 64;
+  // A call site waits this long for its write (uvloop flushes within the
+  // loop iteration).
+  static constexpr uint64_t kSiteMaxAgeNs = 1000000000ull;
+  // Call sites waiting for their write, at most.
+  static constexpr size_t kMaxWaitingSites = 4096;
 
   struct Stats {
     uint64_t events = 0;
@@ -51,7 +56,10 @@ class ClientTracker {
     uint64_t conns_by_protocol[4] = {};  // indexed by enum perfd_client_proto, at classification
     uint64_t ingress_before_egress = 0;  // replies to requests sent before attach
     uint64_t calls = 0;
-    uint64_t calls_owned = 0;  // with a request owner
+    uint64_t calls_owned = 0;      // with a request owner
+    uint64_t calls_with_site = 0;  // with a call site
+    uint64_t sites = 0;            // call-site stacks received
+    uint64_t sites_unused = 0;     // dropped: no write followed in time, or the table was full
     uint64_t evicted_idle = 0;
     pgsql::Stats pgsql;
     redis::RedisStats redis;
@@ -63,6 +71,10 @@ class ClientTracker {
   ClientTracker& operator=(const ClientTracker&) = delete;
 
   void OnEvent(const perfd_http_event_header& h, std::string_view data);
+  // The call site ("qualname (file:line)", "" if unknown) of the task that
+  // wrote to (tgid, fd) at ts_ns; it goes with the next write on that fd
+  // (within kSiteMaxAgeNs), and with the calls that write sends.
+  void OnCallSite(uint32_t tgid, int32_t fd, uint64_t ts_ns, std::string site);
   void DropProcess(uint32_t tgid);
   void FlushIdle(uint64_t now_ns);
 
@@ -88,6 +100,11 @@ class ClientTracker {
 
   ClientSink& sink_;
   std::unordered_map<Key, std::unique_ptr<Conn>, KeyHash> conns_;
+  struct Site {
+    uint64_t ts_ns;
+    std::string site;
+  };
+  std::unordered_map<uint64_t, Site> sites_;  // (tgid << 32 | fd) → waiting call site
   Stats stats_;
   redis::RedisStats redis_closed_;  // counters of connections gone
 };
