@@ -20,7 +20,7 @@ PKGS=(
   # with psycopg's pool it is a client of the e2e DB workload (tests/e2e/apps/db_app.py)
   python3-redis python3-psycopg-pool
   postgresql redis-server wrk prometheus curl procps iproute2
-  openssl  # self-signed certificate when re-recording tests/unit/pgsql fixtures
+  openssl  # self-signed certificates: the postgres_tls e2e fixture, re-recording tests/unit/pgsql fixtures
   # reading pprof profiles in tests (go tool pprof)
   golang-go
 )
