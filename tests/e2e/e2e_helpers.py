@@ -312,3 +312,29 @@ def run_clients(connect: Callable[[], http.client.HTTPConnection],
     if errors:
         raise AssertionError(f"{len(errors)} of {len(plan)} clients failed: {errors!r}")
     return results
+
+
+def connections_on_each_worker(connect: Callable[[], http.client.HTTPConnection],
+                               pids: List[int], per_worker: int, timeout: float = 30.0
+                               ) -> List[http.client.HTTPConnection]:
+    """per_worker keep-alive connections served by each of `pids` (asked with
+    GET /pid). Which worker accepts a new connection is the kernel's choice
+    (8 connections all land on one worker now and then), so connections are
+    opened until each worker has its share; extra ones are closed."""
+    held: Dict[int, List[http.client.HTTPConnection]] = {pid: [] for pid in pids}
+    deadline = time.monotonic() + timeout
+    while any(len(c) < per_worker for c in held.values()):
+        if time.monotonic() >= deadline:
+            for conns in held.values():
+                for c in conns:
+                    c.close()
+            raise AssertionError(f"no {per_worker} connections on each of {pids} within "
+                                 f"{timeout:.0f}s: got {[len(c) for c in held.values()]}")
+        conn = connect()
+        status, body = request(conn, "GET", "/pid")
+        pid = json.loads(body)["pid"] if status == 200 else None
+        if pid in held and len(held[pid]) < per_worker:
+            held[pid].append(conn)
+        else:
+            conn.close()
+    return [c for conns in held.values() for c in conns]

@@ -15,7 +15,8 @@ from typing import Dict, List, Tuple
 import pytest
 
 from conftest import route_of
-from e2e_helpers import APPS_DIR, deal_paths, format_routes, run_clients, unique
+from e2e_helpers import (APPS_DIR, connections_on_each_worker, deal_paths, format_routes,
+                         run_clients, unique)
 
 CLIENTS = 8
 # Requests per route in the one mixed load of each app (every route interleaved
@@ -40,9 +41,12 @@ N1_MARKER = "# perfd-e2e: N+1 call site"
 # proto 0, so asyncio never sets TCP_NODELAY on accepted connections, and
 # Nagle meets the client's delayed ACK. Its DB connections are not affected
 # (asyncio sets TCP_NODELAY on them), so query latencies hold for both.
+# Keep-alive raised from 2 s (gunicorn) / 5 s (uvicorn): the load's connections
+# are opened first and wait idle until every worker has its share.
 SERVERS = {
-    "gunicorn": dict(server="gunicorn", workers=2),
-    "uvicorn-asyncio": dict(server="uvicorn", workers=2, extra_args=["--loop", "asyncio"]),
+    "gunicorn": dict(server="gunicorn", workers=2, extra_args=["--keep-alive", "60"]),
+    "uvicorn-asyncio": dict(server="uvicorn", workers=2,
+                            extra_args=["--loop", "asyncio", "--timeout-keep-alive", "60"]),
 }
 
 
@@ -53,6 +57,12 @@ def db_app(request, launch, perfd, postgres, postgres_tls, redis):
         "E2E_DATABASE_URL": postgres.dsn,
         "E2E_DATABASE_TLS_URL": postgres_tls.dsn,
         "E2E_REDIS_URL": redis.url,
+        # Pools connect on the first request, after warm_up: perfd sees every
+        # connection's handshake (SSLRequest answered 'S' on the TLS server,
+        # 'N' on the plain one). With the app's default (startup) they would
+        # race perfd's discovery of the worker, and what perfd can say of
+        # them would change from run to run.
+        "E2E_DB_CONNECT": "first-use",
     }, **SERVERS[request.param])
     perfd.warm_up(app)
     yield app
@@ -61,8 +71,12 @@ def db_app(request, launch, perfd, postgres, postgres_tls, redis):
 
 @pytest.fixture(scope="module")
 def traffic(db_app) -> Dict[str, List[Tuple[int, float]]]:
-    """The mixed load, sent once per app: {path: [(status, client seconds)]}."""
-    return run_clients(db_app.connection, deal_paths(PLAN, CLIENTS))
+    """The mixed load, sent once per app: {path: [(status, client seconds)]},
+    from CLIENTS connections split evenly over the 2 workers (so exact counts
+    are counts across workers)."""
+    conns = connections_on_each_worker(db_app.connection, db_app.worker_pids(),
+                                       CLIENTS // 2)
+    return run_clients(conns.pop, deal_paths(PLAN, CLIENTS))
 
 
 def assert_answered_and_counted(perfd, app, traffic, paths):
