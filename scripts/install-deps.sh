@@ -16,9 +16,11 @@ PKGS=(
   # workloads and test peers
   python3 python3-fastapi python3-uvicorn python3-uvloop python3-httptools
   python3-asyncpg python3-psycopg python3-jwt python3-pydantic python3-pytest gunicorn
-  python3-redis  # records the Redis decoder fixtures (tests/unit/redis/record_sessions.py)
+  # redis-py records the Redis decoder fixtures (tests/unit/redis/record_sessions.py);
+  # with psycopg's pool it is a client of the e2e DB workload (tests/e2e/apps/db_app.py)
+  python3-redis python3-psycopg-pool
   postgresql redis-server wrk prometheus curl procps iproute2
-  openssl  # self-signed certificate when re-recording tests/unit/pgsql fixtures
+  openssl  # self-signed certificates: the postgres_tls e2e fixture, re-recording tests/unit/pgsql fixtures
   # reading pprof profiles in tests (go tool pprof)
   golang-go
 )

@@ -1,5 +1,6 @@
 """Fixtures for perfd's end-to-end tests: real perfd, uvicorn/gunicorn, PostgreSQL
-and Prometheus, all on loopback, in temp dirs, always torn down.
+(plain and TLS), redis-server and Prometheus, all on loopback, in temp dirs,
+always torn down.
 
 Binaries come from PERFD_BIN / PERFCTL_BIN (ctest sets them), else from
 $PERFD_BUILD_DIR (default <repo>/build)/{daemon/perfd,cli/perfctl}.
@@ -451,9 +452,14 @@ def launch_fn(module_dir):
 # ---------------------------------------------------------------- PostgreSQL
 
 class Postgres:
-    """A throwaway cluster: initdb as user postgres, loopback TCP + socket in its dir."""
+    """A throwaway cluster: initdb as user postgres, loopback TCP + socket in its dir.
 
-    def __init__(self):
+    ssl=True: a self-signed certificate made here, `ssl=on`, and pg_hba refusing
+    TCP without TLS, so a client of `.dsn` (sslmode=require) is encrypted for sure
+    and a plaintext client fails loudly instead of being measured by mistake."""
+
+    def __init__(self, ssl: bool = False):
+        self.ssl = ssl
         pw = pwd.getpwnam("postgres")
         self.dir = Path(tempfile.mkdtemp(prefix="perfd-e2e-pg-"))
         os.chown(self.dir, pw.pw_uid, pw.pw_gid)
@@ -466,17 +472,40 @@ class Postgres:
         if init.returncode != 0:
             shutil.rmtree(self.dir, ignore_errors=True)
             raise RuntimeError(f"initdb failed: {init.stdout}\n{init.stderr}")
-        self.proc = Proc("postgres", [
+        options = []
+        if ssl:
+            self._make_certificate(pw)
+            options += ["-c", "ssl=on"]
+        self.proc = Proc("postgres-tls" if ssl else "postgres", [
             "setpriv", "--reuid=postgres", "--regid=postgres", "--init-groups",
             str(PG_BIN / "postgres"), "-D", str(self.data), "-k", str(self.dir),
             "-h", "127.0.0.1", "-p", str(self.port), "-c", "fsync=off",
-            "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
+            "-c", "synchronous_commit=off", "-c", "full_page_writes=off", *options,
         ], self.dir / "postgres.log", cwd=self.dir)
         try:
             wait_until(self._ready, 30, "postgres to accept connections", 0.1)
         except Exception:
             self.stop()
             raise
+
+    def _make_certificate(self, pw: pwd.struct_passwd) -> None:
+        """server.crt/server.key in the data dir (PostgreSQL's default names); the
+        server refuses a key readable by others or not owned by its user."""
+        key, crt = self.data / "server.key", self.data / "server.crt"
+        r = subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes",
+                            "-days", "2", "-subj", "/CN=127.0.0.1", "-keyout", str(key),
+                            "-out", str(crt)], capture_output=True, text=True)
+        if r.returncode != 0:
+            shutil.rmtree(self.dir, ignore_errors=True)
+            raise RuntimeError(f"openssl req failed: {r.stderr}")
+        for f in (key, crt):
+            os.chown(f, pw.pw_uid, pw.pw_gid)
+        os.chmod(key, 0o600)
+        # Unix socket (psql by hand, pg_isready) stays open; TCP only over TLS.
+        (self.data / "pg_hba.conf").write_text(
+            "local all all trust\n"
+            "hostssl all all 127.0.0.1/32 trust\n"
+            "hostnossl all all 127.0.0.1/32 reject\n")
 
     def _ready(self) -> bool:
         if not self.proc.alive():
@@ -490,7 +519,16 @@ class Postgres:
 
     @property
     def dsn(self) -> str:
-        return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+        base = f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+        return base + "?sslmode=require" if self.ssl else base
+
+    def psql(self, sql: str) -> str:
+        """One statement through psql over the unix socket (unaligned, no headers)."""
+        r = subprocess.run([str(PG_BIN / "psql"), "-h", str(self.dir), "-p", str(self.port),
+                            "-U", "postgres", "-d", "postgres", "-XAtq", "-v", "ON_ERROR_STOP=1",
+                            "-c", sql], capture_output=True, text=True, timeout=30)
+        assert r.returncode == 0, f"psql {sql!r} failed: {r.stderr}"
+        return r.stdout.strip()
 
     def stop(self) -> None:
         self.proc.stop(signal.SIGINT, timeout=15)  # SIGINT = fast shutdown
@@ -502,6 +540,61 @@ def postgres():
     pg = Postgres()
     yield pg
     pg.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_tls():
+    """A second cluster that speaks TCP only over TLS (self-signed certificate)."""
+    pg = Postgres(ssl=True)
+    yield pg
+    pg.stop()
+
+
+# ---------------------------------------------------------------- Redis
+
+class Redis:
+    """A throwaway redis-server on loopback: no persistence, its own dir."""
+
+    def __init__(self):
+        self.dir = Path(tempfile.mkdtemp(prefix="perfd-e2e-redis-"))
+        self.port = free_port()
+        self.proc = Proc("redis-server", [
+            "redis-server", "--bind", "127.0.0.1", "--port", str(self.port),
+            "--dir", str(self.dir), "--save", "", "--appendonly", "no",
+            "--daemonize", "no", "--logfile", "",
+        ], self.dir / "redis.log", cwd=self.dir)
+        try:
+            wait_until(self._ready, 30, "redis-server to answer PING", 0.1)
+        except Exception:
+            self.stop()
+            raise
+
+    def _ready(self) -> bool:
+        if not self.proc.alive():
+            raise AssertionError(f"redis-server exited:\n{self.proc.tail(40)}")
+        if "Ready to accept connections" not in self.proc.log_text():
+            return False
+        return self.cli("PING") == "PONG"
+
+    def cli(self, *args: str) -> str:
+        r = subprocess.run(["redis-cli", "-h", "127.0.0.1", "-p", str(self.port), *args],
+                           capture_output=True, text=True, timeout=30)
+        return r.stdout.strip() if r.returncode == 0 else ""
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def stop(self) -> None:
+        self.proc.stop(signal.SIGTERM, timeout=15)  # --save "": nothing written on exit
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def redis():
+    r = Redis()
+    yield r
+    r.stop()
 
 
 # ---------------------------------------------------------------- Prometheus

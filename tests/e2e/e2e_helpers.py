@@ -11,6 +11,7 @@ import re
 import signal
 import socket
 import subprocess
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -258,3 +259,82 @@ def metric_sum(text: str, name: str, **labels: str) -> float:
     """Sum of the samples of `name` whose labels include `labels` (0 if none)."""
     return sum(v for n, got, v in prom_samples(text)
                if n == name and all(got.get(k) == want for k, want in labels.items()))
+
+
+# ---------------------------------------------------------------- load
+
+def deal_paths(counts: Dict[str, int], clients: int) -> List[List[str]]:
+    """Exactly counts[path] requests per path, dealt round-robin over `clients`
+    lists with the paths interleaved, so every client mixes every route."""
+    order: List[str] = []
+    left = dict(counts)
+    while any(left.values()):
+        for path in counts:
+            if left[path]:
+                order.append(path)
+                left[path] -= 1
+    return [order[i::clients] for i in range(clients)]
+
+
+def run_clients(connect: Callable[[], http.client.HTTPConnection],
+                plan: List[List[str]], timeout: float = 120.0
+                ) -> Dict[str, List[Tuple[int, float]]]:
+    """One thread per list in `plan`, each sending its paths in order on one
+    keep-alive connection from `connect()`; all start together (a barrier, after
+    connecting). Returns {path: [(status, client seconds)]}; a client that fails
+    (connection error, timeout) fails the call, after the others finish."""
+    results: Dict[str, List[Tuple[int, float]]] = {}
+    lock = threading.Lock()
+    errors: List[BaseException] = []
+    start = threading.Barrier(len(plan))
+
+    def client(paths: List[str]) -> None:
+        conn = connect()
+        try:
+            start.wait()
+            for path in paths:
+                t0 = time.perf_counter()
+                status, _ = request(conn, "GET", path)
+                seconds = time.perf_counter() - t0
+                with lock:
+                    results.setdefault(path, []).append((status, seconds))
+        except BaseException as exc:  # noqa: BLE001 - re-raised below
+            start.abort()
+            errors.append(exc)
+        finally:
+            conn.close()
+    threads = [threading.Thread(target=client, args=(paths,), daemon=True) for paths in plan]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout)
+    assert not any(t.is_alive() for t in threads), f"load clients still running after {timeout}s"
+    if errors:
+        raise AssertionError(f"{len(errors)} of {len(plan)} clients failed: {errors!r}")
+    return results
+
+
+def connections_on_each_worker(connect: Callable[[], http.client.HTTPConnection],
+                               pids: List[int], per_worker: int, timeout: float = 30.0
+                               ) -> List[http.client.HTTPConnection]:
+    """per_worker keep-alive connections served by each of `pids` (asked with
+    GET /pid). Which worker accepts a new connection is the kernel's choice
+    (8 connections all land on one worker now and then), so connections are
+    opened until each worker has its share; extra ones are closed."""
+    held: Dict[int, List[http.client.HTTPConnection]] = {pid: [] for pid in pids}
+    deadline = time.monotonic() + timeout
+    while any(len(c) < per_worker for c in held.values()):
+        if time.monotonic() >= deadline:
+            for conns in held.values():
+                for c in conns:
+                    c.close()
+            raise AssertionError(f"no {per_worker} connections on each of {pids} within "
+                                 f"{timeout:.0f}s: got {[len(c) for c in held.values()]}")
+        conn = connect()
+        status, body = request(conn, "GET", "/pid")
+        pid = json.loads(body)["pid"] if status == 200 else None
+        if pid in held and len(held[pid]) < per_worker:
+            held[pid].append(conn)
+        else:
+            conn.close()
+    return [c for conns in held.values() for c in conns]
