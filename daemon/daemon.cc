@@ -12,8 +12,11 @@
 #include "daemon/aggregator/aggregator.h"
 #include "daemon/api/grpc_server.h"
 #include "daemon/api/grpc_service.h"
+#include "daemon/db/db_aggregator.h"
+#include "daemon/db/db_fanout.h"
 #include "daemon/decoders/http/http_tracker.h"
 #include "daemon/exporters/cardinality_stats.h"
+#include "daemon/exporters/db_metrics.h"
 #include "daemon/exporters/http_metrics.h"
 #include "daemon/exporters/self_metrics.h"
 #include "daemon/fd_limits.h"
@@ -224,6 +227,21 @@ int RunDaemon(const Config& config, const std::atomic<bool>& stop) {
   AggregatorObserver agg_observer(aggregator);
   auto registry = std::make_shared<prometheus::Registry>();
   HttpMetrics http_metrics(*registry, SeriesLimits{config.max_series, idle_ns});
+  // Database calls joined to requests reach both through db_observers (the
+  // DbObserver the client-connection join is given).
+  db::DbLimits db_limits;
+  db_limits.max_services = config.max_services;
+  db_limits.max_routes = config.max_routes;
+  db_limits.max_fingerprints_per_service = config.max_fingerprints_per_service;
+  db_limits.n_plus_one_min_calls = config.n_plus_one_min_calls;
+  db_limits.idle_ns = idle_ns;
+  db::DbAggregator db_aggregator(config.window_max_seconds, db_limits);
+  DbMetrics db_metrics(
+      *registry, DbMetricsLimits{SeriesLimits{config.max_series, idle_ns}, config.top_k_query_ids,
+                                 config.max_fingerprints_per_service, config.n_plus_one_min_calls});
+  db::DbFanOut db_observers;
+  db_observers.Add(&db_aggregator);
+  db_observers.Add(&db_metrics);
   auto self_metrics = std::make_shared<SelfMetrics>();
   std::vector<python::CategoryRule> category_rules;
   for (const auto& r : config.category_rules) {
@@ -278,6 +296,7 @@ int RunDaemon(const Config& config, const std::atomic<bool>& stop) {
   PerfdService service(aggregator, lifecycle, config.window_max_seconds,
                        sampling ? &profiler.store() : nullptr,
                        sampling ? &profiler.stacks() : nullptr);
+  service.SetDbAggregator(&db_aggregator);
   ApiServer api(service);
   if (config.grpc_socket.empty() && config.grpc_tcp.empty()) {
     // Both listeners switched off on purpose: a metrics-only perfd.
@@ -314,11 +333,14 @@ int RunDaemon(const Config& config, const std::atomic<bool>& stop) {
     if (now - last_stats > 1000000000ull) {
       aggregator.EvictIdle(now);
       http_metrics.EvictIdle(now);
+      db_aggregator.EvictIdle(now);
+      db_metrics.EvictIdle(now);
       profiler.EvictIdle(now, idle_ns);
       auto samples =
           CollectSelfStats(*probes, tracker, router, fetcher, lifecycle, loader, discovery);
       AddPythonStats(sampler.get(), profiler, lifecycle, loader, &samples);
       AddCardinalityStats(aggregator.Stats(), http_metrics.stats(), &samples);
+      AddDbCardinalityStats(db_aggregator.Stats(), db_metrics.stats(), &samples);
       self_metrics->Publish(std::move(samples));
       last_stats = now;
     }
