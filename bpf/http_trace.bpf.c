@@ -16,9 +16,11 @@
  * User space (daemon/decoders/http) turns the event stream into requests. */
 #include "vmlinux.h"
 #include <bpf/bpf_core_read.h>
+#include <bpf/bpf_endian.h>
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 
+#include "client_classify.h"
 #include "http_trace.h"
 #include "py_walk.bpf.h"
 
@@ -30,6 +32,8 @@ char LICENSE[] SEC("license") = "GPL";
 #define AF_UNIX 1
 #define AF_INET 2
 #define AF_INET6 10
+#define SOCK_STREAM 1
+#define EINPROGRESS 115
 
 /* The arrival mark is written from softirq (sk_data_ready) and from the
  * worker's read exit on another CPU: keep each access a single load/store. */
@@ -50,12 +54,12 @@ struct {
   __type(value, struct perfd_conn_info);
 } conns SEC(".maps");
 
-enum stash_kind { STASH_PLAIN = 0, STASH_IOV = 1, STASH_MSG = 2, STASH_ACCEPT = 3 };
+enum stash_kind { STASH_PLAIN = 0, STASH_IOV = 1, STASH_MSG = 2, STASH_FD = 3 };
 
 struct stash {
   __u64 ptr; /* buf, iovec* or msghdr* */
   __s32 fd;
-  __u8 kind; /* PERFD_EV_READ / PERFD_EV_WRITE / PERFD_EV_ACCEPT */
+  __u8 kind; /* PERFD_EV_READ / _WRITE / _ACCEPT / _CONNECT */
   __u8 how;  /* enum stash_kind */
 };
 
@@ -148,7 +152,14 @@ struct {
  * built. Too large for the 512-byte BPF stack. */
 struct scratch {
   char buf[2 * PERFD_SCAN_MAX]; /* >= PERFD_SCAN_MAX + PERFD_LINE_MAX */
-  struct perfd_http_event ev;
+  struct perfd_http_event ev;   /* server events, and client events without data */
+  /* Client events with data. Apart from ev so client bytes never sit in
+   * the line slots server events send. The data is gathered at a variable
+   * offset with a variable length, each below PERFD_DATA_MAX: the verifier
+   * bounds such a copy by the map value, so the value extends
+   * PERFD_DATA_MAX past cev.data. */
+  struct perfd_http_event cev;
+  char data_slack[PERFD_DATA_MAX];
   struct perfd_frame_ctx frame; /* see struct perfd_frame_ctx */
 };
 
@@ -270,11 +281,15 @@ int enter_sendmsg(struct trace_event_raw_sys_enter *ctx) {
 }
 SEC("tracepoint/syscalls/sys_enter_accept")
 int enter_accept(struct trace_event_raw_sys_enter *ctx) {
-  return stash_args(ctx->args[0], 0, PERFD_EV_ACCEPT, STASH_ACCEPT);
+  return stash_args(ctx->args[0], 0, PERFD_EV_ACCEPT, STASH_FD);
 }
 SEC("tracepoint/syscalls/sys_enter_accept4")
 int enter_accept4(struct trace_event_raw_sys_enter *ctx) {
-  return stash_args(ctx->args[0], 0, PERFD_EV_ACCEPT, STASH_ACCEPT);
+  return stash_args(ctx->args[0], 0, PERFD_EV_ACCEPT, STASH_FD);
+}
+SEC("tracepoint/syscalls/sys_enter_connect")
+int enter_connect(struct trace_event_raw_sys_enter *ctx) {
+  return stash_args(ctx->args[0], 0, PERFD_EV_CONNECT, STASH_FD);
 }
 
 /* ---- helpers for syscall exit ------------------------------------------ */
@@ -459,6 +474,11 @@ static __always_inline void fill_header(struct scratch *sc, __u64 id, __s32 fd, 
   sc->ev.h.pad = 0;
   sc->ev.h.py_root = 0;
   sc->ev.h.arrival_ns = 0;
+  sc->ev.h.owner_conn = 0;
+  sc->ev.h.data_len = 0;
+  sc->ev.h.peer_port = 0;
+  sc->ev.h.role = PERFD_ROLE_SERVER;
+  sc->ev.h.proto = PERFD_PROTO_UNKNOWN;
 }
 
 /* Root coroutine frame of the task writing a response, when the process's
@@ -500,6 +520,182 @@ static __always_inline void frame_lines(struct scratch *sc, struct perfd_frame_c
   if (c->lines_dropped) sc->ev.h.flags |= PERFD_F_LINES_DROPPED;
 }
 
+/* ---- client connections (databases, caches) ----------------------------- */
+
+/* A queued uvloop write older than this is not claimed: the flush follows
+ * the write within the same loop iteration. */
+#define PERFD_OWNER_MAX_AGE_NS (1000ull * 1000 * 1000)
+
+/* The request whose task wrote to a client connection: a uvloop write the
+ * task queued (py_owners, set by the sampler's PySet_Add probe), else the
+ * context the writing thread has entered (asyncio transports, libpq and
+ * every other driver that writes inside the task). 0: unknown. */
+static __always_inline __u64 client_owner(__u32 tgid, __s32 fd) {
+  struct py_owner_key k = {.tgid = tgid, .fd = fd};
+  struct py_owner *o = bpf_map_lookup_elem(&py_owners, &k);
+  if (o) {
+    __u64 conn = o->conn_id;
+    bool fresh = bpf_ktime_get_ns() - o->ts_ns < PERFD_OWNER_MAX_AGE_NS;
+    bpf_map_delete_elem(&py_owners, &k);
+    if (fresh) {
+      count(PERFD_CNT_CLIENT_QUEUED_OWNER);
+      return conn;
+    }
+  }
+  const struct py_proc *proc = bpf_map_lookup_elem(&py_procs, &tgid);
+  if (!proc || !proc->ctx_tracking) return 0;
+  __u64 tstate = py_find_tstate(proc);
+  if (!tstate) return 0;
+  __u64 conn = py_context_conn(tgid, proc, tstate);
+  if (conn) count(PERFD_CNT_CLIENT_CTX_OWNER);
+  return conn;
+}
+
+/* connect() returned (0, or EINPROGRESS on a non-blocking socket): a TCP or
+ * unix stream socket becomes a tracked client connection. The fd may have
+ * been a connection before (closed without our seeing it): replaced. */
+static __always_inline void client_connected(struct scratch *sc, __u64 id, __s32 fd, __s64 ret) {
+  if (ret != 0 && ret != -EINPROGRESS) return;
+  __u64 skp = fd_sock(fd);
+  if (!skp) return;
+  struct sock *sk = (struct sock *)skp;
+  if (BPF_CORE_READ(sk, sk_type) != SOCK_STREAM) return;
+  __u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
+  if (!is_tcp_family(family) && family != AF_UNIX) return;
+  __u16 port = is_tcp_family(family) ? bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport)) : 0;
+  __u32 tgid = id >> 32;
+  struct perfd_conn_key key = {.tgid = tgid, .fd = fd};
+  struct perfd_conn_info info = {
+      .conn_id = bpf_ktime_get_ns(), .role = PERFD_ROLE_CLIENT, .peer_port = port};
+  if (bpf_map_update_elem(&conns, &key, &info, BPF_ANY)) {
+    count(PERFD_CNT_CONN_TABLE_FULL);
+    return;
+  }
+  struct py_owner_key ok = {.tgid = tgid, .fd = fd};
+  bpf_map_delete_elem(&py_owners, &ok);
+  count(PERFD_CNT_CLIENT_CONNECTS);
+  fill_header(sc, id, fd, info.conn_id, ret, PERFD_EV_CONNECT);
+  sc->ev.h.role = PERFD_ROLE_CLIENT;
+  sc->ev.h.peer_port = port;
+  emit(sc, 0);
+}
+
+struct gather_ctx {
+  struct scratch *sc;
+  __u64 iov;  /* next struct iovec in user memory */
+  __u32 left; /* iovecs not read yet */
+  __u32 got;  /* bytes gathered into ev.data */
+  __u32 want; /* bytes to gather: min(ret, PERFD_DATA_MAX) */
+  bool fault;
+};
+
+/* bpf_loop callback: one iovec's bytes into ev.data, up to want. */
+static long gather_iov(__u32 i, void *data) {
+  struct gather_ctx *g = data;
+  if (!g->left || g->got >= g->want) return 1;
+  struct iovec iov;
+  if (bpf_probe_read_user(&iov, sizeof(iov), (void *)g->iov)) {
+    g->fault = true;
+    return 1;
+  }
+  g->iov += sizeof(iov);
+  g->left--;
+  __u64 n = g->want - g->got;
+  if (iov.iov_len < n) n = iov.iov_len;
+  __u32 off = g->got & (PERFD_DATA_MAX - 1);
+  asm volatile("%0 &= %1" : "+r"(n) : "i"(PERFD_DATA_MAX - 1));
+  if (n && bpf_probe_read_user(&g->sc->cev.data[off], n, iov.iov_base)) {
+    g->fault = true;
+    return 1;
+  }
+  g->got += n;
+  return 0;
+}
+
+/* The first bytes a client read/write transferred, into ev.data: across
+ * the iovecs of readv/writev/sendmsg (libuv and libpq gather writes). */
+static __always_inline __u32 gather_client_data(struct scratch *sc, const struct stash *s,
+                                                __s64 ret) {
+  __u32 want = ret > PERFD_DATA_MAX ? PERFD_DATA_MAX : (__u32)ret;
+  if (s->how == STASH_PLAIN) {
+    __u64 n = want;
+    asm volatile("%0 &= %1" : "+r"(n) : "i"(2 * PERFD_DATA_MAX - 1));
+    if (n > PERFD_DATA_MAX) n = PERFD_DATA_MAX;
+    if (bpf_probe_read_user(sc->cev.data, n, (void *)s->ptr)) {
+      count(PERFD_CNT_READ_FAULTS);
+      sc->cev.h.flags |= PERFD_F_READ_FAULT;
+      return 0;
+    }
+    return (__u32)n;
+  }
+  struct gather_ctx g = {.sc = sc, .iov = s->ptr, .left = 1, .want = want};
+  if (s->how == STASH_MSG) {
+    struct user_msghdr msg;
+    if (bpf_probe_read_user(&msg, sizeof(msg), (void *)s->ptr)) g.fault = true;
+    g.iov = (__u64)msg.msg_iov;
+    g.left = msg.msg_iovlen;
+  } else {
+    g.left = 64; /* readv/writev: the loop ends when want is reached */
+  }
+  if (!g.fault) bpf_loop(16, gather_iov, &g, 0);
+  if (g.fault) {
+    count(PERFD_CNT_READ_FAULTS);
+    sc->cev.h.flags |= PERFD_F_READ_FAULT;
+  }
+  return g.got;
+}
+
+/* A read/write on a client connection: header + the first bytes, for the
+ * decoders in user space. Only connections whose first write showed
+ * PostgreSQL or Redis carry bytes out of the kernel (enum
+ * perfd_client_proto); server connections carry request lines only. */
+static __always_inline void client_transfer(struct scratch *sc, __u64 id, const struct stash *s,
+                                            __s64 ret, struct perfd_conn_info *info) {
+  if (ret <= 0) return; /* EOF and errors: the close tells the decoder */
+  fill_header(sc, id, s->fd, info->conn_id, ret, s->kind);
+  sc->cev.h = sc->ev.h;
+  sc->cev.h.role = PERFD_ROLE_CLIENT;
+  sc->cev.h.peer_port = info->peer_port;
+  if (ret > PERFD_DATA_MAX) count(PERFD_CNT_CLIENT_CUT);
+  __u32 n = gather_client_data(sc, s, ret);
+  __u8 proto = info->proto;
+  if (proto == PERFD_PROTO_UNKNOWN && s->kind == PERFD_EV_WRITE) {
+    proto = perfd_classify_client(sc->cev.data, n, info->mid_stream);
+    if (proto == PERFD_PROTO_UNKNOWN) {
+      /* Not a protocol we decode: untracked, and user space told it is gone. */
+      struct perfd_conn_key key = {.tgid = id >> 32, .fd = s->fd};
+      bpf_map_delete_elem(&conns, &key);
+      count(PERFD_CNT_CLIENT_OTHER);
+      sc->ev.h.role = PERFD_ROLE_CLIENT;
+      sc->ev.h.kind = PERFD_EV_CLOSE;
+      sc->ev.h.ret = 0;
+      emit(sc, 0);
+      return;
+    }
+    info->proto = proto;
+  }
+  sc->cev.h.proto = proto;
+  /* Bytes leave only for the decoded protocols: TLS records, and replies
+   * read before the first write (mid-stream), leave as a header. */
+  if (proto != PERFD_PROTO_PGSQL && proto != PERFD_PROTO_REDIS) n = 0;
+  sc->cev.h.data_len = n;
+  /* The record is sent in 8-byte units: the bytes after n in the last unit
+   * are zeroed, they may be left from another connection's transfer. */
+  if (n & 7) {
+    __u32 w = (n & ~7u) & (PERFD_DATA_MAX - 1);
+    *(__u64 *)&sc->cev.data[w] &= (1ull << ((n & 7) * 8)) - 1;
+  }
+  if (s->kind == PERFD_EV_WRITE) sc->cev.h.owner_conn = client_owner(id >> 32, s->fd);
+  __u64 flags = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) > PERFD_WAKEUP_BYTES
+                    ? BPF_RB_FORCE_WAKEUP
+                    : BPF_RB_NO_WAKEUP;
+  __u64 size = sizeof(sc->cev.h) + (((__u64)n + 7) & ~7ull);
+  asm volatile("%0 &= %1" : "+r"(size) : "i"(2 * PERFD_DATA_MAX - 1));
+  if (size > sizeof(sc->cev)) size = sizeof(sc->cev);
+  if (size < sizeof(sc->cev.h)) size = sizeof(sc->cev.h);
+  if (bpf_ringbuf_output(&events, &sc->cev, size, flags)) count(PERFD_CNT_RINGBUF_DROPS);
+}
+
 /* ---- syscall exit ------------------------------------------------------- */
 
 static __always_inline int on_exit(struct trace_event_raw_sys_exit *ctx) {
@@ -516,6 +712,10 @@ static __always_inline int on_exit(struct trace_event_raw_sys_exit *ctx) {
   struct scratch *sc = scratch_get();
   if (!sc) return 0;
 
+  if (s.kind == PERFD_EV_CONNECT) {
+    client_connected(sc, id, s.fd, ret);
+    return 0;
+  }
   if (s.kind == PERFD_EV_ACCEPT) {
     if (ret < 0) return 0;
     struct perfd_conn_key key = {.tgid = tgid, .fd = (__s32)ret};
@@ -535,6 +735,10 @@ static __always_inline int on_exit(struct trace_event_raw_sys_exit *ctx) {
   if (!info && (s.kind != PERFD_EV_READ || ret <= 0)) return 0;
   /* EAGAIN on a non-blocking socket is not traffic. */
   if (ret == -11) return 0;
+  if (info && info->role == PERFD_ROLE_CLIENT) {
+    client_transfer(sc, id, &s, ret, info);
+    return 0;
+  }
 
   __u32 n = 0;
   __u8 flags = 0;
@@ -629,6 +833,8 @@ SEC("tracepoint/syscalls/sys_exit_accept")
 int exit_accept(struct trace_event_raw_sys_exit *ctx) { return on_exit(ctx); }
 SEC("tracepoint/syscalls/sys_exit_accept4")
 int exit_accept4(struct trace_event_raw_sys_exit *ctx) { return on_exit(ctx); }
+SEC("tracepoint/syscalls/sys_exit_connect")
+int exit_connect(struct trace_event_raw_sys_exit *ctx) { return on_exit(ctx); }
 
 SEC("tracepoint/syscalls/sys_enter_close")
 int enter_close(struct trace_event_raw_sys_enter *ctx) {
@@ -640,11 +846,17 @@ int enter_close(struct trace_event_raw_sys_enter *ctx) {
   if (!info) return 0;
   __u64 conn_id = info->conn_id;
   __u64 skp = info->sk;
+  __u8 role = info->role;
   bpf_map_delete_elem(&conns, &key);
+  if (role == PERFD_ROLE_CLIENT) {
+    struct py_owner_key ok = {.tgid = tgid, .fd = key.fd};
+    bpf_map_delete_elem(&py_owners, &ok);
+  }
   if (skp) bpf_map_delete_elem(&socks, &skp);
   struct scratch *sc = scratch_get();
   if (!sc) return 0;
   fill_header(sc, id, key.fd, conn_id, 0, PERFD_EV_CLOSE);
+  sc->ev.h.role = role;
   emit(sc, 0);
   return 0;
 }

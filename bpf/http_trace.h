@@ -10,6 +10,7 @@
 #include <linux/types.h>
 #endif
 
+#include "client_classify.h"
 #include "http_framing.h"
 
 /* Longest request/status line prefix that leaves the kernel. The kernel cuts
@@ -24,11 +25,24 @@
 #define PERFD_SCAN_MAX 512
 
 enum perfd_http_kind {
-  PERFD_EV_ACCEPT = 1, /* server connection accepted (or adopted) */
-  PERFD_EV_READ = 2,   /* bytes read from a tracked connection (ret = count) */
-  PERFD_EV_WRITE = 3,  /* bytes written to a tracked connection */
-  PERFD_EV_CLOSE = 4,  /* the worker closed the connection */
+  PERFD_EV_ACCEPT = 1,  /* server connection accepted (or adopted) */
+  PERFD_EV_READ = 2,    /* bytes read from a tracked connection (ret = count) */
+  PERFD_EV_WRITE = 3,   /* bytes written to a tracked connection */
+  PERFD_EV_CLOSE = 4,   /* the worker closed the connection */
+  PERFD_EV_CONNECT = 5, /* the worker opened a client connection (connect) */
 };
+
+/* Which side of a connection the traced worker is. Server connections carry
+ * HTTP (request/status lines only leave the kernel); client connections
+ * (databases, caches) carry the first PERFD_DATA_MAX bytes of each transfer
+ * for the protocol decoders in daemon/protocols. */
+enum perfd_conn_role {
+  PERFD_ROLE_SERVER = 0,
+  PERFD_ROLE_CLIENT = 1,
+};
+
+/* Bytes of each read/write of a client connection that leave the kernel. */
+#define PERFD_DATA_MAX 1024
 
 enum perfd_http_flags {
   /* The connection predates perfd: adopted at its first request line. */
@@ -71,13 +85,24 @@ struct perfd_http_event_header {
    * readable; 0 when unknown (socket not registered, adopted connection).
    * Never later than ts_ns except for clock skew between CPUs. */
   __u64 arrival_ns;
+  /* Client-connection writes: the serving connection (conn_id) of the
+   * request whose task wrote, from request identity (bpf/python.h); 0 when
+   * unknown (no request, or identity off). */
+  __u64 owner_conn;
+  __u32 data_len;  /* client events: bytes of data[] that follow the header */
+  __u16 peer_port; /* CONNECT and client events: remote TCP port, 0 if unknown/unix */
+  __u8 role;       /* enum perfd_conn_role */
+  __u8 proto;      /* client events: enum perfd_client_proto */
 };
 
 /* Events without lines are sent as the header alone (ring buffer space is
  * the scarce resource at high request rates). */
 struct perfd_http_event {
   struct perfd_http_event_header h;
-  char lines[PERFD_MAX_LINES][PERFD_LINE_MAX];
+  union {
+    char lines[PERFD_MAX_LINES][PERFD_LINE_MAX]; /* server connections */
+    char data[PERFD_DATA_MAX];                   /* client connections */
+  };
 };
 
 /* Most syscall-argument entries (`stashed`, one per thread inside a traced
@@ -97,6 +122,12 @@ enum perfd_http_counter {
   PERFD_CNT_SOCK_TABLE_FULL,   /* socket/listener not registered: map update failed */
   PERFD_CNT_ARGS_QUOTA,        /* syscall args not stashed: the process holds its quota */
   PERFD_CNT_FRAMING_LOST,      /* a connection direction lost HTTP framing (lines held back) */
+  PERFD_CNT_CLIENT_CONNECTS,   /* client connections tracked at connect() */
+  PERFD_CNT_CLIENT_CUT,        /* client transfers longer than PERFD_DATA_MAX (rest not captured) */
+  PERFD_CNT_CLIENT_QUEUED_OWNER, /* client writes whose request came from a queued uvloop write */
+  PERFD_CNT_CLIENT_OTHER, /* client connections untracked: first bytes are no decoded protocol */
+  PERFD_CNT_CLIENT_CTX_OWNER, /* client writes whose request came from the writing thread's context
+                               */
   PERFD_CNT_MAX,
 };
 
@@ -113,20 +144,23 @@ struct perfd_conn_info {
   /* Where each direction's next HTTP message starts (bpf/http_framing.h):
    * only lines there leave the kernel. */
   struct perfd_frame_conn frame;
+  __u8 role;       /* enum perfd_conn_role */
+  __u8 proto;      /* client connections: enum perfd_client_proto */
+  __u16 peer_port; /* client connections: remote TCP port (host order) */
+  __u8 mid_stream; /* client connections found open at attach (user space seeded them) */
+  __u8 pad2[3];
 };
 
 #ifndef __cplusplus
-_Static_assert(sizeof(struct perfd_http_event_header) == 72, "header layout");
-_Static_assert(sizeof(struct perfd_http_event) == 72 + PERFD_MAX_LINES * PERFD_LINE_MAX,
-               "event layout");
+_Static_assert(sizeof(struct perfd_http_event_header) == 88, "header layout");
+_Static_assert(sizeof(struct perfd_http_event) == 88 + PERFD_DATA_MAX, "event layout");
 _Static_assert(sizeof(struct perfd_http_event_header) % 8 == 0, "8-byte aligned records");
 _Static_assert((PERFD_SCAN_MAX & (PERFD_SCAN_MAX - 1)) == 0, "power of two");
 _Static_assert(PERFD_MAX_LINES == PERFD_FRAME_MAX_LINES, "one line limit");
 _Static_assert(2 * PERFD_SCAN_MAX == PERFD_FRAME_BUF_MASK + 1, "framing window = scratch buffer");
 #else
-static_assert(sizeof(struct perfd_http_event_header) == 72, "header layout");
-static_assert(sizeof(struct perfd_http_event) == 72 + PERFD_MAX_LINES * PERFD_LINE_MAX,
-              "event layout");
+static_assert(sizeof(struct perfd_http_event_header) == 88, "header layout");
+static_assert(sizeof(struct perfd_http_event) == 88 + PERFD_DATA_MAX, "event layout");
 static_assert(sizeof(struct perfd_http_event_header) % 8 == 0, "8-byte aligned records");
 static_assert(PERFD_MAX_LINES == PERFD_FRAME_MAX_LINES, "one line limit");
 #endif

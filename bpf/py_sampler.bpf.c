@@ -169,3 +169,45 @@ int py_context_copied(struct pt_regs *ctx) {
   if (bpf_map_update_elem(&py_ctx_conns, &key, &v, BPF_ANY)) ctx_count(PY_CTX_CNT_TABLE_FULL);
   return 0;
 }
+
+/* uvloop's libuv handle layout (uvloop/handles/handle.pxd, libuv's uv.h,
+ * x86-64; libuv keeps its struct layout stable across 1.x): a UVHandle
+ * object holds its uv_handle_t* after PyObject_HEAD and Cython's vtable
+ * pointer; uv_handle_t.type is the int at +16, and a stream handle's
+ * io_watcher.fd is at +184. Checked against a live uvloop by
+ * tests/bpf/client_owner_test.cc. */
+#define UV_OBJ_HANDLE 24
+#define UV_HANDLE_TYPE 16
+#define UV_STREAM_FD 184
+#define UV_NAMED_PIPE 7
+#define UV_TCP 12
+
+/* Entry probe on PySet_Add in uvloop workers. uvloop's transport.write()
+ * (UVStream.write → Loop._queue_write) adds the stream to the loop's set of
+ * streams to flush after this iteration's callbacks; that add runs inside
+ * the task that wrote, so the task's request is known here and nowhere
+ * later. Any other PySet_Add (the key is not a uvloop stream: its fields do
+ * not read as a TCP or pipe handle) is passed over after three reads. */
+SEC("uprobe")
+int py_stream_queued(struct pt_regs *ctx) {
+  __u64 id = bpf_get_current_pid_tgid();
+  __u32 tgid = id >> 32;
+  const struct py_proc *proc = bpf_map_lookup_elem(&py_procs, &tgid);
+  if (!proc || !proc->ctx_tracking) return 0;
+  __u64 handle = py_read_ptr(PT_REGS_PARM2(ctx) + UV_OBJ_HANDLE);
+  if (!handle) return 0;
+  __s32 type = 0, fd = -1;
+  if (bpf_probe_read_user(&type, sizeof(type), (void *)(handle + UV_HANDLE_TYPE)) ||
+      (type != UV_TCP && type != UV_NAMED_PIPE))
+    return 0;
+  if (bpf_probe_read_user(&fd, sizeof(fd), (void *)(handle + UV_STREAM_FD)) || fd < 0) return 0;
+  __u64 tstate = py_tstate_cached(proc, id);
+  if (!tstate) return 0;
+  __u64 conn = py_context_conn(tgid, proc, tstate);
+  if (!conn) return 0;
+  struct py_owner_key key = {.tgid = tgid, .fd = fd};
+  struct py_owner v = {.conn_id = conn, .ts_ns = bpf_ktime_get_ns()};
+  bpf_map_update_elem(&py_owners, &key, &v, BPF_ANY);
+  ctx_count(PY_CTX_CNT_QUEUED);
+  return 0;
+}

@@ -38,6 +38,17 @@ struct {
   __type(value, struct py_delivery);
 } py_deliveries SEC(".maps");
 
+/* (tgid, fd) → the request whose task queued a write on that uvloop stream
+ * (python.h, struct py_owner); set by the sampler's PySet_Add probe, claimed
+ * by http_trace at the flush. LRU: server streams' entries are never
+ * claimed (only client connections look), and are simply rewritten. */
+struct {
+  __uint(type, BPF_MAP_TYPE_LRU_HASH);
+  __uint(max_entries, 16384);
+  __type(key, struct py_owner_key);
+  __type(value, struct py_owner);
+} py_owners SEC(".maps");
+
 static __always_inline __u64 py_read_ptr(__u64 addr) {
   __u64 v = 0;
   if (bpf_probe_read_user(&v, sizeof(v), (void *)addr)) return 0;

@@ -100,6 +100,20 @@ struct py_delivery {
   __u64 ts_ns;
 };
 
+/* A uvloop stream a request's task queued a write on (bpf/py_sampler.bpf.c,
+ * py_stream_queued): uvloop flushes queued writes after the loop's callbacks
+ * ran, outside any task, so the write syscall itself cannot see whose it is.
+ * The flush of that fd claims the entry (http_trace.bpf.c). */
+struct py_owner_key {
+  __u32 tgid;
+  __s32 fd;
+};
+
+struct py_owner {
+  __u64 conn_id; /* serving connection of the task that queued the write */
+  __u64 ts_ns;
+};
+
 /* Index of the context-tracking counters (per-CPU array py_ctx_counters). */
 enum py_ctx_counter {
   PY_CTX_CNT_COPIES = 0, /* context copies seen (uretprobe runs in tracked processes) */
@@ -108,6 +122,7 @@ enum py_ctx_counter {
   PY_CTX_CNT_UNTAGGED,   /* copy outside any request */
   PY_CTX_CNT_TABLE_FULL, /* tag lost: py_ctx_conns full */
   PY_CTX_CNT_NO_TSTATE,  /* copying thread's PyThreadState not found */
+  PY_CTX_CNT_QUEUED,     /* uvloop stream writes queued inside a request's context */
   PY_CTX_CNT_MAX,
 };
 
@@ -134,6 +149,7 @@ static_assert(sizeof(struct py_frame) == 16, "py_frame layout");
 static_assert(sizeof(struct py_sample_header) == 40, "py_sample_header layout");
 static_assert(sizeof(struct py_ctx_key) == 16, "py_ctx_key layout");
 static_assert(sizeof(struct py_delivery) == 16, "py_delivery layout");
+static_assert(sizeof(struct py_owner) == 16, "py_owner layout");
 #else
 _Static_assert(sizeof(struct py_offsets) == 48, "py_offsets layout");
 _Static_assert(sizeof(struct py_proc) == 72, "py_proc layout");
@@ -141,6 +157,7 @@ _Static_assert(sizeof(struct py_frame) == 16, "py_frame layout");
 _Static_assert(sizeof(struct py_sample_header) == 40, "py_sample_header layout");
 _Static_assert(sizeof(struct py_ctx_key) == 16, "py_ctx_key layout");
 _Static_assert(sizeof(struct py_delivery) == 16, "py_delivery layout");
+_Static_assert(sizeof(struct py_owner) == 16, "py_owner layout");
 #endif
 
 #endif

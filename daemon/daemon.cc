@@ -12,8 +12,8 @@
 #include "daemon/aggregator/aggregator.h"
 #include "daemon/api/grpc_server.h"
 #include "daemon/api/grpc_service.h"
+#include "daemon/client_self_stats.h"
 #include "daemon/db/db_aggregator.h"
-#include "daemon/db/db_fanout.h"
 #include "daemon/decoders/http/http_tracker.h"
 #include "daemon/exporters/cardinality_stats.h"
 #include "daemon/exporters/db_metrics.h"
@@ -27,6 +27,7 @@
 #include "daemon/loader/http_probes.h"
 #include "daemon/loader/py_sampler.h"
 #include "daemon/pipeline/aggregator_observer.h"
+#include "daemon/pipeline/db_request_join.h"
 #include "daemon/pipeline/openapi_fetcher.h"
 #include "daemon/pipeline/request_router.h"
 #include "daemon/profile/python_profiler.h"
@@ -200,6 +201,7 @@ int RunDaemon(const Config& config, const std::atomic<bool>& stop) {
       py.procs_fd = sampler->py_procs_fd();
       py.ctx_conns_fd = sampler->py_ctx_conns_fd();
       py.deliveries_fd = sampler->py_deliveries_fd();
+      py.owners_fd = sampler->py_owners_fd();
     }
     probes = HttpProbes::Open(py);
   } catch (const LoaderError& e) {
@@ -227,8 +229,7 @@ int RunDaemon(const Config& config, const std::atomic<bool>& stop) {
   AggregatorObserver agg_observer(aggregator);
   auto registry = std::make_shared<prometheus::Registry>();
   HttpMetrics http_metrics(*registry, SeriesLimits{config.max_series, idle_ns});
-  // Database calls joined to requests reach both through db_observers (the
-  // DbObserver the client-connection join is given).
+  // Database calls joined to requests (db_join below) reach both.
   db::DbLimits db_limits;
   db_limits.max_services = config.max_services;
   db_limits.max_routes = config.max_routes;
@@ -239,9 +240,6 @@ int RunDaemon(const Config& config, const std::atomic<bool>& stop) {
   DbMetrics db_metrics(
       *registry, DbMetricsLimits{SeriesLimits{config.max_series, idle_ns}, config.top_k_query_ids,
                                  config.max_fingerprints_per_service, config.n_plus_one_min_calls});
-  db::DbFanOut db_observers;
-  db_observers.Add(&db_aggregator);
-  db_observers.Add(&db_metrics);
   auto self_metrics = std::make_shared<SelfMetrics>();
   std::vector<python::CategoryRule> category_rules;
   for (const auto& r : config.category_rules) {
@@ -256,6 +254,16 @@ int RunDaemon(const Config& config, const std::atomic<bool>& stop) {
   // Request intervals matter to the profiler only when samples can come.
   if (sampler) router.AddObserver(&profiler);
   http::HttpTracker tracker(router, uint64_t(config.response_idle_timeout_ms) * 1000000ull);
+  // Client connections (databases, caches): decoded, joined to requests.
+  DbRequestJoin db_join(router);
+  router.AddObserver(&db_join);
+  db_join.AddObserver(&db_aggregator);
+  db_join.AddObserver(&db_metrics);
+  protocols::ClientTracker client_tracker(db_join);
+  probes->SetClientHandler(
+      [&client_tracker](const perfd_http_event_header& h, std::string_view data) {
+        client_tracker.OnEvent(h, data);
+      });
 
   std::unique_ptr<prometheus::Exposer> exposer;
   try {
@@ -290,6 +298,10 @@ int RunDaemon(const Config& config, const std::atomic<bool>& stop) {
   PipelineWorkers pipeline(router, tracker, profiler, config.openapi ? &fetcher : nullptr, [&] {
     probes->Poll(0, on_event);
     if (sampler) sampler->Poll(0, on_sample);
+  });
+  pipeline.AlsoDrop([&](uint32_t pid) {
+    client_tracker.DropProcess(pid);
+    db_join.DropProcess(pid);
   });
   WorkerLifecycle lifecycle(loader, pipeline);
   const bool sampling = sampler != nullptr;
@@ -332,6 +344,7 @@ int RunDaemon(const Config& config, const std::atomic<bool>& stop) {
     }
     if (now - last_stats > 1000000000ull) {
       aggregator.EvictIdle(now);
+      client_tracker.FlushIdle(now);
       http_metrics.EvictIdle(now);
       db_aggregator.EvictIdle(now);
       db_metrics.EvictIdle(now);
@@ -341,6 +354,8 @@ int RunDaemon(const Config& config, const std::atomic<bool>& stop) {
       AddPythonStats(sampler.get(), profiler, lifecycle, loader, &samples);
       AddCardinalityStats(aggregator.Stats(), http_metrics.stats(), &samples);
       AddDbCardinalityStats(db_aggregator.Stats(), db_metrics.stats(), &samples);
+      AddClientStats(probes->Counters(), client_tracker, db_join, probes->client_events_dropped(),
+                     &samples);
       self_metrics->Publish(std::move(samples));
       last_stats = now;
     }

@@ -2,14 +2,6 @@
 
 namespace perfd::db {
 
-const char* SystemName(System s) {
-  switch (s) {
-    case System::kPostgresql:
-      return "postgresql";
-    case System::kRedis:
-      return "redis";
-  }
-  return "unknown";
-}
+const char* SystemName(System s) { return s == System::kRedis ? "redis" : "postgresql"; }
 
 }  // namespace perfd::db

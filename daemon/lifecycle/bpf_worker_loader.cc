@@ -16,7 +16,7 @@ void BpfWorkerLoader::StartSampling(uint32_t pid, const python::PythonTarget& ta
   // that wrote: a task-root walk at the write syscall finds nothing there.
   t.proc.root_at_writes = !uses_uvloop;
   sampler_->AddProcess(pid, t.proc);
-  if (identity_) identity_->Start(pid, t);
+  if (identity_) identity_->Start(pid, t, uses_uvloop);
 }
 
 void BpfWorkerLoader::UvloopSeen(uint32_t pid) {
@@ -24,7 +24,9 @@ void BpfWorkerLoader::UvloopSeen(uint32_t pid) {
     sampler_->SetRootAtWrites(pid, false);
   } catch (const LoaderError&) {
     // Not sampled (refused, or its sampling failed to start): nothing to switch.
+    return;
   }
+  if (identity_) identity_->UvloopSeen(pid);
 }
 
 void BpfWorkerLoader::StopSampling(uint32_t pid) {

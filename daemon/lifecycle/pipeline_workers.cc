@@ -13,6 +13,7 @@ void PipelineWorkers::OnDetached(const Worker& worker, uint64_t now_ns) {
   // completed requests are kept, in-flight ones reported as aborted.
   drain_();
   tracker_.DropProcess(worker.pid, now_ns);
+  for (auto& drop : also_drop_) drop(worker.pid);
   router_.ForgetWorker(worker.pid);
   profiler_.RemoveProcess(worker.pid, now_ns);
 }

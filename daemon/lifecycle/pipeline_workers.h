@@ -6,6 +6,7 @@
 #pragma once
 
 #include <functional>
+#include <vector>
 
 #include "daemon/decoders/http/http_tracker.h"
 #include "daemon/lifecycle/worker_pipeline.h"
@@ -29,6 +30,10 @@ class PipelineWorkers : public WorkerPipeline {
 
   void OnAttached(const Worker& worker, const py_offsets* sampled) override;
   void OnDetached(const Worker& worker, uint64_t now_ns) override;
+  // More per-worker state to drop when a worker goes (client connections,
+  // requests awaiting their database calls); run after the HTTP tracker
+  // closed the worker's requests, while its pid still names its service.
+  void AlsoDrop(std::function<void(uint32_t pid)> fn) { also_drop_.push_back(std::move(fn)); }
 
  private:
   RequestRouter& router_;
@@ -36,6 +41,7 @@ class PipelineWorkers : public WorkerPipeline {
   PythonProfiler& profiler_;
   OpenApiFetcher* fetcher_;
   std::function<void()> drain_;
+  std::vector<std::function<void(uint32_t)>> also_drop_;
 };
 
 }  // namespace perfd

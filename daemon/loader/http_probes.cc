@@ -41,7 +41,8 @@ std::unique_ptr<HttpProbes> HttpProbes::Open(const SharedPyMaps& py) {
   if (!p->skel_) throw LoaderError("http_trace: open failed: " + Errno(errno));
   const std::pair<bpf_map*, int> shared[] = {{p->skel_->maps.py_procs, py.procs_fd},
                                              {p->skel_->maps.py_ctx_conns, py.ctx_conns_fd},
-                                             {p->skel_->maps.py_deliveries, py.deliveries_fd}};
+                                             {p->skel_->maps.py_deliveries, py.deliveries_fd},
+                                             {p->skel_->maps.py_owners, py.owners_fd}};
   for (const auto& [map, fd] : shared) {
     if (fd < 0) continue;
     if (int err = bpf_map__reuse_fd(map, fd))
@@ -158,6 +159,16 @@ int HttpProbes::OnRecord(void* ctx, void* data, size_t size) {
     return 0;
   }
   const auto* ev = static_cast<const perfd_http_event*>(data);
+  if (ev->h.role == PERFD_ROLE_CLIENT) {
+    if (!self->client_fn_) {
+      ++self->client_dropped_;
+      return 0;
+    }
+    const size_t room = size - sizeof(perfd_http_event_header);
+    if (ev->h.data_len > room) ++self->malformed_;
+    self->client_fn_(ev->h, std::string_view(ev->data, std::min<size_t>(ev->h.data_len, room)));
+    return 0;
+  }
   // Records carry only the lines they found (header + nlines * LINE_MAX).
   const bool has_lines =
       ev->h.nlines > 0 && ev->h.nlines <= PERFD_MAX_LINES &&

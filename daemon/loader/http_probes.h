@@ -9,6 +9,7 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "bpf/http_trace.h"
@@ -30,6 +31,11 @@ class HttpProbes {
   using EventFn = std::function<void(const perfd_http_event_header& header,
                                      const char (*lines)[PERFD_LINE_MAX])>;
 
+  // Events of client connections (role PERFD_ROLE_CLIENT): the header and
+  // the bytes captured (data_len, bounded by the record's size).
+  using ClientFn =
+      std::function<void(const perfd_http_event_header& header, std::string_view data)>;
+
   // The Python sampler's maps (fd -1: no Python info): py_procs, so
   // status-line writes can carry the task's root frame, and the request
   // identity maps (request-line reads note their connection for the task
@@ -38,6 +44,7 @@ class HttpProbes {
     int procs_fd = -1;
     int ctx_conns_fd = -1;
     int deliveries_fd = -1;
+    int owners_fd = -1;
   };
   // Loads and attaches every program. Throws LoaderError with the reason.
   static std::unique_ptr<HttpProbes> Open(const SharedPyMaps& py);
@@ -75,6 +82,10 @@ class HttpProbes {
   // Returns the number of events handled (negative errno on failure).
   // Call from one thread only.
   int Poll(int timeout_ms, const EventFn& fn);
+  // Where client-connection events go (Poll's thread). Without one they are
+  // counted in client_events_dropped and dropped.
+  void SetClientHandler(ClientFn fn) { client_fn_ = std::move(fn); }
+  uint64_t client_events_dropped() const { return client_dropped_; }
 
   // In-kernel counters (enum perfd_http_counter), summed over CPUs.
   std::array<uint64_t, PERFD_CNT_MAX> Counters() const;
@@ -89,6 +100,8 @@ class HttpProbes {
   http_trace* skel_ = nullptr;
   ring_buffer* ring_ = nullptr;
   const EventFn* current_fn_ = nullptr;
+  ClientFn client_fn_;
+  uint64_t client_dropped_ = 0;
   uint64_t malformed_ = 0;
   // Deletes the entries for which dead(pid_tgid) holds, through the
   // reclaim_stash program. Returns how many it deleted.

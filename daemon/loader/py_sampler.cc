@@ -67,6 +67,7 @@ PySampler::~PySampler() {
   for (auto& [tgid, proc] : procs_)
     for (auto& [tid, link] : proc.links) bpf_link__destroy(link);
   for (auto& [tgid, link] : context_links_) bpf_link__destroy(link);
+  for (auto& [tgid, link] : stream_links_) bpf_link__destroy(link);
   if (ring_) ring_buffer__free(ring_);
   if (skel_) py_sampler__destroy(skel_);
 }
@@ -74,6 +75,7 @@ PySampler::~PySampler() {
 int PySampler::py_procs_fd() const { return bpf_map__fd(skel_->maps.py_procs); }
 int PySampler::py_ctx_conns_fd() const { return bpf_map__fd(skel_->maps.py_ctx_conns); }
 int PySampler::py_deliveries_fd() const { return bpf_map__fd(skel_->maps.py_deliveries); }
+int PySampler::py_owners_fd() const { return bpf_map__fd(skel_->maps.py_owners); }
 
 void PySampler::AttachContextHook(uint32_t tgid, const std::string& path, uint64_t file_offset) {
   // A return probe: the new context is the return value. The hooked
@@ -88,6 +90,22 @@ void PySampler::AttachContextHook(uint32_t tgid, const std::string& path, uint64
   }
   std::lock_guard<std::mutex> lock(mu_);
   auto [it, inserted] = context_links_.emplace(tgid, link);
+  if (!inserted) {
+    bpf_link__destroy(it->second);
+    it->second = link;
+  }
+}
+
+void PySampler::AttachStreamProbe(uint32_t tgid, const std::string& path, uint64_t file_offset) {
+  bpf_link* link = bpf_program__attach_uprobe(skel_->progs.py_stream_queued, /*retprobe=*/false,
+                                              static_cast<pid_t>(tgid), path.c_str(), file_offset);
+  if (!link) {
+    int err = errno;
+    throw LoaderError("PySet_Add probe on " + path + "+" + std::to_string(file_offset) +
+                      " for pid " + std::to_string(tgid) + " failed: " + strerror(err));
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  auto [it, inserted] = stream_links_.emplace(tgid, link);
   if (!inserted) {
     bpf_link__destroy(it->second);
     it->second = link;
@@ -218,6 +236,10 @@ void PySampler::RemoveProcess(uint32_t tgid) {
   if (auto c = context_links_.find(tgid); c != context_links_.end()) {
     bpf_link__destroy(c->second);
     context_links_.erase(c);
+  }
+  if (auto c = stream_links_.find(tgid); c != stream_links_.end()) {
+    bpf_link__destroy(c->second);
+    stream_links_.erase(c);
   }
   auto it = procs_.find(tgid);
   if (it == procs_.end()) return;

@@ -60,6 +60,10 @@ class PySampler {
   // interpreter (`path` opened through /proc/<pid>, `file_offset` from
   // python::FindContextHook), for this process only. Throws LoaderError.
   void AttachContextHook(uint32_t tgid, const std::string& path, uint64_t file_offset);
+  // Request identity of uvloop workers' client writes: the entry probe on
+  // PySet_Add (python::PythonTarget::set_add_offset), for this process
+  // only. Throws LoaderError.
+  void AttachStreamProbe(uint32_t tgid, const std::string& path, uint64_t file_offset);
   // Detaches everything of the process, context probe included.
   void RemoveProcess(uint32_t tgid);
   // Switch one feature of the process's py_procs entry (threads stay
@@ -80,6 +84,7 @@ class PySampler {
   std::vector<ProgramStats> Programs() const;
   int py_ctx_conns_fd() const;
   int py_deliveries_fd() const;
+  int py_owners_fd() const;
   size_t attached_threads() const;
   // Most descriptors all sampled threads together may hold (default:
   // unlimited). Threads beyond it are not sampled. Thread-safe.
@@ -119,6 +124,7 @@ class PySampler {
   mutable std::mutex mu_;                        // guards everything below
   std::map<uint32_t, Process> procs_;            // tgid → sampled threads
   std::map<uint32_t, bpf_link*> context_links_;  // tgid → context probe
+  std::map<uint32_t, bpf_link*> stream_links_;   // tgid → PySet_Add probe (uvloop)
   size_t fd_budget_ = SIZE_MAX;
   size_t attached_ = 0;  // links over all procs_
   uint64_t attach_failures_ = 0;

@@ -83,8 +83,10 @@ class RequestRouter : public http::RequestSink {
   void OnRequestStart(const http::RequestStart& start) override;
   void OnRequestComplete(const http::CompletedRequest& req) override;
 
- private:
+  // The service a worker pid belongs to, null if none. Event thread only.
   const std::string* ServiceOf(uint32_t pid);
+
+ private:
 
   const Config& config_;
   std::vector<RequestObserver*> observers_;

@@ -499,6 +499,8 @@ std::variant<PythonTarget, std::string> InspectPython(uint32_t pid, const RowLoo
       if (auto ctx_type = interp.elf.FindSymbol("PyContext_Type"))
         target.context_type_addr = *bias + *ctx_type;
       target.context_hook = FindContextHook(interp.elf, row->off.context_vars);
+      if (auto set_add = interp.elf.FindSymbol("PySet_Add"))
+        target.set_add_offset = interp.elf.FileOffset(*set_add, /*code=*/true).value_or(0);
       return target;
     }
     walk_error = "no thread's frame chain reaches a code object with a str co_filename";

@@ -30,6 +30,10 @@ struct PythonTarget {
   uint64_t context_type_addr = 0;  // run-time &PyContext_Type
   // Where to hook context creation (request identity), or why not.
   std::variant<ContextHook, std::string> context_hook = std::string("not looked for");
+  // File offset of PySet_Add in binary (0: not exported). uvloop queues a
+  // transport write by adding the stream to a set; the probe there names the
+  // request behind each database write (bpf/py_sampler.bpf.c).
+  uint64_t set_add_offset = 0;
 };
 
 // Request identity needs PyThreadState.context and PyContext.ctx_vars: some

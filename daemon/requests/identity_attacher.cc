@@ -4,17 +4,54 @@
 
 namespace perfd {
 
-void IdentityAttacher::Start(uint32_t pid, const python::PythonTarget& target) {
-  if (!TryEnable(pid, target)) pending_[pid] = {target, kRechecks};
+void IdentityAttacher::Start(uint32_t pid, const python::PythonTarget& target, bool uvloop) {
+  uvloop_pending_[pid] = uvloop;
+  if (!TryEnable(pid, target)) {
+    pending_[pid] = {target, kRechecks};
+  } else {
+    uvloop_pending_.erase(pid);
+  }
+}
+
+void IdentityAttacher::UvloopSeen(uint32_t pid) {
+  if (auto p = uvloop_pending_.find(pid); p != uvloop_pending_.end()) p->second = true;
+  auto it = enabled_.find(pid);
+  if (it == enabled_.end() || it->second.uvloop) return;
+  it->second.uvloop = true;
+  AttachStreamProbe(pid);
+}
+
+void IdentityAttacher::AttachStreamProbe(uint32_t pid) {
+  Enabled& e = enabled_.at(pid);
+  if (!e.uvloop || e.stream_probe) return;
+  if (e.set_add == 0) {
+    ++stream_refused_;
+    if (logged_.insert("no PySet_Add").second)
+      spdlog::warn(
+          "pid {}: the interpreter exports no PySet_Add: database calls of this uvloop worker "
+          "are not joined to requests",
+          pid);
+    return;
+  }
+  try {
+    sampler_.AttachStreamProbe(pid, e.path, e.set_add);
+    e.stream_probe = true;
+    ++stream_probes_;
+  } catch (const LoaderError& err) {
+    ++stream_refused_;
+    spdlog::warn("pid {}: database calls not joined to requests: {}", pid, err.what());
+  }
 }
 
 void IdentityAttacher::Recheck() {
   for (auto it = pending_.begin(); it != pending_.end();) {
     auto& [target, left] = it->second;
     if (TryEnable(it->first, target)) {
+      uvloop_pending_.erase(it->first);
       it = pending_.erase(it);
     } else if (--left <= 0) {
       Refuse(it->first, "no thread entered a contextvars context within ~10 s of discovery");
+      uvloop_pending_.erase(it->first);
       it = pending_.erase(it);
     } else {
       ++it;
@@ -49,6 +86,11 @@ bool IdentityAttacher::TryEnable(uint32_t pid, const python::PythonTarget& targe
     return true;
   }
   (hook->kind == python::ContextHookKind::kAllCopies ? all_copies_ : capi_copies_)++;
+  Enabled& e = enabled_[pid];
+  e.path = target.binary_file->SelfPath();
+  e.set_add = target.set_add_offset;
+  e.uvloop = uvloop_pending_.count(pid) != 0 && uvloop_pending_[pid];
+  AttachStreamProbe(pid);
   spdlog::info("pid {}: request identity on: {} hooked at {}+{:#x}", pid,
                python::ContextHookKindName(hook->kind), target.binary, hook->file_offset);
   return true;

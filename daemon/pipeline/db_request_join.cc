@@ -1,0 +1,85 @@
+#include "daemon/pipeline/db_request_join.h"
+
+#include <algorithm>
+
+namespace perfd {
+
+void DbRequestJoin::OnStart(const RoutedRequest& req) {
+  Open o;
+  o.start_ns = req.start_ns;
+  inflight_[req.pid][req.conn_id].push_back(std::move(o));
+}
+
+void DbRequestJoin::OnComplete(const RoutedRequest& req) {
+  std::vector<db::DbCall> calls;
+  auto p = inflight_.find(req.pid);
+  if (p != inflight_.end()) {
+    auto c = p->second.find(req.conn_id);
+    if (c != p->second.end()) {
+      auto& q = c->second;
+      auto it = std::find_if(q.begin(), q.end(),
+                             [&](const Open& o) { return o.start_ns == req.start_ns; });
+      if (it != q.end()) {
+        calls = std::move(it->calls);
+        q.erase(it);
+      }
+      if (q.empty()) p->second.erase(c);
+    }
+    if (p->second.empty()) inflight_.erase(p);
+  }
+  // Calls complete in reply order across connections: report them in the
+  // order they were sent.
+  std::stable_sort(calls.begin(), calls.end(), [](const db::DbCall& a, const db::DbCall& b) {
+    return a.start_ns < b.start_ns;
+  });
+  stats_.requests++;
+  for (auto* o : observers_)
+    o->OnRequestCalls(req.service, req.method, req.route, req.latency_start_ns(), req.end_ns,
+                      calls);
+}
+
+void DbRequestJoin::OnCall(const db::DbCall& call, uint64_t owner_conn) {
+  if (!owner_conn) {
+    stats_.no_owner++;
+    Unjoined(call);
+    return;
+  }
+  auto p = inflight_.find(call.pid);
+  if (p != inflight_.end()) {
+    auto c = p->second.find(owner_conn);
+    if (c != p->second.end()) {
+      for (Open& o : c->second) {
+        if (o.start_ns > call.start_ns) break;
+        if (o.calls.size() >= kMaxCallsPerRequest) {
+          stats_.calls_over_cap++;
+          return;
+        }
+        o.calls.push_back(call);
+        stats_.joined++;
+        return;
+      }
+    }
+  }
+  stats_.owner_idle++;
+  Unjoined(call);
+}
+
+void DbRequestJoin::Unjoined(const db::DbCall& call) {
+  const std::string* service = router_.ServiceOf(call.pid);
+  if (!service) {
+    stats_.no_service++;
+    return;
+  }
+  for (auto* o : observers_) o->OnUnjoinedCall(*service, call);
+}
+
+void DbRequestJoin::OnEncrypted(uint32_t pid, const char* system) {
+  const std::string* service = router_.ServiceOf(pid);
+  if (!service) {
+    stats_.no_service++;
+    return;
+  }
+  for (auto* o : observers_) o->OnEncryptedConnection(*service, system);
+}
+
+}  // namespace perfd

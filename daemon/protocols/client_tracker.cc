@@ -1,0 +1,216 @@
+#include "daemon/protocols/client_tracker.h"
+
+#include <algorithm>
+
+namespace perfd::protocols {
+namespace {
+
+uint64_t Fnv1a(std::string_view a, std::string_view b) {
+  uint64_t h = 1469598103934665603ull;
+  for (std::string_view s : {a, std::string_view("\0", 1), b})
+    for (unsigned char c : s) {
+      h ^= c;
+      h *= 1099511628211ull;
+    }
+  return h;
+}
+
+}  // namespace
+
+const char* ClientProtocolName(uint8_t proto) {
+  switch (proto) {
+    case PERFD_PROTO_PGSQL:
+      return "postgresql";
+    case PERFD_PROTO_REDIS:
+      return "redis";
+    case PERFD_PROTO_TLS:
+      return "tls";
+  }
+  return "unknown";
+}
+
+// One client connection: its protocol once known, the stitcher of that
+// protocol, and the owners of its recent egress events.
+struct ClientTracker::Conn : pgsql::QuerySink, redis::CommandSink {
+  ClientTracker* tracker = nullptr;
+  uint32_t pid = 0;
+  uint64_t conn_id = 0;
+  uint16_t peer_port = 0;
+  bool from_start = false;                 // its connect() was traced
+  uint8_t protocol = PERFD_PROTO_UNKNOWN;  // as the kernel classified it
+  uint64_t last_ns = 0;
+  std::deque<std::pair<uint64_t, uint64_t>> owners;  // (egress ts, owner conn), oldest first
+  std::unique_ptr<pgsql::ConnStitcher> pg;
+  std::unique_ptr<redis::ConnStitcher> rd;
+
+  // The owner of the egress event at ts (records start at one), else of
+  // the newest egress event before it.
+  uint64_t OwnerAt(uint64_t ts) const {
+    for (auto it = owners.rbegin(); it != owners.rend(); ++it)
+      if (it->first <= ts) return it->second;
+    return 0;
+  }
+
+  void Deliver(db::DbCall& call, uint64_t start_ns) {
+    const uint64_t owner = OwnerAt(start_ns);
+    tracker->stats_.calls++;
+    if (owner) tracker->stats_.calls_owned++;
+    tracker->sink_.OnCall(call, owner);
+  }
+
+  void OnQuery(const pgsql::QueryRecord& r) override {
+    db::DbCall c;
+    c.system = db::System::kPostgresql;
+    c.pid = pid;
+    c.db_conn_id = conn_id;
+    c.operation = r.operation;
+    c.collection = r.table;
+    c.fingerprint = r.fingerprint;
+    c.fingerprint_id = Fnv1a("postgresql", r.fingerprint);
+    c.start_ns = r.start_ns;
+    c.end_ns = r.end_ns;
+    c.rows = r.rows;
+    c.error = !r.sqlstate.empty();
+    c.error_code = r.sqlstate;
+    c.housekeeping = r.housekeeping;
+    c.unresolved = r.unresolved;
+    Deliver(c, r.start_ns);
+  }
+  void OnEncrypted(uint32_t p, uint64_t) override { tracker->sink_.OnEncrypted(p, "postgresql"); }
+
+  void OnCommand(const redis::CommandRecord& r) override {
+    db::DbCall c;
+    c.system = db::System::kRedis;
+    c.pid = pid;
+    c.db_conn_id = conn_id;
+    c.operation = r.command;
+    c.fingerprint = r.command;
+    c.fingerprint_id = Fnv1a("redis", r.command);
+    c.start_ns = r.start_ns;
+    c.end_ns = r.end_ns;
+    c.error =
+        r.reply_type == redis::ReplyType::kError || r.reply_type == redis::ReplyType::kBlobError;
+    c.error_code = c.error ? r.error_prefix : "";
+    Deliver(c, r.start_ns);
+  }
+};
+
+ClientTracker::ClientTracker(ClientSink& sink) : sink_(sink) {}
+ClientTracker::~ClientTracker() = default;
+
+ClientTracker::Conn& ClientTracker::Find(const perfd_http_event_header& h) {
+  auto& slot = conns_[Key{h.tgid, h.conn_id}];
+  if (!slot) {
+    slot = std::make_unique<Conn>();
+    slot->tracker = this;
+    slot->pid = h.tgid;
+    slot->conn_id = h.conn_id;
+    slot->peer_port = h.peer_port;
+    slot->from_start = h.kind == PERFD_EV_CONNECT;
+  }
+  return *slot;
+}
+
+void ClientTracker::Classify(Conn& c, uint8_t proto) {
+  c.protocol = proto;
+  if (proto < 4) stats_.conns_by_protocol[proto]++;
+  switch (proto) {
+    case PERFD_PROTO_PGSQL:
+      c.pg = std::make_unique<pgsql::ConnStitcher>(c.pid, c.conn_id, c, stats_.pgsql);
+      break;
+    case PERFD_PROTO_REDIS:
+      c.rd = std::make_unique<redis::ConnStitcher>(c.pid, c.conn_id, c, c.from_start);
+      break;
+    case PERFD_PROTO_TLS: {
+      // Encrypted from the first byte (rediss, direct TLS): the port is the
+      // only hint left about what runs inside.
+      const char* system = c.peer_port == 5432                          ? "postgresql"
+                           : c.peer_port == 6379 || c.peer_port == 6380 ? "redis"
+                                                                        : "unknown";
+      sink_.OnEncrypted(c.pid, system);
+      break;
+    }
+    default:
+      break;
+  }
+}
+
+void ClientTracker::OnEvent(const perfd_http_event_header& h, std::string_view data) {
+  stats_.events++;
+  const Key key{h.tgid, h.conn_id};
+  if (h.kind == PERFD_EV_CLOSE) {
+    stats_.closes++;
+    auto it = conns_.find(key);
+    if (it == conns_.end()) return;
+    Close(*it->second, h.ts_ns);
+    conns_.erase(it);
+    return;
+  }
+  if (h.kind == PERFD_EV_CONNECT) stats_.connects++;
+  Conn& c = Find(h);
+  c.last_ns = h.ts_ns;
+  if (h.kind != PERFD_EV_READ && h.kind != PERFD_EV_WRITE) return;
+  const bool egress = h.kind == PERFD_EV_WRITE;
+  const uint64_t total = h.ret > 0 ? uint64_t(h.ret) : 0;
+  if (total > data.size()) stats_.bytes_uncaptured += total - data.size();
+  if (c.protocol == PERFD_PROTO_UNKNOWN) {
+    if (h.proto == PERFD_PROTO_UNKNOWN) {
+      // A reply to something sent before we looked: nothing to pair it with.
+      stats_.ingress_before_egress++;
+      return;
+    }
+    Classify(c, h.proto);
+  }
+  if (egress) {
+    c.owners.emplace_back(h.ts_ns, h.owner_conn);
+    if (c.owners.size() > kOwnerHistory) c.owners.pop_front();
+  }
+  DataEvent ev;
+  ev.dir = egress ? Direction::kEgress : Direction::kIngress;
+  ev.ts_ns = h.ts_ns;
+  ev.head = data;
+  ev.total = std::max<uint64_t>(total, data.size());
+  if (c.pg) c.pg->OnEvent(ev);
+  if (c.rd) c.rd->OnEvent(ev);
+}
+
+void ClientTracker::Close(Conn& c, uint64_t ts_ns) {
+  if (c.pg) c.pg->OnClose();
+  if (c.rd) {
+    c.rd->OnClose(ts_ns);
+    redis_closed_ += c.rd->stats();
+  }
+}
+
+void ClientTracker::DropProcess(uint32_t tgid) {
+  for (auto it = conns_.begin(); it != conns_.end();) {
+    if (it->first.tgid == tgid) {
+      Close(*it->second, it->second->last_ns);
+      it = conns_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+void ClientTracker::FlushIdle(uint64_t now_ns) {
+  for (auto it = conns_.begin(); it != conns_.end();) {
+    if (now_ns > it->second->last_ns + kIdleEvictNs) {
+      Close(*it->second, it->second->last_ns);
+      stats_.evicted_idle++;
+      it = conns_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+ClientTracker::Stats ClientTracker::stats() const {
+  Stats s = stats_;
+  s.redis = redis_closed_;
+  for (const auto& [k, c] : conns_)
+    if (c->rd) s.redis += c->rd->stats();
+  return s;
+}
+
+}  // namespace perfd::protocols
