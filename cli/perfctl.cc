@@ -1,6 +1,8 @@
 // perfctl: the command-line client of perfd's gRPC API (docs/PERFCTL.md).
 #include <grpcpp/grpcpp.h>
 #include <signal.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <cerrno>
@@ -20,6 +22,7 @@
 #include "cli/functions_table.h"
 #include "cli/json_output.h"
 #include "cli/pprof_export.h"
+#include "cli/queries_table.h"
 #include "cli/services_table.h"
 #include "cli/top_table.h"
 #include "perfd/v1/perfd.grpc.pb.h"
@@ -31,6 +34,7 @@ constexpr auto kRpcDeadline = std::chrono::seconds(3);
 // GetProfile blocks for its duration; this is on top of it.
 constexpr auto kProfileDeadlineSlack = std::chrono::seconds(30);
 constexpr size_t kDefaultFunctionLimit = 30;
+constexpr size_t kDefaultQueryLimit = 20;
 constexpr const char* kDefaultPprofFile = "profile.pb.gz";
 volatile std::sig_atomic_t g_stop = 0;
 
@@ -81,6 +85,16 @@ class Client {
     request.set_window_seconds(window);
     request.set_route(route);
     return stub_->GetFunctions(&ctx, request, out);
+  }
+  grpc::Status GetQueries(const std::string& service, uint32_t window, const std::string& route,
+                          v1::GetQueriesResponse* out) {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + kRpcDeadline);
+    v1::GetQueriesRequest request;
+    request.set_service(service);
+    request.set_window_seconds(window);
+    request.set_route(route);
+    return stub_->GetQueries(&ctx, request, out);
   }
   grpc::Status GetProfile(const std::string& service, uint32_t seconds, const std::string& route,
                           v1::GetProfileResponse* out) {
@@ -177,6 +191,32 @@ int RunTop(const Flags& flags) {
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
   }
+  return kExitOk;
+}
+
+// Columns of the terminal on stdout; 0 (no cut) when it is not a terminal,
+// so a pipe gets whole fingerprints.
+size_t TerminalWidth() {
+  winsize ws{};
+  if (isatty(STDOUT_FILENO) && ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0) return ws.ws_col;
+  return 0;
+}
+
+int RunQueries(const Flags& flags) {
+  Client client(flags.endpoint);
+  const auto window = static_cast<uint32_t>(ParseDuration(flags.window)->count() / 1000);
+  v1::GetQueriesResponse queries;
+  if (grpc::Status s = client.GetQueries(flags.service, window, flags.route, &queries); !s.ok()) {
+    return Fail(s, flags);
+  }
+  if (flags.output == "json") {
+    std::cout << ToJson(queries) << std::flush;
+    return kExitOk;
+  }
+  QueriesTableOptions options;
+  options.limit = flags.limit_set ? flags.limit : kDefaultQueryLimit;
+  options.width = TerminalWidth();
+  std::cout << RenderQueriesTable(queries, options) << std::flush;
   return kExitOk;
 }
 
@@ -289,13 +329,28 @@ int main(int argc, char** argv) {
   profile->add_option("--output", flags.output_file,
                       "File to write (default: stdout for folded, profile.pb.gz for pprof)");
 
+  CLI::App* queries = app.add_subcommand(
+      "queries", "Database and cache statements by total time: rate, latency, rows, errors, N+1");
+  queries->add_option("-s,--service", flags.service, "Service name (see `perfctl services`)")
+      ->required();
+  queries->add_option("-r,--route", flags.route,
+                      "Only statements this route issued (\"/users/{user_id}\" or \"GET /...\")");
+  queries->add_option("-w,--window", flags.window, "Sliding window, whole seconds (30s, 5m)")
+      ->check(DurationValidator(CheckWindow, "DURATION"))
+      ->capture_default_str();
+  queries->add_option("-o,--output", flags.output, "table or json")
+      ->check(CLI::IsMember({"table", "json"}))
+      ->capture_default_str();
+  CLI::Option* query_limit = queries->add_option(
+      "--limit", flags.limit, "Show at most N fingerprints (default 20; 0: all)");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     // --help/--version exit 0; every usage error is 2, whatever CLI11's code.
     return app.exit(e) == 0 ? kExitOk : kExitUsage;
   }
-  flags.limit_set = limit->count() > 0;
+  flags.limit_set = limit->count() > 0 || query_limit->count() > 0;
   if (top->parsed() && !flags.sort.empty()) {
     // One --sort flag serves both tables; each takes only its own keys.
     const bool function_key = ParseFunctionSortKey(flags.sort).has_value();
@@ -308,5 +363,6 @@ int main(int argc, char** argv) {
     }
   }
   if (services->parsed()) return RunServices(flags);
+  if (queries->parsed()) return RunQueries(flags);
   return profile->parsed() ? RunProfile(flags) : RunTop(flags);
 }

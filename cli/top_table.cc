@@ -8,6 +8,7 @@
 #include <functional>
 #include <tuple>
 
+#include "cli/db_text.h"
 #include "cli/terminal_text.h"
 #include "cli/text_table.h"
 
@@ -171,9 +172,11 @@ std::vector<v1::RouteStats> SortRoutes(const v1::GetTopResponse& top, SortKey ke
 std::string RenderTopTable(const v1::GetTopResponse& top, const TopTableOptions& options) {
   const bool cpu = top.sample_period_seconds() > 0;
   double total_rps = 0, total_cpu = 0;
+  bool db = false;  // DB columns only when perfd sent DB data
   for (const auto& route : top.routes()) {
     total_rps += route.requests_per_second();
     total_cpu += route.cpu_seconds();
+    db = db || route.db_requests() > 0 || route.db_calls() > 0;
   }
 
   std::string out = "service " + EscapeForTerminal(top.service()) + "   window " +
@@ -196,6 +199,10 @@ std::string RenderTopTable(const v1::GetTopResponse& top, const TopTableOptions&
       {"ROUTE", A::kLeft}, {"REQ/S", A::kRight}, {"ERR%", A::kRight},
       {"P50", A::kRight},  {"P90", A::kRight},   {"P99", A::kRight},
       {"MAX", A::kRight},  {"QUEUE", A::kRight}, {"INFLIGHT", A::kRight}};
+  if (db) {
+    columns.push_back({"DB/REQ", A::kRight});
+    columns.push_back({"Q/REQ", A::kRight});
+  }
   if (cpu) {
     columns.push_back({"CPU%", A::kRight});
     columns.push_back({"CPU/REQ", A::kRight});
@@ -208,7 +215,8 @@ std::string RenderTopTable(const v1::GetTopResponse& top, const TopTableOptions&
     const v1::RouteStats& r = routes[i];
     // A route with only in-flight requests has no completed latencies.
     const bool done = r.requests() > 0;
-    std::vector<std::string> row = {RouteLabel(r),
+    const std::string flag = r.n_plus_one_size() > 0 ? "  N+1" : "";
+    std::vector<std::string> row = {RouteLabel(r) + flag,
                                     FormatRate(r.requests_per_second()),
                                     done ? FormatErrorPercent(r.error_ratio()) : "-",
                                     done ? FormatLatency(r.p50_seconds()) : "-",
@@ -217,6 +225,12 @@ std::string RenderTopTable(const v1::GetTopResponse& top, const TopTableOptions&
                                     done ? FormatLatency(r.max_seconds()) : "-",
                                     done ? FormatLatency(r.queue_p50_seconds()) : "-",
                                     std::to_string(r.in_flight())};
+    if (db) {
+      // Blank without DB data for the route (e.g. a CPU-only pseudo-route).
+      const bool has = r.db_requests() > 0;
+      row.push_back(has ? FormatLatency(r.db_seconds_per_request()) : "");
+      row.push_back(has ? FormatCount(r.queries_per_request()) : "");
+    }
     if (cpu) {
       // CPU% is of one core over the window, as top(1) shows it.
       row.push_back(FormatShare(r.cpu_seconds(), top.window_seconds()));
@@ -233,6 +247,18 @@ std::string RenderTopTable(const v1::GetTopResponse& top, const TopTableOptions&
   } else if (shown < routes.size()) {
     out += "(" + std::to_string(routes.size() - shown) + " more routes; --limit 0 shows all)\n";
   }
+  // One line per N+1 finding of the routes shown.
+  std::string findings;
+  for (size_t i = 0; i < shown; ++i) {
+    for (const auto& f : routes[i].n_plus_one()) {
+      const std::string text = f.fingerprint().empty() ? f.fingerprint_id() : f.fingerprint();
+      findings += "N+1  " + EscapeForTerminal(RouteLabel(routes[i])) + "  " +
+                  FormatCount(f.mean_count()) + "x/request  at " +
+                  EscapeForTerminal(f.call_site().empty() ? "(unknown)" : f.call_site()) + "  " +
+                  EscapeForTerminal(OneLine(text, 60)) + "\n";
+    }
+  }
+  if (!findings.empty()) out += "\n" + findings;
   return out;
 }
 

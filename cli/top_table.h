@@ -66,7 +66,12 @@ struct TopTableOptions {
 // table (QUEUE: median time requests waited in the socket, part of P50...).
 // With Python sampling on (sample_period_seconds > 0) the header adds the
 // service's CPU and the table CPU% (of one core) / CPU/REQ / AUTH% VALID%
-// SER% DB% FW% APP% (shares of the route's CPU).
+// SER% DB% FW% APP% (shares of the route's CPU). With DB data (any route
+// with db_requests or db_calls) it adds DB/REQ (wall time in DB calls per
+// request) and Q/REQ (mean queries per request), blank for routes without
+// DB data; routes with an N+1 finding are flagged "N+1" and each finding
+// gets a line under the table (route, count per request, call site,
+// fingerprint cut to 60 characters).
 std::string RenderTopTable(const v1::GetTopResponse& top, const TopTableOptions& options);
 
 }  // namespace perfd::cli

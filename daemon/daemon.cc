@@ -13,8 +13,10 @@
 #include "daemon/api/grpc_server.h"
 #include "daemon/api/grpc_service.h"
 #include "daemon/client_self_stats.h"
+#include "daemon/db/db_aggregator.h"
 #include "daemon/decoders/http/http_tracker.h"
 #include "daemon/exporters/cardinality_stats.h"
+#include "daemon/exporters/db_metrics.h"
 #include "daemon/exporters/http_metrics.h"
 #include "daemon/exporters/self_metrics.h"
 #include "daemon/fd_limits.h"
@@ -229,6 +231,17 @@ int RunDaemon(const Config& config, const std::atomic<bool>& stop) {
   AggregatorObserver agg_observer(aggregator);
   auto registry = std::make_shared<prometheus::Registry>();
   HttpMetrics http_metrics(*registry, SeriesLimits{config.max_series, idle_ns});
+  // Database calls joined to requests (db_join below) reach both.
+  db::DbLimits db_limits;
+  db_limits.max_services = config.max_services;
+  db_limits.max_routes = config.max_routes;
+  db_limits.max_fingerprints_per_service = config.max_fingerprints_per_service;
+  db_limits.n_plus_one_min_calls = config.n_plus_one_min_calls;
+  db_limits.idle_ns = idle_ns;
+  db::DbAggregator db_aggregator(config.window_max_seconds, db_limits);
+  DbMetrics db_metrics(
+      *registry, DbMetricsLimits{SeriesLimits{config.max_series, idle_ns}, config.top_k_query_ids,
+                                 config.max_fingerprints_per_service, config.n_plus_one_min_calls});
   auto self_metrics = std::make_shared<SelfMetrics>();
   std::vector<python::CategoryRule> category_rules;
   for (const auto& r : config.category_rules) {
@@ -246,6 +259,8 @@ int RunDaemon(const Config& config, const std::atomic<bool>& stop) {
   // Client connections (databases, caches): decoded, joined to requests.
   DbRequestJoin db_join(router);
   router.AddObserver(&db_join);
+  db_join.AddObserver(&db_aggregator);
+  db_join.AddObserver(&db_metrics);
   protocols::ClientTracker client_tracker(db_join);
   probes->SetClientHandler(
       [&client_tracker](const perfd_http_event_header& h, std::string_view data) {
@@ -302,6 +317,7 @@ int RunDaemon(const Config& config, const std::atomic<bool>& stop) {
   PerfdService service(aggregator, lifecycle, config.window_max_seconds,
                        sampling ? &profiler.store() : nullptr,
                        sampling ? &profiler.stacks() : nullptr);
+  service.SetDbAggregator(&db_aggregator);
   ApiServer api(service);
   if (config.grpc_socket.empty() && config.grpc_tcp.empty()) {
     // Both listeners switched off on purpose: a metrics-only perfd.
@@ -342,11 +358,14 @@ int RunDaemon(const Config& config, const std::atomic<bool>& stop) {
       aggregator.EvictIdle(now);
       client_tracker.FlushIdle(now);
       http_metrics.EvictIdle(now);
+      db_aggregator.EvictIdle(now);
+      db_metrics.EvictIdle(now);
       profiler.EvictIdle(now, idle_ns);
       auto samples =
           CollectSelfStats(*probes, tracker, router, fetcher, lifecycle, loader, discovery);
       AddPythonStats(sampler.get(), profiler, lifecycle, loader, &samples);
       AddCardinalityStats(aggregator.Stats(), http_metrics.stats(), &samples);
+      AddDbCardinalityStats(db_aggregator.Stats(), db_metrics.stats(), &samples);
       AddClientStats(probes->Counters(), client_tracker, db_join, probes->client_events_dropped(),
                      &samples);
       self_metrics->Publish(std::move(samples));

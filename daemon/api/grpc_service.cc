@@ -11,6 +11,7 @@
 #include <tuple>
 #include <vector>
 
+#include "daemon/api/db_convert.h"
 #include "daemon/api/profile_convert.h"
 #include "daemon/api/proto_convert.h"
 
@@ -156,6 +157,7 @@ grpc::Status PerfdService::GetTop(grpc::ServerContext* /*context*/,
   response->set_window_seconds(used);
   response->set_timestamp_unix_nanos(clocks_.unix_ns());
   for (const auto& route : snapshot.routes) RouteToProto(route, response->add_routes());
+  if (db_ != nullptr) AddRouteDbToTop(db_->Snapshot(request->service(), used, now), response);
   if (cpu_ == nullptr) return grpc::Status::OK;
 
   response->set_sample_period_seconds(cpu_->seconds_per_sample());
@@ -254,6 +256,31 @@ grpc::Status PerfdService::GetProfile(grpc::ServerContext* context,
   response->set_sample_period_seconds(cpu_->seconds_per_sample());
   StacksToProto(StacksFor(*cpu_, request->service(), request->route(), start, end), *stacks_,
                 response);
+  return grpc::Status::OK;
+}
+
+grpc::Status PerfdService::GetQueries(grpc::ServerContext* /*context*/,
+                                      const v1::GetQueriesRequest* request,
+                                      v1::GetQueriesResponse* response) {
+  if (request->service().empty()) {
+    return {grpc::StatusCode::INVALID_ARGUMENT, "service is required"};
+  }
+  if (db_ == nullptr) {
+    return {grpc::StatusCode::FAILED_PRECONDITION,
+            "database call tracing is off in this perfd (see perfd's start-up log)"};
+  }
+  uint32_t window = request->window_seconds();
+  if (window == 0) window = kDefaultWindowSeconds;
+  if (grpc::Status s = CheckWindow(window); !s.ok()) return s;
+  if (grpc::Status s = CheckService(request->service()); !s.ok()) return s;
+
+  const uint64_t now = clocks_.monotonic_ns();
+  const db::DbServiceSnapshot snapshot = db_->Snapshot(request->service(), window, now);
+  response->set_service(request->service());
+  response->set_window_seconds(snapshot.window_seconds);
+  response->set_timestamp_unix_nanos(clocks_.unix_ns());
+  response->set_route(request->route());
+  QueriesToProto(snapshot, request->route(), response);
   return grpc::Status::OK;
 }
 

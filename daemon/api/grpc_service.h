@@ -7,6 +7,7 @@
 
 #include "daemon/aggregator/aggregator.h"
 #include "daemon/api/worker_directory.h"
+#include "daemon/db/db_aggregator.h"
 #include "daemon/profile/cpu_profile.h"
 #include "daemon/profile/stack_table.h"
 #include "perfd/v1/perfd.grpc.pb.h"
@@ -40,6 +41,11 @@ class PerfdService final : public v1::Perfd::Service {
                uint32_t window_max_seconds, const CpuProfileStore* cpu, const StackTable* stacks,
                ApiClocks clocks = SystemClocks());
 
+  // Database calls (GetTop's db_* fields, GetQueries). Without it (nullptr,
+  // the default) those fields stay empty and GetQueries answers
+  // FAILED_PRECONDITION. Call before serving; db must outlive the service.
+  void SetDbAggregator(const db::DbAggregator* db) { db_ = db; }
+
   // Services = aggregator services ∪ services of current workers, by name.
   grpc::Status ListServices(grpc::ServerContext* context, const v1::ListServicesRequest* request,
                             v1::ListServicesResponse* response) override;
@@ -57,6 +63,10 @@ class PerfdService final : public v1::Perfd::Service {
   // goes away or the server shuts down first.
   grpc::Status GetProfile(grpc::ServerContext* context, const v1::GetProfileRequest* request,
                           v1::GetProfileResponse* response) override;
+  // Fingerprints by total time over the window, optionally only those a
+  // route issued. Errors as GetTop, plus FAILED_PRECONDITION without DB data.
+  grpc::Status GetQueries(grpc::ServerContext* context, const v1::GetQueriesRequest* request,
+                          v1::GetQueriesResponse* response) override;
 
  private:
   // OK, or the status for an empty / unknown service.
@@ -70,6 +80,7 @@ class PerfdService final : public v1::Perfd::Service {
   const CpuProfileStore* const cpu_;
   const StackTable* const stacks_;
   const ApiClocks clocks_;
+  const db::DbAggregator* db_ = nullptr;
 };
 
 }  // namespace perfd

@@ -324,6 +324,21 @@ void ParseAggregation(const YAML::Node& node, const std::string& path, Config& c
   }
 }
 
+void ParseDb(const YAML::Node& node, const std::string& path, Config& c) {
+  WalkMap(node, path,
+          {{"n_plus_one_min_calls",
+            [&](const YAML::Node& n, const std::string& p) {
+              c.n_plus_one_min_calls = GetUint(n, p, 2, 100000);
+            }},
+           {"max_fingerprints_per_service",
+            [&](const YAML::Node& n, const std::string& p) {
+              c.max_fingerprints_per_service = GetUint(n, p, 1, 100000);
+            }},
+           {"top_k_query_ids", [&](const YAML::Node& n, const std::string& p) {
+              c.top_k_query_ids = GetUint(n, p, 1, 1000);
+            }}});
+}
+
 Config ParseNamed(const std::string& yaml_text, const std::string& source) {
   const YAML::Node doc = LoadOneYamlDocument(yaml_text, source);
   Config c;
@@ -358,6 +373,7 @@ Config ParseNamed(const std::string& yaml_text, const std::string& source) {
            {"python", [&](const YAML::Node& n, const std::string& p) { ParsePython(n, p, c); }},
            {"aggregation",
             [&](const YAML::Node& n, const std::string& p) { ParseAggregation(n, p, c); }},
+           {"db", [&](const YAML::Node& n, const std::string& p) { ParseDb(n, p, c); }},
            {"log", [&](const YAML::Node& n, const std::string& p) {
               WalkMap(n, p, {{"level", [&](const YAML::Node& v, const std::string& vp) {
                                 c.log_level = GetString(v, vp, false);

@@ -92,6 +92,11 @@ struct Config {
   uint32_t max_series = 10000;  // Prometheus label sets of the http_* families
   uint32_t idle_seconds = 900;  // >= window_max_seconds
 
+  // db.* (database call aggregation and outputs, docs/CONFIG.md)
+  uint32_t n_plus_one_min_calls = 5;  // consecutive sequential calls that make an N+1 finding
+  uint32_t max_fingerprints_per_service = 500;  // more are folded into "_OTHER"
+  uint32_t top_k_query_ids = 20;  // fingerprints per service with their own db_query_id label
+
   // log.*
   std::string log_level = "info";  // trace, debug, info, warn, error
 };

@@ -27,4 +27,31 @@ void AddCardinalityStats(const AggregatorStats& a, const HttpMetricsStats& h,
   add("perfd_http_metrics_evicted_total", double(h.series_evicted));
 }
 
+void AddDbCardinalityStats(const db::DbAggregatorStats& a, const DbMetricsStats& m,
+                           std::vector<SelfSample>* out) {
+  auto add = [out](std::string name, double v, std::map<std::string, std::string> labels = {}) {
+    out->push_back({std::move(name), std::move(labels), v});
+  };
+  add("perfd_db_aggregator_entries", double(a.services), {{"kind", "services"}});
+  add("perfd_db_aggregator_entries", double(a.routes), {{"kind", "routes"}});
+  add("perfd_db_aggregator_entries", double(a.fingerprints), {{"kind", "fingerprints"}});
+  add("perfd_db_aggregator_entries", double(a.slots), {{"kind", "slots"}});
+  add("perfd_db_aggregator_overflow_total", double(a.services_over_cap), {{"cap", "max_services"}});
+  add("perfd_db_aggregator_overflow_total", double(a.routes_over_cap), {{"cap", "max_routes"}});
+  add("perfd_db_aggregator_overflow_total", double(a.fingerprints_over_cap),
+      {{"cap", "max_fingerprints"}});
+  add("perfd_db_aggregator_overflow_total", double(a.names_folded), {{"cap", "names"}});
+  add("perfd_db_aggregator_overflow_total", double(a.patterns_dropped), {{"cap", "patterns"}});
+  add("perfd_db_aggregator_evicted_total", double(a.routes_evicted), {{"kind", "route"}});
+  add("perfd_db_aggregator_evicted_total", double(a.fingerprints_evicted),
+      {{"kind", "fingerprint"}});
+  add("perfd_db_aggregator_evicted_total", double(a.services_evicted), {{"kind", "service"}});
+  add("perfd_db_metrics_series", double(m.series));
+  add("perfd_db_metrics_overflow_total", double(m.series_over_cap), {{"cap", "max_series"}});
+  add("perfd_db_metrics_overflow_total", double(m.operations_folded), {{"cap", "operation"}});
+  add("perfd_db_metrics_overflow_total", double(m.untracked_calls),
+      {{"cap", "untracked_fingerprint"}});
+  add("perfd_db_metrics_evicted_total", double(m.series_evicted));
+}
+
 }  // namespace perfd

@@ -6,6 +6,8 @@
 #include <vector>
 
 #include "daemon/aggregator/aggregator.h"
+#include "daemon/db/db_aggregator.h"
+#include "daemon/exporters/db_metrics.h"
 #include "daemon/exporters/http_metrics.h"
 #include "daemon/exporters/self_metrics.h"
 
@@ -13,5 +15,8 @@ namespace perfd {
 
 void AddCardinalityStats(const AggregatorStats& aggregator, const HttpMetricsStats& http,
                          std::vector<SelfSample>* out);
+// The same for the DB aggregator and the DB metric families.
+void AddDbCardinalityStats(const db::DbAggregatorStats& aggregator, const DbMetricsStats& metrics,
+                           std::vector<SelfSample>* out);
 
 }  // namespace perfd

@@ -156,6 +156,26 @@ const std::vector<SelfMetricDef> kSelfMetrics = {
      "unknown_method, status_out_of_range (status outside 100..599)"},
     {"perfd_http_metrics_evicted_total", SelfMetricType::kCounter,
      "HTTP metric label sets removed after aggregation.idle_seconds without a request"},
+    {"perfd_db_aggregator_entries", SelfMetricType::kGauge,
+     "What the DB aggregator behind GetQueries / GetTop holds now, by kind: services, routes, "
+     "fingerprints, slots"},
+    {"perfd_db_aggregator_overflow_total", SelfMetricType::kCounter,
+     "DB calls or requests counted under \"_OTHER\" in the DB aggregator, by cap: "
+     "max_services, max_routes, max_fingerprints (calls folded into a service's \"_OTHER\" "
+     "fingerprint), names (route / call-site / error-code names per fingerprint past 16), "
+     "patterns (N+1 / fan-out findings past 16 fingerprints per route, dropped)"},
+    {"perfd_db_aggregator_evicted_total", SelfMetricType::kCounter,
+     "DB aggregator entries dropped after aggregation.idle_seconds idle, by kind (route, "
+     "fingerprint, service)"},
+    {"perfd_db_metrics_series", SelfMetricType::kGauge,
+     "Label sets of the db_client_* / perfd_db_* families exported now"},
+    {"perfd_db_metrics_overflow_total", SelfMetricType::kCounter,
+     "Observations of the DB metric families under \"_OTHER\" labels, by cap: max_series "
+     "(every label \"_OTHER\"), operation (operation name not a short upper-case word), "
+     "untracked_fingerprint (past db.max_fingerprints_per_service scored for the top K: "
+     "db_query_id \"other\")"},
+    {"perfd_db_metrics_evicted_total", SelfMetricType::kCounter,
+     "DB metric label sets removed after aggregation.idle_seconds without an observation"},
     {"perfd_bpf_program_runs_total", SelfMetricType::kCounter,
      "BPF program invocations (needs sysctl kernel.bpf_stats_enabled=1)"},
     {"perfd_bpf_program_run_seconds_total", SelfMetricType::kCounter,

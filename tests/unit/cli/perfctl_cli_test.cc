@@ -128,6 +128,7 @@ class PerfctlCliTest : public ::testing::Test {
   std::string Endpoint() const { return "--endpoint=unix://" + socket_; }
 
   Aggregator aggregator_;
+  db::DbAggregator db_{600};
   NoWorkers workers_;
   CpuProfileStore store_;
   StackTable table_;
@@ -148,6 +149,14 @@ TEST_F(PerfctlCliTest, UnreachableDaemonIsOneLineExit1) {
   EXPECT_EQ(r.err.find('\n'), r.err.size() - 1) << "one line: " << r.err;
 }
 
+TEST_F(PerfctlCliTest, QueriesWithoutDbDataIsOneLineExit1) {
+  StartServer();
+  Result r = Run({Endpoint(), "queries", "-s", "api"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("database call tracing is off"), std::string::npos) << r.err;
+  EXPECT_EQ(Run({Endpoint(), "queries"}).exit_code, 2);  // --service is required
+}
+
 TEST_F(PerfctlCliTest, UsageErrorsExit2) {
   EXPECT_EQ(Run({}).exit_code, 2);
   EXPECT_EQ(Run({"top"}).exit_code, 2);  // --service is required
@@ -160,6 +169,39 @@ TEST_F(PerfctlCliTest, UsageErrorsExit2) {
   r = Run({"--help"});
   EXPECT_EQ(r.exit_code, 0);
   EXPECT_NE(r.out.find("top"), std::string::npos);
+}
+
+TEST_F(PerfctlCliTest, QueriesTableJsonAndRouteFilter) {
+  const uint64_t now = SystemClocks().monotonic_ns();
+  std::vector<db::DbCall> loop;
+  for (int i = 0; i < 6; ++i) {
+    db::DbCall c;
+    c.fingerprint_id = 0x2a;
+    c.fingerprint = "SELECT name FROM items WHERE id = $1";
+    c.operation = "SELECT";
+    c.start_ns = now - 1000000000ULL + uint64_t(i) * 2000000;
+    c.end_ns = c.start_ns + 1000000;
+    c.call_site = "api.views.items (views.py:9)";
+    loop.push_back(c);
+  }
+  db_.OnRequestCalls("api", "GET", "/users/{user_id}", now - 1000000000ULL, now - 900000000ULL,
+                     loop);
+  service_.SetDbAggregator(&db_);
+  StartServer();
+  Result r = Run({Endpoint(), "queries", "-s", "api"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("SELECT name FROM items WHERE id = $1"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("N+1  GET /users/{user_id}  6x/request"), std::string::npos) << r.out;
+  r = Run({Endpoint(), "queries", "-s", "api", "-o", "json", "--route", "/nope"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("\"queries\":[]"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("items"), std::string::npos) << r.out;
+  r = Run({Endpoint(), "queries", "-s", "api", "-o", "json"});
+  EXPECT_NE(r.out.find("\"id\":\"000000000000002a\""), std::string::npos) << r.out;
+  r = Run({Endpoint(), "top", "-s", "api", "--once"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("GET /users/{user_id}  N+1"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("Q/REQ"), std::string::npos) << r.out;
 }
 
 TEST_F(PerfctlCliTest, ServicesTableAndJson) {

@@ -175,6 +175,11 @@ TEST(ConfigTest, NumbersAcceptTheirRangeAndRejectEverythingElse) {
       {"aggregation", "max_services", "aggregation.max_services", 1, 100000, &Config::max_services},
       {"aggregation", "max_routes", "aggregation.max_routes", 1, 10000000, &Config::max_routes},
       {"aggregation", "max_series", "aggregation.max_series", 1, 10000000, &Config::max_series},
+      {"db", "n_plus_one_min_calls", "db.n_plus_one_min_calls", 2, 100000,
+       &Config::n_plus_one_min_calls},
+      {"db", "max_fingerprints_per_service", "db.max_fingerprints_per_service", 1, 100000,
+       &Config::max_fingerprints_per_service},
+      {"db", "top_k_query_ids", "db.top_k_query_ids", 1, 1000, &Config::top_k_query_ids},
   };
   for (const auto& k : keys) {
     auto yaml = [&](const std::string& v) { return k.section + ":\n  " + k.key + ": " + v + "\n"; };
@@ -198,6 +203,14 @@ TEST(ConfigTest, AggregationCapsHaveDefaults) {
   EXPECT_EQ(c.max_routes, 10000u);
   EXPECT_EQ(c.max_series, 10000u);
   EXPECT_EQ(c.idle_seconds, 900u);
+}
+
+TEST(ConfigTest, DbKeysHaveDefaults) {
+  const Config c = ParseConfig("");
+  EXPECT_EQ(c.n_plus_one_min_calls, 5u);
+  EXPECT_EQ(c.max_fingerprints_per_service, 500u);
+  EXPECT_EQ(c.top_k_query_ids, 20u);
+  ExpectError("db:\n  n_plus_one: 5\n", "db.n_plus_one", "unknown");
 }
 
 // Idle entries are evicted; never while still inside the longest window.
