@@ -475,6 +475,7 @@ static __always_inline void fill_header(struct scratch *sc, __u64 id, __s32 fd, 
   sc->ev.h.py_root = 0;
   sc->ev.h.arrival_ns = 0;
   sc->ev.h.owner_conn = 0;
+  sc->ev.h.owner_task = 0;
   sc->ev.h.data_len = 0;
   sc->ev.h.peer_port = 0;
   sc->ev.h.role = PERFD_ROLE_SERVER;
@@ -530,29 +531,33 @@ static __always_inline void frame_lines(struct scratch *sc, struct perfd_frame_c
  * task queued (py_owners, set by the sampler's PySet_Add probe), else the
  * context the writing thread has entered (asyncio transports, libpq and
  * every other driver that writes inside the task). 0: unknown. */
-static __always_inline __u64 client_owner(__u32 tgid, __s32 fd) {
-  struct py_owner_key k = {.tgid = tgid, .fd = fd};
+static __always_inline void client_owner(struct perfd_http_event_header *h) {
+  __u32 tgid = h->tgid;
+  struct py_owner_key k = {.tgid = tgid, .fd = h->fd};
   struct py_owner *o = bpf_map_lookup_elem(&py_owners, &k);
   if (o) {
-    __u64 conn = o->conn_id;
+    __u64 conn = o->conn_id, ctx = o->ctx;
     bool fresh = bpf_ktime_get_ns() - o->ts_ns < PERFD_OWNER_MAX_AGE_NS;
     bpf_map_delete_elem(&py_owners, &k);
     if (fresh) {
       count(PERFD_CNT_CLIENT_QUEUED_OWNER);
-      return conn;
+      h->owner_conn = conn;
+      h->owner_task = ctx;
+      return;
     }
   }
   const struct py_proc *proc = bpf_map_lookup_elem(&py_procs, &tgid);
-  if (!proc || !proc->ctx_tracking) return 0;
+  if (!proc || !proc->ctx_tracking) return;
   __u64 tstate = py_find_tstate(proc);
-  if (!tstate) return 0;
-  __u64 conn = py_context_conn(tgid, proc, tstate);
-  if (conn) {
-    count(PERFD_CNT_CLIENT_CTX_OWNER);
-    /* The write runs inside the task: its stack is the call site. */
-    py_capture_site(tgid, (__u32)bpf_get_current_pid_tgid(), proc, tstate, conn, fd);
-  }
-  return conn;
+  if (!tstate) return;
+  __u64 ctx = 0;
+  __u64 conn = py_context_conn_of(tgid, proc, tstate, &ctx);
+  if (!conn) return;
+  count(PERFD_CNT_CLIENT_CTX_OWNER);
+  h->owner_conn = conn;
+  h->owner_task = ctx;
+  /* The write runs inside the task: its stack is the call site. */
+  py_capture_site(tgid, h->tid, proc, tstate, conn, h->fd, h->ts_ns);
 }
 
 /* connect() returned (0, or EINPROGRESS on a non-blocking socket): a TCP or
@@ -577,6 +582,8 @@ static __always_inline void client_connected(struct scratch *sc, __u64 id, __s32
   }
   struct py_owner_key ok = {.tgid = tgid, .fd = fd};
   bpf_map_delete_elem(&py_owners, &ok);
+  __u8 one = 1;
+  bpf_map_update_elem(&py_client_fds, &ok, &one, BPF_ANY);
   count(PERFD_CNT_CLIENT_CONNECTS);
   fill_header(sc, id, fd, info.conn_id, ret, PERFD_EV_CONNECT);
   sc->ev.h.role = PERFD_ROLE_CLIENT;
@@ -669,6 +676,8 @@ static __always_inline void client_transfer(struct scratch *sc, __u64 id, const 
       /* Not a protocol we decode: untracked, and user space told it is gone. */
       struct perfd_conn_key key = {.tgid = id >> 32, .fd = s->fd};
       bpf_map_delete_elem(&conns, &key);
+      struct py_owner_key ok = {.tgid = id >> 32, .fd = s->fd};
+      bpf_map_delete_elem(&py_client_fds, &ok);
       count(PERFD_CNT_CLIENT_OTHER);
       sc->ev.h.role = PERFD_ROLE_CLIENT;
       sc->ev.h.kind = PERFD_EV_CLOSE;
@@ -689,7 +698,7 @@ static __always_inline void client_transfer(struct scratch *sc, __u64 id, const 
     __u32 w = (n & ~7u) & (PERFD_DATA_MAX - 1);
     *(__u64 *)&sc->cev.data[w] &= (1ull << ((n & 7) * 8)) - 1;
   }
-  if (s->kind == PERFD_EV_WRITE) sc->cev.h.owner_conn = client_owner(id >> 32, s->fd);
+  if (s->kind == PERFD_EV_WRITE) client_owner(&sc->cev.h);
   __u64 flags = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) > PERFD_WAKEUP_BYTES
                     ? BPF_RB_FORCE_WAKEUP
                     : BPF_RB_NO_WAKEUP;
@@ -855,6 +864,7 @@ int enter_close(struct trace_event_raw_sys_enter *ctx) {
   if (role == PERFD_ROLE_CLIENT) {
     struct py_owner_key ok = {.tgid = tgid, .fd = key.fd};
     bpf_map_delete_elem(&py_owners, &ok);
+    bpf_map_delete_elem(&py_client_fds, &ok);
   }
   if (skp) bpf_map_delete_elem(&socks, &skp);
   struct scratch *sc = scratch_get();

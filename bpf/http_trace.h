@@ -93,6 +93,10 @@ struct perfd_http_event_header {
   __u16 peer_port; /* CONNECT and client events: remote TCP port, 0 if unknown/unix */
   __u8 role;       /* enum perfd_conn_role */
   __u8 proto;      /* client events: enum perfd_client_proto */
+  /* Client-connection writes with owner_conn: the address of the writing
+   * task's contextvars.Context (one per asyncio task): calls of one request
+   * from several tasks (asyncio.gather) are concurrent by design. */
+  __u64 owner_task;
 };
 
 /* Events without lines are sent as the header alone (ring buffer space is
@@ -152,15 +156,15 @@ struct perfd_conn_info {
 };
 
 #ifndef __cplusplus
-_Static_assert(sizeof(struct perfd_http_event_header) == 88, "header layout");
-_Static_assert(sizeof(struct perfd_http_event) == 88 + PERFD_DATA_MAX, "event layout");
+_Static_assert(sizeof(struct perfd_http_event_header) == 96, "header layout");
+_Static_assert(sizeof(struct perfd_http_event) == 96 + PERFD_DATA_MAX, "event layout");
 _Static_assert(sizeof(struct perfd_http_event_header) % 8 == 0, "8-byte aligned records");
 _Static_assert((PERFD_SCAN_MAX & (PERFD_SCAN_MAX - 1)) == 0, "power of two");
 _Static_assert(PERFD_MAX_LINES == PERFD_FRAME_MAX_LINES, "one line limit");
 _Static_assert(2 * PERFD_SCAN_MAX == PERFD_FRAME_BUF_MASK + 1, "framing window = scratch buffer");
 #else
-static_assert(sizeof(struct perfd_http_event_header) == 88, "header layout");
-static_assert(sizeof(struct perfd_http_event) == 88 + PERFD_DATA_MAX, "event layout");
+static_assert(sizeof(struct perfd_http_event_header) == 96, "header layout");
+static_assert(sizeof(struct perfd_http_event) == 96 + PERFD_DATA_MAX, "event layout");
 static_assert(sizeof(struct perfd_http_event_header) % 8 == 0, "8-byte aligned records");
 static_assert(PERFD_MAX_LINES == PERFD_FRAME_MAX_LINES, "one line limit");
 #endif

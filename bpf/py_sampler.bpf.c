@@ -203,14 +203,17 @@ int py_stream_queued(struct pt_regs *ctx) {
       (type != UV_TCP && type != UV_NAMED_PIPE))
     return 0;
   if (bpf_probe_read_user(&fd, sizeof(fd), (void *)(handle + UV_STREAM_FD)) || fd < 0) return 0;
+  /* Server streams (the response) and untracked connections: nothing to do. */
+  struct py_owner_key key = {.tgid = tgid, .fd = fd};
+  if (!bpf_map_lookup_elem(&py_client_fds, &key)) return 0;
   __u64 tstate = py_tstate_cached(proc, id);
   if (!tstate) return 0;
-  __u64 conn = py_context_conn(tgid, proc, tstate);
+  __u64 ctx_addr = 0;
+  __u64 conn = py_context_conn_of(tgid, proc, tstate, &ctx_addr);
   if (!conn) return 0;
-  struct py_owner_key key = {.tgid = tgid, .fd = fd};
-  struct py_owner v = {.conn_id = conn, .ts_ns = bpf_ktime_get_ns()};
+  struct py_owner v = {.conn_id = conn, .ts_ns = bpf_ktime_get_ns(), .ctx = ctx_addr};
   bpf_map_update_elem(&py_owners, &key, &v, BPF_ANY);
   ctx_count(PY_CTX_CNT_QUEUED);
-  py_capture_site(tgid, (__u32)id, proc, tstate, conn, fd);
+  py_capture_site(tgid, (__u32)id, proc, tstate, conn, fd, 0);
   return 0;
 }

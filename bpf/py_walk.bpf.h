@@ -49,6 +49,16 @@ struct {
   __type(value, struct py_owner);
 } py_owners SEC(".maps");
 
+/* (tgid, fd) of the client connections http_trace tracks (connect() or
+ * seeded at attach): the PySet_Add probe records owners and call sites for
+ * these streams only, and passes over every other write at one lookup. */
+struct {
+  __uint(type, BPF_MAP_TYPE_LRU_HASH);
+  __uint(max_entries, 65536);
+  __type(key, struct py_owner_key);
+  __type(value, __u8);
+} py_client_fds SEC(".maps");
+
 /* Call sites of database calls (PY_SAMPLE_CALL_SITE samples), owned by the
  * sampler object (whose poller drains them), shared with http_trace. */
 struct {
@@ -65,18 +75,27 @@ struct {
   __type(value, struct py_sample);
 } py_site_scratch SEC(".maps");
 
-/* tgid → time of its last call-site capture. */
+/* Call-site budget of a process: captures in the current second. */
+struct py_site_budget {
+  __u64 second; /* bpf_ktime_get_ns() / 1e9 of the window counted */
+  __u32 used;
+  __u32 pad;
+};
+
 struct {
   __uint(type, BPF_MAP_TYPE_LRU_HASH);
   __uint(max_entries, 4096);
   __type(key, __u32);
-  __type(value, __u64);
+  __type(value, struct py_site_budget);
 } py_site_last SEC(".maps");
 
-/* At most one call-site stack per process per this interval (50/s): a walk
- * costs microseconds, and a call site is a property of a query's
- * fingerprint, which repeats. */
-#define PY_SITE_MIN_GAP_NS (20ull * 1000 * 1000)
+/* A walk costs microseconds, and a call site is a property of a query's
+ * fingerprint, which repeats: one database write in PY_SITE_ODDS gets its
+ * stack, chosen at random (a fixed gap would always pick the same write of
+ * a request, e.g. the query before a loop, never the loop's), and at most
+ * PY_SITE_MAX_PER_SECOND per process. */
+#define PY_SITE_ODDS 16
+#define PY_SITE_MAX_PER_SECOND 100
 
 static __always_inline __u64 py_read_ptr(__u64 addr) {
   __u64 v = 0;
@@ -117,13 +136,20 @@ static __always_inline __u64 py_find_tstate(const struct py_proc *proc) {
   return c.found;
 }
 
-/* The serving connection of the context the thread has entered, or 0. */
-static __always_inline __u64 py_context_conn(__u32 tgid, const struct py_proc *proc, __u64 tstate) {
+/* The serving connection of the context the thread has entered, or 0;
+ * *ctx_out (if given) gets the context's address. */
+static __always_inline __u64 py_context_conn_of(__u32 tgid, const struct py_proc *proc,
+                                                __u64 tstate, __u64 *ctx_out) {
   __u64 ctx = py_read_ptr(tstate + proc->off.tstate_context);
+  if (ctx_out) *ctx_out = ctx;
   if (!ctx) return 0;
   struct py_ctx_key key = {.tgid = tgid, .ctx = ctx};
   struct py_ctx_conn *c = bpf_map_lookup_elem(&py_ctx_conns, &key);
   return c ? c->conn_id : 0;
+}
+
+static __always_inline __u64 py_context_conn(__u32 tgid, const struct py_proc *proc, __u64 tstate) {
+  return py_context_conn_of(tgid, proc, tstate, NULL);
 }
 
 /* The innermost frame of a thread state, per version layout. */
@@ -203,18 +229,24 @@ static long py_walk_step(__u32 i, void *data) {
 /* The stack of the task writing to client connection fd for request conn
  * (a database call's call site), if the process's capture budget allows. */
 static __always_inline void py_capture_site(__u32 tgid, __u32 tid, const struct py_proc *proc,
-                                            __u64 tstate, __u64 conn, __s32 fd) {
+                                            __u64 tstate, __u64 conn, __s32 fd, __u64 ts) {
+  if (bpf_get_prandom_u32() % PY_SITE_ODDS) return;
   __u64 now = bpf_ktime_get_ns();
-  __u64 *last = bpf_map_lookup_elem(&py_site_last, &tgid);
-  if (last && now - *last < PY_SITE_MIN_GAP_NS) return;
-  if (last)
-    *last = now;
-  else
-    bpf_map_update_elem(&py_site_last, &tgid, &now, BPF_ANY);
+  __u64 second = now / 1000000000ull;
+  struct py_site_budget *b = bpf_map_lookup_elem(&py_site_last, &tgid);
+  if (b && b->second == second) {
+    if (b->used >= PY_SITE_MAX_PER_SECOND) return;
+    b->used++;
+  } else {
+    struct py_site_budget fresh = {.second = second, .used = 1};
+    bpf_map_update_elem(&py_site_last, &tgid, &fresh, BPF_ANY);
+  }
   __u32 zero = 0;
   struct py_sample *s = bpf_map_lookup_elem(&py_site_scratch, &zero);
   if (!s) return;
-  s->h.ts_ns = now;
+  /* The write's own time when taken in its syscall exit, so user space
+   * pairs the two exactly. */
+  s->h.ts_ns = ts ? ts : now;
   s->h.tgid = tgid;
   s->h.tid = tid;
   s->h.root_frame = 0;

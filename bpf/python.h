@@ -116,6 +116,8 @@ struct py_owner_key {
 struct py_owner {
   __u64 conn_id; /* serving connection of the task that queued the write */
   __u64 ts_ns;
+  __u64 ctx; /* that task's contextvars.Context: one per task, so calls of one
+                request from different tasks (asyncio.gather) are told apart */
 };
 
 /* Index of the context-tracking counters (per-CPU array py_ctx_counters). */
@@ -154,7 +156,7 @@ static_assert(sizeof(struct py_frame) == 16, "py_frame layout");
 static_assert(sizeof(struct py_sample_header) == 40, "py_sample_header layout");
 static_assert(sizeof(struct py_ctx_key) == 16, "py_ctx_key layout");
 static_assert(sizeof(struct py_delivery) == 16, "py_delivery layout");
-static_assert(sizeof(struct py_owner) == 16, "py_owner layout");
+static_assert(sizeof(struct py_owner) == 24, "py_owner layout");
 #else
 _Static_assert(sizeof(struct py_offsets) == 48, "py_offsets layout");
 _Static_assert(sizeof(struct py_proc) == 72, "py_proc layout");
@@ -162,7 +164,7 @@ _Static_assert(sizeof(struct py_frame) == 16, "py_frame layout");
 _Static_assert(sizeof(struct py_sample_header) == 40, "py_sample_header layout");
 _Static_assert(sizeof(struct py_ctx_key) == 16, "py_ctx_key layout");
 _Static_assert(sizeof(struct py_delivery) == 16, "py_delivery layout");
-_Static_assert(sizeof(struct py_owner) == 16, "py_owner layout");
+_Static_assert(sizeof(struct py_owner) == 24, "py_owner layout");
 #endif
 
 #endif

@@ -202,6 +202,7 @@ int RunDaemon(const Config& config, const std::atomic<bool>& stop) {
       py.ctx_conns_fd = sampler->py_ctx_conns_fd();
       py.deliveries_fd = sampler->py_deliveries_fd();
       py.owners_fd = sampler->py_owners_fd();
+      py.client_fds_fd = sampler->py_client_fds_fd();
       py.sites_fd = sampler->py_sites_fd();
       py.site_last_fd = sampler->py_site_last_fd();
     }

@@ -43,6 +43,10 @@ struct DbCall {
   bool unresolved = false;
   // Python call site that issued it ("module.function (file.py:123)"), "" if unknown.
   std::string call_site;
+  // The issuing task (its contextvars.Context address in the worker), 0 if
+  // unknown: calls of one request from different tasks were issued
+  // concurrently (asyncio.gather), whatever their timing.
+  uint64_t task = 0;
 
   uint64_t duration_ns() const { return end_ns > start_ns ? end_ns - start_ns : 0; }
 };

@@ -54,8 +54,12 @@ RequestPatterns NPlusOneDetector::Detect(const std::vector<DbCall>& calls) const
     const bool same = !run.empty() && run.front()->fingerprint_id == call.fingerprint_id &&
                       run.front()->system == call.system;
     if (!same) close_run();
-    // Started before an earlier call of the run ended: issued concurrently.
-    if (!run.empty() && call.start_ns < run_end) overlapped = true;
+    // Started before an earlier call of the run ended, or issued by another
+    // task of the request (asyncio.gather children, even when a busy pool
+    // made them wait for each other): issued concurrently.
+    if (!run.empty() && (call.start_ns < run_end ||
+                         (call.task && run.front()->task && call.task != run.front()->task)))
+      overlapped = true;
     run.push_back(&call);
     run_end = std::max(run_end, call.end_ns);
   }

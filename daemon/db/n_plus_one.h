@@ -8,9 +8,12 @@
 // break a run: a loop inside a transaction is still a loop.
 //
 // When calls of such a run overlap in time (one started before an earlier
-// one of the run ended: asyncio.gather over a pool) the run is a fan-out
-// observation instead, never N+1: the application already issued them
-// concurrently.
+// one of the run ended: asyncio.gather over a pool), or were issued by
+// different tasks of the request (DbCall::task: gather's children run in
+// tasks of their own, and a pool with too few free connections makes them
+// wait for each other, so they can look sequential on the wire), the run is
+// a fan-out observation instead, never N+1: the application already issued
+// them concurrently.
 //
 // Not checked: that the repeated calls bind different parameters. perfd
 // never reads bound parameters (privacy, docs/SECURITY.md), so a loop that

@@ -13,6 +13,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "bpf/python.h"
 #include "daemon/loader/client_seed.h"
 #include "daemon/loader/percpu_counters.h"
 #include "http_trace.skel.h"
@@ -46,6 +47,7 @@ std::unique_ptr<HttpProbes> HttpProbes::Open(const SharedPyMaps& py) {
                                              {p->skel_->maps.py_ctx_conns, py.ctx_conns_fd},
                                              {p->skel_->maps.py_deliveries, py.deliveries_fd},
                                              {p->skel_->maps.py_owners, py.owners_fd},
+                                             {p->skel_->maps.py_client_fds, py.client_fds_fd},
                                              {p->skel_->maps.py_sites, py.sites_fd},
                                              {p->skel_->maps.py_site_last, py.site_last_fd}};
   for (const auto& [map, fd] : shared) {
@@ -93,8 +95,12 @@ size_t HttpProbes::SeedClientConnections(uint32_t tgid) {
     info.mid_stream = 1;
     info.peer_port = c.peer_port;
     if (bpf_map__update_elem(skel_->maps.conns, &key, sizeof(key), &info, sizeof(info),
-                             BPF_NOEXIST) == 0)
-      ++added;
+                             BPF_NOEXIST) != 0)
+      continue;
+    ++added;
+    py_owner_key fk{tgid, c.fd};
+    uint8_t one = 1;
+    bpf_map__update_elem(skel_->maps.py_client_fds, &fk, sizeof(fk), &one, sizeof(one), BPF_ANY);
   }
   return added;
 }

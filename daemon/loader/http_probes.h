@@ -45,6 +45,7 @@ class HttpProbes {
     int ctx_conns_fd = -1;
     int deliveries_fd = -1;
     int owners_fd = -1;
+    int client_fds_fd = -1;
     int sites_fd = -1;
     int site_last_fd = -1;
   };

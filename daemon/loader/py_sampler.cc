@@ -80,6 +80,7 @@ int PySampler::py_procs_fd() const { return bpf_map__fd(skel_->maps.py_procs); }
 int PySampler::py_ctx_conns_fd() const { return bpf_map__fd(skel_->maps.py_ctx_conns); }
 int PySampler::py_deliveries_fd() const { return bpf_map__fd(skel_->maps.py_deliveries); }
 int PySampler::py_owners_fd() const { return bpf_map__fd(skel_->maps.py_owners); }
+int PySampler::py_client_fds_fd() const { return bpf_map__fd(skel_->maps.py_client_fds); }
 int PySampler::py_sites_fd() const { return bpf_map__fd(skel_->maps.py_sites); }
 int PySampler::py_site_last_fd() const { return bpf_map__fd(skel_->maps.py_site_last); }
 
@@ -303,6 +304,13 @@ int PySampler::OnRecord(void* ctx, void* data, size_t size) {
 int PySampler::Poll(int timeout_ms, const SampleFn& fn) {
   current_fn_ = &fn;
   int n = ring_buffer__poll(ring_, timeout_ms);
+  // epoll reports a ring only after the kernel's (adaptive, deferred)
+  // wakeup: drain every ring as well, so a call site committed before the
+  // client write it belongs to is never read after that write.
+  if (n >= 0) {
+    int more = ring_buffer__consume(ring_);
+    n = more < 0 ? more : n + more;
+  }
   current_fn_ = nullptr;
   return n == -EINTR ? 0 : n;
 }

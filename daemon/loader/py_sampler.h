@@ -85,6 +85,7 @@ class PySampler {
   int py_ctx_conns_fd() const;
   int py_deliveries_fd() const;
   int py_owners_fd() const;
+  int py_client_fds_fd() const;
   int py_sites_fd() const;
   int py_site_last_fd() const;
   size_t attached_threads() const;

@@ -48,13 +48,22 @@ void DbRequestJoin::OnCall(const db::DbCall& call, uint64_t owner_conn) {
   if (p != inflight_.end()) {
     auto c = p->second.find(owner_conn);
     if (c != p->second.end()) {
+      // The latest request that started no later than the call: once the
+      // next request's bytes were read, the previous response was written
+      // (its completion reaches us later, when the HTTP tracker knows the
+      // response ended). Pipelined requests read together share a start:
+      // the first of them is served first.
+      Open* owner = nullptr;
       for (Open& o : c->second) {
         if (o.start_ns > call.start_ns) break;
-        if (o.calls.size() >= kMaxCallsPerRequest) {
+        if (!owner || o.start_ns != owner->start_ns) owner = &o;
+      }
+      if (owner) {
+        if (owner->calls.size() >= kMaxCallsPerRequest) {
           stats_.calls_over_cap++;
           return;
         }
-        o.calls.push_back(call);
+        owner->calls.push_back(call);
         stats_.joined++;
         return;
       }

@@ -1,9 +1,11 @@
 // Joins decoded database calls to the HTTP request that issued them. The
 // kernel names the owner of each call as the serving connection of the
 // request whose task wrote it (request identity); uvicorn serves one
-// request of a connection at a time, in order, so the owner is the
-// earliest request of that connection still in flight that started no
-// later than the call. Calls without an owner, or whose request is not in
+// request of a connection at a time, in order, so the owner is the latest
+// request of that connection that started no later than the call (a
+// request's completion reaches the join late: the HTTP tracker knows a
+// response ended only when the next request arrives or the connection
+// idles). Calls without an owner, or whose request is not in
 // flight (background tasks after the response, startup), are reported as
 // unjoined, never guessed. Event thread only.
 #pragma once

@@ -44,6 +44,7 @@ struct ClientTracker::Conn : pgsql::QuerySink, redis::CommandSink {
   struct Egress {
     uint64_t ts_ns;
     uint64_t owner;    // serving conn_id of the request, 0 unknown
+    uint64_t task;     // the writing task's context address, 0 unknown
     std::string site;  // call site, "" unknown
   };
   std::deque<Egress> egress;  // recent writes, oldest first
@@ -60,7 +61,10 @@ struct ClientTracker::Conn : pgsql::QuerySink, redis::CommandSink {
   void Deliver(db::DbCall& call, uint64_t start_ns) {
     const Egress* e = EgressAt(start_ns);
     const uint64_t owner = e ? e->owner : 0;
-    if (e) call.call_site = e->site;
+    if (e) {
+      call.call_site = e->site;
+      call.task = e->task;
+    }
     tracker->stats_.calls++;
     if (owner) tracker->stats_.calls_owned++;
     if (!call.call_site.empty()) tracker->stats_.calls_with_site++;
@@ -149,7 +153,11 @@ void ClientTracker::OnEvent(const perfd_http_event_header& h, std::string_view d
   const Key key{h.tgid, h.conn_id};
   if (h.kind == PERFD_EV_CLOSE) {
     stats_.closes++;
-    if (sites_.erase(SiteKey(h.tgid, h.fd))) stats_.sites_unused++;
+    if (auto it = sites_.find(SiteKey(h.tgid, h.fd)); it != sites_.end()) {
+      stats_.sites_unused += it->second.size();
+      waiting_sites_ -= it->second.size();
+      sites_.erase(it);
+    }
     auto it = conns_.find(key);
     if (it == conns_.end()) return;
     Close(*it->second, h.ts_ns);
@@ -172,16 +180,8 @@ void ClientTracker::OnEvent(const perfd_http_event_header& h, std::string_view d
     Classify(c, h.proto);
   }
   if (egress) {
-    std::string site;
-    auto s = sites_.find(SiteKey(h.tgid, h.fd));
-    if (s != sites_.end()) {
-      if (s->second.ts_ns <= h.ts_ns && h.ts_ns - s->second.ts_ns < kSiteMaxAgeNs)
-        site = std::move(s->second.site);
-      else
-        stats_.sites_unused++;
-      sites_.erase(s);
-    }
-    c.egress.push_back({h.ts_ns, h.owner_conn, std::move(site)});
+    std::string site = TakeSite(h.tgid, h.fd, h.ts_ns);
+    c.egress.push_back({h.ts_ns, h.owner_conn, h.owner_task, std::move(site)});
     if (c.egress.size() > kOwnerHistory) c.egress.pop_front();
   }
   DataEvent ev;
@@ -195,15 +195,37 @@ void ClientTracker::OnEvent(const perfd_http_event_header& h, std::string_view d
 
 void ClientTracker::OnCallSite(uint32_t tgid, int32_t fd, uint64_t ts_ns, std::string site) {
   stats_.sites++;
-  if (sites_.size() >= kMaxWaitingSites) {
-    stats_.sites_unused += sites_.size();
+  if (waiting_sites_ >= kMaxWaitingSites) {
+    stats_.sites_unused += waiting_sites_;
     sites_.clear();
+    waiting_sites_ = 0;
   }
-  auto [it, inserted] = sites_.try_emplace(SiteKey(tgid, fd), Site{ts_ns, std::move(site)});
-  if (!inserted) {
-    stats_.sites_unused++;
-    it->second = Site{ts_ns, std::move(site)};
+  auto& q = sites_[SiteKey(tgid, fd)];
+  // Records of one ring buffer arrive in commit order: q stays sorted.
+  q.push_back(Site{ts_ns, std::move(site)});
+  ++waiting_sites_;
+}
+
+std::string ClientTracker::TakeSite(uint32_t tgid, int32_t fd, uint64_t write_ts) {
+  auto it = sites_.find(SiteKey(tgid, fd));
+  if (it == sites_.end()) return "";
+  auto& q = it->second;
+  // The write's call site is the newest taken no later than the write (in
+  // its own syscall exit, stamped with its time; or when uvloop queued it).
+  // Older ones belonged to writes that came before (and whose call site
+  // arrived late); newer ones wait for later writes.
+  std::string site;
+  bool found = false;
+  while (!q.empty() && q.front().ts_ns <= write_ts) {
+    if (found) stats_.sites_unused++;
+    found = write_ts - q.front().ts_ns < kSiteMaxAgeNs;
+    if (!found) stats_.sites_unused++;
+    site = found ? std::move(q.front().site) : std::string();
+    q.pop_front();
+    --waiting_sites_;
   }
+  if (q.empty()) sites_.erase(it);
+  return site;
 }
 
 void ClientTracker::Close(Conn& c, uint64_t ts_ns) {

@@ -72,8 +72,10 @@ class ClientTracker {
 
   void OnEvent(const perfd_http_event_header& h, std::string_view data);
   // The call site ("qualname (file:line)", "" if unknown) of the task that
-  // wrote to (tgid, fd) at ts_ns; it goes with the next write on that fd
-  // (within kSiteMaxAgeNs), and with the calls that write sends.
+  // wrote to (tgid, fd), taken at ts_ns (the write's own time when taken in
+  // its syscall exit; earlier when uvloop queued it): it goes with the first
+  // write on that fd at or after ts_ns (within kSiteMaxAgeNs), and with the
+  // calls that write sends.
   void OnCallSite(uint32_t tgid, int32_t fd, uint64_t ts_ns, std::string site);
   void DropProcess(uint32_t tgid);
   void FlushIdle(uint64_t now_ns);
@@ -97,6 +99,7 @@ class ClientTracker {
   Conn& Find(const perfd_http_event_header& h);
   void Classify(Conn& c, uint8_t proto);
   void Close(Conn& c, uint64_t ts_ns);
+  std::string TakeSite(uint32_t tgid, int32_t fd, uint64_t write_ts);
 
   ClientSink& sink_;
   std::unordered_map<Key, std::unique_ptr<Conn>, KeyHash> conns_;
@@ -104,7 +107,9 @@ class ClientTracker {
     uint64_t ts_ns;
     std::string site;
   };
-  std::unordered_map<uint64_t, Site> sites_;  // (tgid << 32 | fd) → waiting call site
+  // (tgid << 32 | fd) → call sites waiting for their write, oldest first.
+  std::unordered_map<uint64_t, std::deque<Site>> sites_;
+  size_t waiting_sites_ = 0;
   Stats stats_;
   redis::RedisStats redis_closed_;  // counters of connections gone
 };

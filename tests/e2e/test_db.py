@@ -5,8 +5,7 @@ on a real PostgreSQL (plain and TLS-only) and a real redis-server, 2 workers,
 Ground truth per route is in db_app.py's docstring (checked by hand against
 PostgreSQL's log_statement=all and redis INFO commandstats). What perfd reports
 today (exact per-route request counts) is asserted; what issue 7 adds is
-written as `# LEAD:` blocks calling the helpers at the bottom, to enable once
-`perfctl queries` and the DB fields of `perfctl top` exist.
+checked through `perfctl queries` and the DB fields of `perfctl top`.
 """
 import json
 import statistics
@@ -48,6 +47,13 @@ SERVERS = {
     "uvicorn-asyncio": dict(server="uvicorn", workers=2,
                             extra_args=["--loop", "asyncio", "--timeout-keep-alive", "60"]),
 }
+
+
+@pytest.fixture(scope="module")
+def perfd_config() -> dict:
+    # 2, not the default 5: gather's 3 calls would be a finding if perfd
+    # mistook fan-out for sequential calls.
+    return {"db": {"n_plus_one_min_calls": 2}}
 
 
 @pytest.fixture(scope="module", params=list(SERVERS))
@@ -101,12 +107,15 @@ def test_pg_sleep_routes(perfd, db_app, traffic):
     for path in paths:  # the client sees the 20 ms plus HTTP: an upper bound
         print(f"{db_app.service} {path}: client p50 {client_p50(traffic, path) * 1e3:.1f} ms")
         assert client_p50(traffic, path) >= PG_SLEEP, path
-    # LEAD: assert each pg_sleep query: exact calls, p50 20 ms ± 3 ms, one query per request.
-    # for path in paths:
-    #     q = query_of_route(perfd, db_app.service, path, "pg_sleep")
-    #     assert int(pb(q, "calls")) == PLAN[path], q
-    #     assert abs(pb(q, "p50_seconds") - PG_SLEEP) <= 0.003, q
-    #     assert pb(top_route(perfd, db_app.service, path), "queries_per_request") == 1
+    # asyncpg and psycopg 3 send the same parameterized text: one fingerprint,
+    # its calls split exactly by route; p50 is pg_sleep's 20 ms (± 3 ms).
+    for path in paths:
+        q = query_of_route(perfd, db_app.service, path, "pg_sleep")
+        assert int(pb(q, "routes")[f"GET {path}"]) == PLAN[path], q
+        assert abs(pb(q, "p50_seconds") - PG_SLEEP) <= 0.003, q
+        r = top_route(perfd, db_app.service, path)
+        assert pb(r, "queries_per_request") == 1, r
+        assert int(pb(r, "db_requests")) == PLAN[path], r
 
 
 def test_n_plus_one_route(perfd, db_app, traffic):
@@ -117,46 +126,45 @@ def test_n_plus_one_route(perfd, db_app, traffic):
     status, body = db_app.get("/call-sites")
     assert status == 200 and json.loads(body)["n1"] == {
         "function": function, "file": file, "line": line}, body
-    # LEAD: assert 1 + 20 queries per request (pool reset is housekeeping, not
-    # counted), the repeated fingerprint called 20 x PLAN times, and an N+1
-    # finding on the route naming the fingerprint, count 20 and the call site.
-    # r = top_route(perfd, db_app.service, path)
-    # assert pb(r, "queries_per_request") == 21, r
-    # q = query_of_route(perfd, db_app.service, path, "WHERE id = $1")
-    # assert int(pb(q, "routes")[f"GET {path}"]) == 20 * PLAN[path], q
-    # f = n_plus_one_of(r, "WHERE id = $1")
-    # assert int(pb(f, "count_per_request")) == 20, f
-    # site = pb(f, "call_site")
-    # assert function in site and f"{file.rsplit('/', 1)[-1]}:{line}" in site, f
+    # 1 + 20 queries per request (the pool's reset is housekeeping, not
+    # counted), the repeated fingerprint called 20 x PLAN times from this
+    # route, and an N+1 finding on it: count 20, with the call site.
+    r = top_route(perfd, db_app.service, path)
+    assert pb(r, "queries_per_request") == 21, r
+    q = query_of_route(perfd, db_app.service, path, "WHERE id = $1")
+    assert int(pb(q, "routes")[f"GET {path}"]) == 20 * PLAN[path], q
+    f = n_plus_one_of(r, "WHERE id = $1")
+    assert int(pb(f, "requests")) == PLAN[path], f
+    assert int(pb(f, "max_count")) == 20 and pb(f, "mean_count") == 20, f
+    assert f"{function} ({file}:{line})" in pb(f, "call_site", ""), (f, pb(q, "call_sites"))
 
 
 def test_single_query_route_has_no_finding(perfd, db_app, traffic):
     path = "/asyncpg/one"
     assert_answered_and_counted(perfd, db_app, traffic, [path])
-    # LEAD: assert one query per request and no N+1 finding on the route.
-    # r = top_route(perfd, db_app.service, path)
-    # assert pb(r, "queries_per_request") == 1 and not pb(r, "n_plus_one", []), r
+    r = top_route(perfd, db_app.service, path)
+    assert pb(r, "queries_per_request") == 1 and not pb(r, "n_plus_one", []), r
 
 
 def test_gather_is_fan_out_not_n_plus_one(perfd, db_app, traffic):
     path = "/asyncpg/gather"
     assert_answered_and_counted(perfd, db_app, traffic, [path])
-    # LEAD: assert 3 queries per request, reported as fan-out, never as N+1
-    # (3 < the default threshold 5 too: with n_plus_one.min_repeats lowered to 2
-    # in perfd_config, this test would also prove gather is told apart).
-    # r = top_route(perfd, db_app.service, path)
-    # assert pb(r, "queries_per_request") == 3 and not pb(r, "n_plus_one", []), r
+    # 3 queries per request, reported as fan-out, never as N+1 (the module
+    # lowers db.n_plus_one_min_calls to 2, so 3 sequential calls would be one).
+    r = top_route(perfd, db_app.service, path)
+    assert pb(r, "queries_per_request") == 3 and not pb(r, "n_plus_one", []), r
+    fan = [f for f in pb(r, "db_fan_out", []) if "WHERE id = $1" in pb(f, "fingerprint", "")]
+    assert len(fan) == 1 and int(pb(fan[0], "requests")) == PLAN[path], r
 
 
 def test_redis_getset(perfd, db_app, traffic):
     path = "/redis/getset"
     assert_answered_and_counted(perfd, db_app, traffic, [path])
-    # LEAD: assert exactly one SET and one GET per request, latency sane.
-    # for command in ("SET", "GET"):
-    #     q = query_of_route(perfd, db_app.service, path, command, system="redis")
-    #     assert int(pb(q, "calls")) == PLAN[path], q
-    #     assert 0 < pb(q, "p50_seconds") <= client_p50(traffic, path), q
-    # assert pb(top_route(perfd, db_app.service, path), "queries_per_request") == 2
+    for command in ("SET", "GET"):
+        q = query_of_route(perfd, db_app.service, path, command, system="redis")
+        assert int(pb(q, "routes")[f"GET {path}"]) == PLAN[path], q
+        assert 0 < pb(q, "p50_seconds") <= client_p50(traffic, path), q
+    assert pb(top_route(perfd, db_app.service, path), "queries_per_request") == 2
 
 
 def test_tls_connection_shown_encrypted(perfd, db_app, traffic, postgres_tls):
@@ -168,11 +176,10 @@ def test_tls_connection_shown_encrypted(perfd, db_app, traffic, postgres_tls):
         "SELECT count(*) FROM pg_stat_ssl JOIN pg_stat_activity USING (pid) "
         "WHERE ssl AND backend_type = 'client backend'")
     assert int(encrypted) >= 2, encrypted  # >= 1 pool connection per worker
-    # LEAD: assert the TLS connections are counted as encrypted and no query
-    # text is guessed from them (field names to adapt).
-    # doc = queries(perfd, db_app.service)
-    # assert not any(f"GET {path}" in pb(q, "routes", {}) for q in doc.get("queries", [])), doc
-    # assert metric_sum(perfd.metrics_text(), "perfd_db_connections_encrypted_total") >= 2
+    # perfd counts them as encrypted and guesses nothing from their bytes.
+    doc = queries(perfd, db_app.service)
+    assert not any(f"GET {path}" in pb(q, "routes", {}) for q in doc.get("queries", [])), doc
+    assert int(pb(doc, "encrypted_connections", {}).get("postgresql", 0)) >= 2, doc
 
 
 # ---------------------------------------------------------------- helpers
@@ -195,7 +202,8 @@ def n1_call_site() -> Tuple[str, str, int]:
 
 
 def queries(perfd, service: str) -> dict:
-    result = perfd.perfctl("queries", "--service", service, "-o", "json")
+    result = perfd.perfctl("queries", "--service", service, "--window", "10m", "--limit", "0",
+                           "-o", "json")
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)
 
@@ -211,7 +219,7 @@ def query_of_route(perfd, service: str, path: str, text: str, system: str = "pos
 
 
 def top_route(perfd, service: str, path: str) -> dict:
-    return route_of(perfd.top(service), "GET", path)["raw"]
+    return route_of(perfd.top(service, window=600), "GET", path)["raw"]
 
 
 def n_plus_one_of(route: dict, text: str) -> dict:

@@ -41,6 +41,21 @@ TEST(NPlusOneTest, GatherOfThreeOverlappingIsFanOutNotNPlusOne) {
   EXPECT_EQ(p.fan_out[0].count, 3u);
 }
 
+// gather's children waiting for a busy pool run one after another on the
+// wire; they are still separate tasks, issued concurrently: fan-out.
+TEST(NPlusOneTest, SequentialCallsOfDifferentTasksAreFanOut) {
+  std::vector<DbCall> calls = Sequential(7, 3, 0, "");
+  for (size_t i = 0; i < calls.size(); ++i) calls[i].task = 100 + i;
+  RequestPatterns p = NPlusOneDetector(2).Detect(calls);
+  EXPECT_TRUE(p.n_plus_one.empty());
+  ASSERT_EQ(p.fan_out.size(), 1u);
+  // One task looping: N+1, as without task ids.
+  for (auto& c : calls) c.task = 100;
+  p = NPlusOneDetector(2).Detect(calls);
+  EXPECT_EQ(p.n_plus_one.size(), 1u);
+  EXPECT_TRUE(p.fan_out.empty());
+}
+
 TEST(NPlusOneTest, OverlapAnywhereInALongRunMakesItFanOut) {
   std::vector<DbCall> calls = Sequential(3, 10, 0, "");
   calls[5].start_ns = calls[4].end_ns - 1;  // started before the previous ended

@@ -88,6 +88,50 @@ TEST(ClientTracker, OwnerIsTheWriteThatSentTheCall) {
   EXPECT_EQ(sink.calls[1].call.end_ns, 20u);
 }
 
+// Call sites arrive (from another ring buffer) in a batch before the
+// writes of the same batch: each write takes the newest site taken no later
+// than itself, never a later write's.
+TEST(ClientTracker, CallSitesGoToTheirOwnWrites) {
+  Sink sink;
+  ClientTracker t(sink);
+  const std::string get = "*2\r\n$3\r\nGET\r\n$1\r\nk\r\n";
+  t.OnEvent(Header(PERFD_EV_CONNECT, 1, 0, PERFD_PROTO_UNKNOWN), {});
+  t.OnCallSite(100, 7, 10, "first (app.py:1)");  // taken in write 10's exit
+  t.OnCallSite(100, 7, 25, "third (app.py:3)");  // uvloop: queued before write 30
+  auto w = [&](uint64_t ts, uint64_t task) {
+    auto h = Header(PERFD_EV_WRITE, ts, get.size(), PERFD_PROTO_REDIS, 501);
+    h.owner_task = task;
+    t.OnEvent(h, get);
+  };
+  w(10, 7001);
+  w(20, 7001);
+  w(30, 7002);
+  t.OnEvent(Header(PERFD_EV_READ, 40, 21, PERFD_PROTO_REDIS), "$1\r\nv\r\n$1\r\nv\r\n$1\r\nv\r\n");
+  ASSERT_EQ(sink.calls.size(), 3u);
+  EXPECT_EQ(sink.calls[0].call.call_site, "first (app.py:1)");
+  EXPECT_EQ(sink.calls[1].call.call_site, "");
+  EXPECT_EQ(sink.calls[2].call.call_site, "third (app.py:3)");
+  EXPECT_EQ(sink.calls[0].call.task, 7001u);
+  EXPECT_EQ(sink.calls[2].call.task, 7002u);
+  EXPECT_EQ(t.stats().calls_with_site, 2u);
+  EXPECT_EQ(t.stats().sites_unused, 0u);
+}
+
+TEST(ClientTracker, StaleCallSitesAreDropped) {
+  Sink sink;
+  ClientTracker t(sink);
+  const std::string get = "*2\r\n$3\r\nGET\r\n$1\r\nk\r\n";
+  t.OnEvent(Header(PERFD_EV_CONNECT, 1, 0, PERFD_PROTO_UNKNOWN), {});
+  t.OnCallSite(100, 7, 5, "old (app.py:1)");
+  t.OnCallSite(100, 7, 6, "newer (app.py:2)");
+  const uint64_t late = 6 + ClientTracker::kSiteMaxAgeNs + 1;
+  t.OnEvent(Header(PERFD_EV_WRITE, late, get.size(), PERFD_PROTO_REDIS, 501), get);
+  t.OnEvent(Header(PERFD_EV_READ, late + 1, 7, PERFD_PROTO_REDIS), "$1\r\nv\r\n");
+  ASSERT_EQ(sink.calls.size(), 1u);
+  EXPECT_EQ(sink.calls[0].call.call_site, "");
+  EXPECT_EQ(t.stats().sites_unused, 2u);
+}
+
 TEST(ClientTracker, RepliesBeforeTheFirstWriteAreCountedNotPaired) {
   Sink sink;
   ClientTracker t(sink);

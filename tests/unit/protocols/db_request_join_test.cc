@@ -125,6 +125,32 @@ TEST_F(DbRequestJoinTest, KeepAliveConnectionServesRequestsInOrder) {
   EXPECT_EQ(obs_.requests[1].calls[0].fingerprint, "second");
 }
 
+// The HTTP tracker completes a keep-alive request only when the next one
+// arrives: the next request's calls must not go to the previous one.
+TEST_F(DbRequestJoinTest, LateCompletionOfThePreviousRequest) {
+  Start(1, 100, "/pid");
+  Start(1, 200, "/n1");  // /pid's response was written; its completion comes later
+  join_.OnCall(Call(210, 220, "n1 query"), 1);
+  Complete(1, 100, 150, "/pid");
+  join_.OnCall(Call(230, 240, "n1 query"), 1);
+  Complete(1, 200, 250, "/n1");
+  ASSERT_EQ(obs_.requests.size(), 2u);
+  EXPECT_TRUE(obs_.requests[0].calls.empty());
+  EXPECT_EQ(obs_.requests[1].calls.size(), 2u);
+}
+
+// Pipelined requests read in one read share a start: the first is served first.
+TEST_F(DbRequestJoinTest, PipelinedRequestsSharingAStart) {
+  Start(1, 100, "/a");
+  Start(1, 100, "/b");
+  join_.OnCall(Call(110, 120, "a's"), 1);
+  Complete(1, 100, 130, "/a");
+  Complete(1, 100, 140, "/b");
+  ASSERT_EQ(obs_.requests.size(), 2u);
+  EXPECT_EQ(obs_.requests[0].calls.size(), 1u);
+  EXPECT_TRUE(obs_.requests[1].calls.empty());
+}
+
 TEST_F(DbRequestJoinTest, CallsOfUnknownPidsAreCountedOnly) {
   db::DbCall c = Call(1, 2);
   c.pid = 999;
