@@ -16,6 +16,6 @@ namespace perfd {
 
 void AddClientStats(const std::array<uint64_t, PERFD_CNT_MAX>& kernel,
                     const protocols::ClientTracker& tracker, const DbRequestJoin& join,
-                    uint64_t events_dropped, std::vector<SelfSample>* out);
+                    uint64_t events_dropped, uint64_t seeded, std::vector<SelfSample>* out);
 
 }  // namespace perfd

@@ -368,7 +368,7 @@ int RunDaemon(const Config& config, const std::atomic<bool>& stop) {
       AddCardinalityStats(aggregator.Stats(), http_metrics.stats(), &samples);
       AddDbCardinalityStats(db_aggregator.Stats(), db_metrics.stats(), &samples);
       AddClientStats(probes->Counters(), client_tracker, db_join, probes->client_events_dropped(),
-                     &samples);
+                     probes->client_connections_seeded(), &samples);
       self_metrics->Publish(std::move(samples));
       last_stats = now;
     }

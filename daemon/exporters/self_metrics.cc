@@ -32,6 +32,9 @@ const std::vector<SelfMetricDef> kSelfMetrics = {
      "client connections (databases, caches) of traced workers with decoder state now"},
     {"perfd_client_connects_total", SelfMetricType::kCounter,
      "client connections tracked from their connect()"},
+    {"perfd_client_connections_seeded_total", SelfMetricType::kCounter,
+     "client TCP connections found open in /proc when a worker was attached (traced "
+     "mid-stream)"},
     {"perfd_client_transfers_cut_total", SelfMetricType::kCounter,
      "client reads/writes longer than the kernel's capture (1024 bytes): the rest not decoded"},
     {"perfd_client_bytes_uncaptured_total", SelfMetricType::kCounter,

@@ -98,6 +98,7 @@ size_t HttpProbes::SeedClientConnections(uint32_t tgid) {
                              BPF_NOEXIST) != 0)
       continue;
     ++added;
+    ++seeded_;
     py_owner_key fk{tgid, c.fd};
     uint8_t one = 1;
     bpf_map__update_elem(skel_->maps.py_client_fds, &fk, sizeof(fk), &one, sizeof(one), BPF_ANY);

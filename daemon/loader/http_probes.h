@@ -4,6 +4,7 @@
 #pragma once
 
 #include <array>
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -66,6 +67,7 @@ class HttpProbes {
   // tracks already are left alone. Call after TrackPid, so a connection
   // opened meanwhile is seen by its connect(). Returns how many it added.
   size_t SeedClientConnections(uint32_t tgid);
+  uint64_t client_connections_seeded() const { return seeded_; }
 
   // Syscall-argument entries (`stashed`) of threads that no longer exist
   // are deleted and their process's quota slots released. Such entries are
@@ -113,6 +115,7 @@ class HttpProbes {
   ring_buffer* ring_ = nullptr;
   const EventFn* current_fn_ = nullptr;
   ClientFn client_fn_;
+  std::atomic<uint64_t> seeded_{0};
   uint64_t client_dropped_ = 0;
   uint64_t malformed_ = 0;
   // Deletes the entries for which dead(pid_tgid) holds, through the
