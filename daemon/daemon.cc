@@ -14,7 +14,7 @@
 #include "daemon/api/grpc_service.h"
 #include "daemon/client_self_stats.h"
 #include "daemon/db/db_aggregator.h"
-#include "daemon/decoders/http/http_tracker.h"
+#include "daemon/protocols/http/http_tracker.h"
 #include "daemon/exporters/cardinality_stats.h"
 #include "daemon/exporters/db_metrics.h"
 #include "daemon/exporters/http_metrics.h"

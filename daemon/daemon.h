@@ -1,5 +1,5 @@
 // Wires the stages of perfd together and runs them until stopped:
-//   discovery (thread) → loader (BPF) → decoders (event thread) → pipeline
+//   discovery (thread) → loader (BPF) → protocols (event thread) → pipeline
 //   (service + route) → aggregator / exporters → gRPC API, /metrics.
 #pragma once
 

@@ -18,7 +18,7 @@
 #include <string>
 #include <utility>
 
-#include "daemon/decoders/http/http_tracker.h"
+#include "daemon/protocols/http/http_tracker.h"
 #include "fuzz/check.h"
 
 using namespace perfd::http;

@@ -9,7 +9,7 @@
 #include <string>
 #include <string_view>
 
-#include "daemon/decoders/http/line_parser.h"
+#include "daemon/protocols/http/line_parser.h"
 #include "fuzz/check.h"
 
 using perfd::http::ParseRequestLine;

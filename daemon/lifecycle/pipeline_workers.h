@@ -8,7 +8,7 @@
 #include <functional>
 #include <vector>
 
-#include "daemon/decoders/http/http_tracker.h"
+#include "daemon/protocols/http/http_tracker.h"
 #include "daemon/lifecycle/worker_pipeline.h"
 #include "daemon/pipeline/openapi_fetcher.h"
 #include "daemon/pipeline/request_router.h"

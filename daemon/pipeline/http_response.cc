@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <limits>
 
-#include "daemon/decoders/http/line_parser.h"
+#include "daemon/protocols/http/line_parser.h"
 
 namespace perfd::http {
 namespace {

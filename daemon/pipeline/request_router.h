@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "daemon/config/config.h"
-#include "daemon/decoders/http/http_types.h"
+#include "daemon/protocols/http/http_types.h"
 #include "daemon/discovery/worker.h"
 #include "daemon/routes/route_table.h"
 

@@ -1,6 +1,6 @@
 // Connection scenarios as uvicorn produces them: each test feeds the event
 // sequence the BPF program emits and checks exactly what reaches the sink.
-#include "daemon/decoders/http/conn_stitcher.h"
+#include "daemon/protocols/http/conn_stitcher.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>

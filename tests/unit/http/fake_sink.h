@@ -4,7 +4,7 @@
 #include <string>
 #include <vector>
 
-#include "daemon/decoders/http/http_types.h"
+#include "daemon/protocols/http/http_types.h"
 
 namespace perfd::http::testing {
 

@@ -1,6 +1,6 @@
 // Ring-buffer records (header + lines exactly as bpf/http_trace.bpf.c lays
 // them out) through the tracker to the sink.
-#include "daemon/decoders/http/http_tracker.h"
+#include "daemon/protocols/http/http_tracker.h"
 
 #include <gtest/gtest.h>
 

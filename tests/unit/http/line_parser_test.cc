@@ -1,6 +1,6 @@
 // Lines as the kernel delivers them: real request/status lines from curl,
 // wrk, ab, browsers, proxies and uvicorn, cut at '?', '#', CR or LF.
-#include "daemon/decoders/http/line_parser.h"
+#include "daemon/protocols/http/line_parser.h"
 
 #include <gtest/gtest.h>
 

@@ -8,8 +8,8 @@
 #include <unordered_map>
 
 #include "bpf/http_trace.h"
-#include "daemon/decoders/http/conn_stitcher.h"
-#include "daemon/decoders/http/http_types.h"
+#include "daemon/protocols/http/conn_stitcher.h"
+#include "daemon/protocols/http/http_types.h"
 
 namespace perfd::http {
 

@@ -1,4 +1,4 @@
-#include "daemon/decoders/http/line_parser.h"
+#include "daemon/protocols/http/line_parser.h"
 
 #include <array>
 

@@ -1,10 +1,10 @@
-#include "daemon/decoders/http/conn_stitcher.h"
+#include "daemon/protocols/http/conn_stitcher.h"
 
 #include <algorithm>
 #include <cerrno>
 #include <utility>
 
-#include "daemon/decoders/http/line_parser.h"
+#include "daemon/protocols/http/line_parser.h"
 
 namespace perfd::http {
 namespace {

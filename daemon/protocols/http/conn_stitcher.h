@@ -15,7 +15,7 @@
 #include <string>
 #include <string_view>
 
-#include "daemon/decoders/http/http_types.h"
+#include "daemon/protocols/http/http_types.h"
 
 namespace perfd::http {
 

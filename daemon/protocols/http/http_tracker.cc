@@ -1,4 +1,4 @@
-#include "daemon/decoders/http/http_tracker.h"
+#include "daemon/protocols/http/http_tracker.h"
 
 #include <algorithm>
 #include <string_view>
