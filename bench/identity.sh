@@ -117,38 +117,6 @@ for pair in $(seq "$ROUNDS"); do
   done
 done
 
-"$PY" - "$RESULTS" <<'PYEOF'
-import csv, math, statistics, sys
-rows = list(csv.DictReader(open(sys.argv[1]), delimiter="\t"))
-by = {}
-for r in rows:
-    by.setdefault(r["pair"], {})[r["mode"]] = r
-pairs = [v for v in by.values() if "false" in v and "true" in v]
-T95 = {1: 12.71, 2: 4.30, 3: 3.18, 4: 2.78, 5: 2.57, 6: 2.45, 7: 2.36, 8: 2.31, 9: 2.26,
-       10: 2.23, 12: 2.18, 15: 2.13, 20: 2.09, 30: 2.04}
-
-def t95(df):
-    return T95.get(df) or T95[max(k for k in T95 if k <= df)] if df >= 1 else float("nan")
-
-def per(r, key, scale):
-    return float(r[key]) / int(r["requests"]) * scale
-
-metrics = [("worker CPU per request (us)", "worker_s", 1e6),
-           ("perfd CPU per 1k requests (ms)", "perfd_s", 1e6),
-           ("BPF run time per request (us)", "bpf_s", 1e6),
-           ("context probe runs per request", "ctx_runs", 1)]
-print(f"\nrequest identity cost, {len(pairs)} pairs, mean (95% CI of on-off)")
-print(f"{'metric':34} {'off':>9} {'on':>9} {'on-off':>20}")
-for name, key, scale in metrics:
-    off = [per(p["false"], key, scale) for p in pairs]
-    on = [per(p["true"], key, scale) for p in pairs]
-    d = [b - a for a, b in zip(off, on)]
-    mean = statistics.mean(d)
-    ci = t95(len(d) - 1) * statistics.stdev(d) / math.sqrt(len(d)) if len(d) > 1 else float("nan")
-    verdict = "" if abs(mean) > ci else "  (interval spans 0: not resolved)"
-    print(f"{name:34} {statistics.mean(off):9.2f} {statistics.mean(on):9.2f} "
-          f"{mean:+9.2f} ± {ci:<7.2f}{verdict}")
-base = statistics.mean(per(p["false"], "worker_s", 1e6) for p in pairs)
-d = statistics.mean(per(p["true"], "worker_s", 1e6) - per(p["false"], "worker_s", 1e6) for p in pairs)
-print(f"{'worker CPU added by identity':34} {d / base:+.1%} of {base:.0f} us/req")
-PYEOF
+"$PY" "$REPO/bench/paired_stats.py" "$RESULTS" false true "request identity cost" \
+  "worker CPU per request (us):worker_s:1e6" "perfd CPU per 1k requests (ms):perfd_s:1e6" \
+  "BPF run time per request (us):bpf_s:1e6" "context probe runs per request:ctx_runs:1"

@@ -1,0 +1,130 @@
+#!/usr/bin/env bash
+# What perfd costs a database-heavy route: the e2e workload's asyncpg routes
+# (tests/e2e/apps/db_app.py; default /asyncpg/n1, 1 + 20 queries per request)
+# on a throwaway PostgreSQL, one uvicorn worker (uvloop), alternately without
+# perfd and with perfd at its defaults. Per round: the worker's CPU per
+# request (utime+stime of the pinned worker, which includes the BPF programs
+# and uprobe traps run in its syscalls and calls), perfd's CPU per request,
+# and PostgreSQL's (the backends serving the worker: it should not move).
+#
+#   sudo bench/db.sh                               # 8 pairs x 5 s, /asyncpg/n1
+#   ROUTE=/asyncpg/one LOOP=asyncio ROUNDS=6 sudo bench/db.sh
+#
+# The worker is pinned to CPU 1, wrk, perfd and PostgreSQL to CPU 0. Order
+# alternates within pairs (off,on / on,off) to cancel drift; differences are
+# mean ± 95% CI over the pairs (bench/paired_stats.py). Not part of the tests.
+set -euo pipefail
+
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+ROUNDS="${ROUNDS:-8}"
+DURATION="${DURATION:-5}"
+CONNECTIONS="${CONNECTIONS:-8}"
+LOOP="${LOOP:-uvloop}"
+ROUTE="${ROUTE:-/asyncpg/n1}"
+PG_BIN="${PG_BIN:-$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)}"
+
+BENCH_NAME=db
+# shellcheck source=bench/lib.sh
+. "$REPO/bench/lib.sh"
+require_root_and_perfd
+command -v wrk >/dev/null || die "wrk missing (scripts/install-deps.sh installs it)"
+command -v taskset >/dev/null || die "taskset missing (util-linux)"
+[ -x "$PG_BIN/postgres" ] || die "PostgreSQL missing (scripts/install-deps.sh installs it)"
+
+TMP="$(mktemp -d /tmp/perfd-db-bench.XXXXXX)"
+chown postgres: "$TMP"
+APP_PID=""
+PERFD_PID=""
+PG_PID=""
+cleanup() {
+  trap - INT TERM EXIT
+  stop_pid "$PERFD_PID"
+  stop_pid "$APP_PID"
+  [ -n "$PG_PID" ] && kill -INT "$PG_PID" 2>/dev/null && wait "$PG_PID" 2>/dev/null || true
+  if [ -n "${KEEP:-}" ]; then echo "db: kept $TMP" >&2; else rm -rf "$TMP"; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+PG_PORT="$(free_port)"
+setpriv --reuid=postgres --regid=postgres --init-groups "$PG_BIN/initdb" -D "$TMP/data" \
+  -A trust -U postgres -E UTF8 --no-sync >"$TMP/initdb.log" 2>&1 || die "initdb: $(tail -3 "$TMP/initdb.log")"
+taskset -c 0 setpriv --reuid=postgres --regid=postgres --init-groups "$PG_BIN/postgres" \
+  -D "$TMP/data" -k "$TMP" -h 127.0.0.1 -p "$PG_PORT" -c fsync=off -c synchronous_commit=off \
+  >"$TMP/postgres.log" 2>&1 &
+PG_PID=$!
+until_ok 30 "$PG_BIN/pg_isready" -q -h 127.0.0.1 -p "$PG_PORT" -U postgres ||
+  die "postgres did not start: $(tail -5 "$TMP/postgres.log")"
+
+PORT="$(free_port)"
+PYTHONDONTWRITEBYTECODE=1 PERFD_SERVICE=bench-db \
+  E2E_DATABASE_URL="postgresql://postgres@127.0.0.1:$PG_PORT/postgres" \
+  E2E_REDIS_URL="redis://127.0.0.1:1" \
+  taskset -c 1 "$PY" -m uvicorn db_app:app --app-dir "$REPO/tests/e2e/apps" \
+  --host 127.0.0.1 --port "$PORT" --no-access-log --loop "$LOOP" >"$TMP/app.log" 2>&1 &
+APP_PID=$!
+URL="http://127.0.0.1:$PORT$ROUTE"
+until_ok 30 curl -fsS "$URL" || die "app did not start: $(tail -5 "$TMP/app.log")"
+
+pg_ticks() { # CPU of every PostgreSQL process (backends come and go: sum all)
+  local t=0 p
+  for p in $(pgrep -P "$PG_PID") "$PG_PID"; do t=$((t + $(cpu_ticks "$p" 2>/dev/null || echo 0))); done
+  echo "$t"
+}
+
+start_perfd() {
+  local port
+  port="$(free_port)"
+  cat >"$TMP/perfd.yaml" <<YAML
+listen:
+  metrics: "127.0.0.1:$port"
+  grpc_socket: "$TMP/perfd.sock"
+YAML
+  : >"$TMP/perfd.log"
+  taskset -c 0 "$PERFD" --config "$TMP/perfd.yaml" >>"$TMP/perfd.log" 2>&1 &
+  PERFD_PID=$!
+  local deadline=$((SECONDS + 30))
+  until grep -q "request identity on" "$TMP/perfd.log"; do
+    [ "$SECONDS" -lt "$deadline" ] || die "perfd not ready: $(tail -5 "$TMP/perfd.log")"
+    curl -fsS "$URL" >/dev/null || true
+    sleep 0.2
+  done
+}
+
+RESULTS="$TMP/results.tsv"
+printf 'pair\tmode\trequests\tworker_s\tperfd_s\tpg_s\n' >"$RESULTS"
+echo "db: $ROUNDS pairs x {off,on} x ${DURATION}s of wrk -t1 -c$CONNECTIONS $ROUTE, $LOOP loop" >&2
+taskset -c 0 wrk -t1 -c"$CONNECTIONS" -d3s "$URL" >/dev/null # warm-up
+
+tck="$(getconf CLK_TCK)"
+for pair in $(seq "$ROUNDS"); do
+  order="off on"
+  [ $((pair % 2)) -eq 0 ] && order="on off"
+  for mode in $order; do
+    [ "$mode" = on ] && start_perfd
+    w0="$(cpu_ticks "$APP_PID")"
+    p0=0
+    [ "$mode" = on ] && p0="$(cpu_ticks "$PERFD_PID")"
+    g0="$(pg_ticks)"
+    taskset -c 0 wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" "$URL" >"$TMP/wrk.txt"
+    w1="$(cpu_ticks "$APP_PID")"
+    p1=0
+    [ "$mode" = on ] && p1="$(cpu_ticks "$PERFD_PID")"
+    g1="$(pg_ticks)"
+    if [ "$mode" = on ]; then
+      stop_pid "$PERFD_PID"
+      PERFD_PID=""
+    fi
+    reqs="$(awk '/requests in/ {print $1}' "$TMP/wrk.txt")"
+    printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$pair" "$mode" "$reqs" \
+      "$(awk -v a="$w0" -v b="$w1" -v t="$tck" 'BEGIN {printf "%.3f", (b - a) / t}')" \
+      "$(awk -v a="$p0" -v b="$p1" -v t="$tck" 'BEGIN {printf "%.3f", (b - a) / t}')" \
+      "$(awk -v a="$g0" -v b="$g1" -v t="$tck" 'BEGIN {printf "%.3f", (b - a) / t}')" >>"$RESULTS"
+    tail -n 1 "$RESULTS" | awk -F'\t' '{printf "  pair %s perfd %-3s %7d req  worker %.0f us/req  perfd %.1f us/req  postgres %.0f us/req\n", $1, $2, $3, $4 / $3 * 1e6, $5 / $3 * 1e6, $6 / $3 * 1e6}' >&2
+  done
+done
+
+"$PY" "$REPO/bench/paired_stats.py" "$RESULTS" off on "perfd cost on $ROUTE ($LOOP)" \
+  "worker CPU per request (us):worker_s:1e6" "perfd CPU per request (us):perfd_s:1e6" \
+  "PostgreSQL CPU per request (us):pg_s:1e6"
