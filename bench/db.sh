@@ -31,13 +31,17 @@ command -v wrk >/dev/null || die "wrk missing (scripts/install-deps.sh installs 
 command -v taskset >/dev/null || die "taskset missing (util-linux)"
 [ -x "$PG_BIN/postgres" ] || die "PostgreSQL missing (scripts/install-deps.sh installs it)"
 
-TMP="$(mktemp -d /tmp/perfd-db-bench.XXXXXX)"
-chown postgres: "$TMP"
+TMP="$(mktemp -d /tmp/perfd-db-bench.XXXXXX)" # root's: perfd's API socket lives here
+chmod 755 "$TMP" # postgres must reach its directory; not writable by others
+mkdir "$TMP/pg"
+chown postgres: "$TMP/pg"
 APP_PID=""
 PERFD_PID=""
 PG_PID=""
+STATS_WAS="$(sysctl -n kernel.bpf_stats_enabled)"
 cleanup() {
   trap - INT TERM EXIT
+  sysctl -qw kernel.bpf_stats_enabled="$STATS_WAS" || true
   stop_pid "$PERFD_PID"
   stop_pid "$APP_PID"
   [ -n "$PG_PID" ] && kill -INT "$PG_PID" 2>/dev/null && wait "$PG_PID" 2>/dev/null || true
@@ -46,12 +50,13 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
+sysctl -qw kernel.bpf_stats_enabled=1
 
 PG_PORT="$(free_port)"
-setpriv --reuid=postgres --regid=postgres --init-groups "$PG_BIN/initdb" -D "$TMP/data" \
+setpriv --reuid=postgres --regid=postgres --init-groups "$PG_BIN/initdb" -D "$TMP/pg/data" \
   -A trust -U postgres -E UTF8 --no-sync >"$TMP/initdb.log" 2>&1 || die "initdb: $(tail -3 "$TMP/initdb.log")"
 taskset -c 0 setpriv --reuid=postgres --regid=postgres --init-groups "$PG_BIN/postgres" \
-  -D "$TMP/data" -k "$TMP" -h 127.0.0.1 -p "$PG_PORT" -c fsync=off -c synchronous_commit=off \
+  -D "$TMP/pg/data" -k "$TMP/pg" -h 127.0.0.1 -p "$PG_PORT" -c fsync=off -c synchronous_commit=off \
   >"$TMP/postgres.log" 2>&1 &
 PG_PID=$!
 until_ok 30 "$PG_BIN/pg_isready" -q -h 127.0.0.1 -p "$PG_PORT" -U postgres ||
@@ -67,15 +72,27 @@ APP_PID=$!
 URL="http://127.0.0.1:$PORT$ROUTE"
 until_ok 30 curl -fsS "$URL" || die "app did not start: $(tail -5 "$TMP/app.log")"
 
-pg_ticks() { # CPU of every PostgreSQL process (backends come and go: sum all)
-  local t=0 p
-  for p in $(pgrep -P "$PG_PID") "$PG_PID"; do t=$((t + $(cpu_ticks "$p" 2>/dev/null || echo 0))); done
+pg_ticks() { # CPU of the cluster: live backends, plus the postmaster's own and its reaped children's
+  local t p
+  t="$(awk '{print $14 + $15 + $16 + $17}' "/proc/$PG_PID/stat")"
+  for p in $(pgrep -P "$PG_PID"); do t=$((t + $(cpu_ticks "$p" 2>/dev/null || echo 0))); done
   echo "$t"
+}
+
+METRICS=""
+bpf_snapshot() { # BPF run seconds (all programs), uprobe runs: context copies, PySet_Add
+  [ -n "$METRICS" ] || { echo "0 0 0"; return; }
+  curl -fsS "$METRICS" | awk '
+    /^perfd_bpf_program_run_seconds_total/ {s += $NF}
+    /^perfd_bpf_program_runs_total\{program="py_context_copied"\}/ {c = $NF}
+    /^perfd_bpf_program_runs_total\{program="py_stream_queued"\}/ {q = $NF}
+    END {printf "%.9f %d %d\n", s, c, q}'
 }
 
 start_perfd() {
   local port
   port="$(free_port)"
+  METRICS="http://127.0.0.1:$port/metrics"
   cat >"$TMP/perfd.yaml" <<YAML
 listen:
   metrics: "127.0.0.1:$port"
@@ -93,7 +110,7 @@ YAML
 }
 
 RESULTS="$TMP/results.tsv"
-printf 'pair\tmode\trequests\tworker_s\tperfd_s\tpg_s\n' >"$RESULTS"
+printf 'pair\tmode\trequests\tworker_s\tperfd_s\tpg_s\tbpf_s\tctx_runs\tset_add_runs\n' >"$RESULTS"
 echo "db: $ROUNDS pairs x {off,on} x ${DURATION}s of wrk -t1 -c$CONNECTIONS $ROUTE, $LOOP loop" >&2
 taskset -c 0 wrk -t1 -c"$CONNECTIONS" -d3s "$URL" >/dev/null # warm-up
 
@@ -107,24 +124,29 @@ for pair in $(seq "$ROUNDS"); do
     p0=0
     [ "$mode" = on ] && p0="$(cpu_ticks "$PERFD_PID")"
     g0="$(pg_ticks)"
+    read -r b0 c0 q0 <<<"$(bpf_snapshot)"
     taskset -c 0 wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" "$URL" >"$TMP/wrk.txt"
     w1="$(cpu_ticks "$APP_PID")"
     p1=0
     [ "$mode" = on ] && p1="$(cpu_ticks "$PERFD_PID")"
     g1="$(pg_ticks)"
+    read -r b1 c1 q1 <<<"$(bpf_snapshot)"
     if [ "$mode" = on ]; then
       stop_pid "$PERFD_PID"
       PERFD_PID=""
+      METRICS=""
     fi
     reqs="$(awk '/requests in/ {print $1}' "$TMP/wrk.txt")"
-    printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$pair" "$mode" "$reqs" \
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$pair" "$mode" "$reqs" \
       "$(awk -v a="$w0" -v b="$w1" -v t="$tck" 'BEGIN {printf "%.3f", (b - a) / t}')" \
       "$(awk -v a="$p0" -v b="$p1" -v t="$tck" 'BEGIN {printf "%.3f", (b - a) / t}')" \
-      "$(awk -v a="$g0" -v b="$g1" -v t="$tck" 'BEGIN {printf "%.3f", (b - a) / t}')" >>"$RESULTS"
+      "$(awk -v a="$g0" -v b="$g1" -v t="$tck" 'BEGIN {printf "%.3f", (b - a) / t}')" \
+      "$(awk -v a="$b0" -v b="$b1" 'BEGIN {printf "%.6f", b - a}')" "$((c1 - c0))" "$((q1 - q0))" >>"$RESULTS"
     tail -n 1 "$RESULTS" | awk -F'\t' '{printf "  pair %s perfd %-3s %7d req  worker %.0f us/req  perfd %.1f us/req  postgres %.0f us/req\n", $1, $2, $3, $4 / $3 * 1e6, $5 / $3 * 1e6, $6 / $3 * 1e6}' >&2
   done
 done
 
 "$PY" "$REPO/bench/paired_stats.py" "$RESULTS" off on "perfd cost on $ROUTE ($LOOP)" \
   "worker CPU per request (us):worker_s:1e6" "perfd CPU per request (us):perfd_s:1e6" \
-  "PostgreSQL CPU per request (us):pg_s:1e6"
+  "PostgreSQL CPU per request (us):pg_s:1e6" "BPF run time per request (us):bpf_s:1e6" \
+  "context-copy probe runs per request:ctx_runs:1" "PySet_Add probe runs per request:set_add_runs:1"

@@ -1,8 +1,8 @@
 #include "cli/queries_table.h"
 
 #include <algorithm>
-#include <ctime>
 
+#include "cli/clock_time.h"
 #include "cli/db_text.h"
 #include "cli/terminal_text.h"
 #include "cli/text_table.h"
@@ -24,16 +24,6 @@ std::string Busiest(const google::protobuf::Map<std::string, uint64_t>& counts) 
   }
   if (counts.size() > 1) best += " +" + std::to_string(counts.size() - 1);
   return best;
-}
-
-std::string ClockTime(int64_t unix_nanos) {
-  if (unix_nanos <= 0) return "";
-  const time_t seconds = static_cast<time_t>(unix_nanos / 1000000000);
-  struct tm local {};
-  localtime_r(&seconds, &local);
-  char buf[16];
-  std::strftime(buf, sizeof(buf), "%H:%M:%S", &local);
-  return buf;
 }
 
 // Width the FINGERPRINT column may take: what the other columns leave of

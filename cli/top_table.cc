@@ -4,10 +4,10 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
-#include <ctime>
 #include <functional>
 #include <tuple>
 
+#include "cli/clock_time.h"
 #include "cli/db_text.h"
 #include "cli/terminal_text.h"
 #include "cli/text_table.h"
@@ -72,16 +72,6 @@ Key KeyFor(SortKey key) {
       break;
   }
   return [](const v1::RouteStats&) { return 0.0; };
-}
-
-std::string ClockTime(int64_t unix_nanos) {
-  if (unix_nanos <= 0) return "";
-  const time_t seconds = static_cast<time_t>(unix_nanos / 1000000000);
-  struct tm local {};
-  localtime_r(&seconds, &local);
-  char buf[16];
-  std::strftime(buf, sizeof(buf), "%H:%M:%S", &local);
-  return buf;
 }
 
 double CategorySeconds(const v1::RouteStats& r, const char* category) {
