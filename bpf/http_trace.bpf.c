@@ -588,7 +588,12 @@ static __always_inline void client_connected(struct scratch *sc, __u64 id, __s32
   fill_header(sc, id, fd, info.conn_id, ret, PERFD_EV_CONNECT);
   sc->ev.h.role = PERFD_ROLE_CLIENT;
   sc->ev.h.peer_port = port;
-  emit(sc, 0);
+  /* Woken at once, not at the next 20 ms tick: the first client connection
+   * of a uvloop worker makes user space attach the PySet_Add probe, which
+   * must be in place before the connection's first query. Connects are
+   * rare. */
+  if (bpf_ringbuf_output(&events, &sc->ev, sizeof(sc->ev.h), BPF_RB_FORCE_WAKEUP))
+    count(PERFD_CNT_RINGBUF_DROPS);
 }
 
 struct gather_ctx {

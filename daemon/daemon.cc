@@ -14,7 +14,6 @@
 #include "daemon/api/grpc_service.h"
 #include "daemon/client_self_stats.h"
 #include "daemon/db/db_aggregator.h"
-#include "daemon/protocols/http/http_tracker.h"
 #include "daemon/exporters/cardinality_stats.h"
 #include "daemon/exporters/db_metrics.h"
 #include "daemon/exporters/http_metrics.h"
@@ -31,6 +30,7 @@
 #include "daemon/pipeline/openapi_fetcher.h"
 #include "daemon/pipeline/request_router.h"
 #include "daemon/profile/python_profiler.h"
+#include "daemon/protocols/http/http_tracker.h"
 #include "daemon/python/categories.h"
 
 namespace perfd {
@@ -159,6 +159,9 @@ void AddPythonStats(const PySampler* sampler, const PythonProfiler& profiler,
   add("perfd_request_identity_workers_total", id.all_copies, {{"mode", "all_copies"}});
   add("perfd_request_identity_workers_total", id.capi_copies, {{"mode", "capi_copies"}});
   add("perfd_request_identity_workers_total", id.refused, {{"mode", "refused"}});
+  add("perfd_request_identity_stream_probes_total", id.stream_probes, {{"result", "attached"}});
+  add("perfd_request_identity_stream_probes_total", id.stream_probes_refused,
+      {{"result", "refused"}});
   const auto st = profiler.stats();
   add("perfd_python_samples_total", st.unknown_process, {{"result", "unknown_process"}});
   add("perfd_python_samples_total", st.empty_samples, {{"result", "no_python_frame"}});
@@ -313,6 +316,8 @@ int RunDaemon(const Config& config, const std::atomic<bool>& stop) {
     client_tracker.DropProcess(pid);
     db_join.DropProcess(pid);
   });
+  client_tracker.SetOnFirstConnection(
+      [&loader](uint32_t pid) { loader.ClientConnectionSeen(pid); });
   WorkerLifecycle lifecycle(loader, pipeline);
   const bool sampling = sampler != nullptr;
   PerfdService service(aggregator, lifecycle, config.window_max_seconds,

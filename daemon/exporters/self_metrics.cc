@@ -122,6 +122,9 @@ const std::vector<SelfMetricDef> kSelfMetrics = {
     {"perfd_request_identity_contexts_total", SelfMetricType::kCounter,
      "Context copies seen by the request-identity probe, by kind: copied (all), inherited (made "
      "inside a request), delivered (a request's task), untagged, table_full, no_tstate"},
+    {"perfd_request_identity_stream_probes_total", SelfMetricType::kCounter,
+     "uvloop workers with a client connection given the PySet_Add probe that names the "
+     "request behind each queued database write (attached), or left without (refused)"},
     {"perfd_request_identity_workers_total", SelfMetricType::kCounter,
      "Workers request identity was switched on for, by mode: all_copies (context constructor "
      "hooked), capi_copies (PyContext_CopyCurrent hooked); refused: time join only"},

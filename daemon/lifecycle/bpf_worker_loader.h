@@ -23,7 +23,12 @@ class BpfWorkerLoader : public WorkerLoader {
 
   void TrackHttp(uint32_t pid) override {
     probes_.TrackPid(pid);
-    probes_.SeedClientConnections(pid);
+    if (probes_.SeedClientConnections(pid) > 0) ClientConnectionSeen(pid);
+  }
+  // The worker opened (or had) a client connection: see
+  // IdentityAttacher::ClientConnectionSeen. Event thread.
+  void ClientConnectionSeen(uint32_t pid) {
+    if (identity_) identity_->ClientConnectionSeen(pid);
   }
   void UntrackHttp(uint32_t pid) override { probes_.UntrackPid(pid); }
   bool sampling() const override { return sampler_ != nullptr; }

@@ -114,6 +114,7 @@ ClientTracker::~ClientTracker() = default;
 ClientTracker::Conn& ClientTracker::Find(const perfd_http_event_header& h) {
   auto& slot = conns_[Key{h.tgid, h.conn_id}];
   if (!slot) {
+    if (pids_seen_.insert(h.tgid).second && on_first_) on_first_(h.tgid);
     slot = std::make_unique<Conn>();
     slot->tracker = this;
     slot->pid = h.tgid;
@@ -237,6 +238,7 @@ void ClientTracker::Close(Conn& c, uint64_t ts_ns) {
 }
 
 void ClientTracker::DropProcess(uint32_t tgid) {
+  pids_seen_.erase(tgid);
   for (auto it = conns_.begin(); it != conns_.end();) {
     if (it->first.tgid == tgid) {
       Close(*it->second, it->second->last_ns);

@@ -10,10 +10,12 @@
 
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "bpf/http_trace.h"
 #include "daemon/db/db_call.h"
@@ -71,6 +73,9 @@ class ClientTracker {
   ClientTracker& operator=(const ClientTracker&) = delete;
 
   void OnEvent(const perfd_http_event_header& h, std::string_view data);
+  // Called once per process, at its first client connection (connect or
+  // found open); again after DropProcess.
+  void SetOnFirstConnection(std::function<void(uint32_t pid)> fn) { on_first_ = std::move(fn); }
   // The call site ("qualname (file:line)", "" if unknown) of the task that
   // wrote to (tgid, fd), taken at ts_ns (the write's own time when taken in
   // its syscall exit; earlier when uvloop queued it): it goes with the first
@@ -102,6 +107,8 @@ class ClientTracker {
   std::string TakeSite(uint32_t tgid, int32_t fd, uint64_t write_ts);
 
   ClientSink& sink_;
+  std::function<void(uint32_t)> on_first_;
+  std::unordered_set<uint32_t> pids_seen_;
   std::unordered_map<Key, std::unique_ptr<Conn>, KeyHash> conns_;
   struct Site {
     uint64_t ts_ns;

@@ -21,9 +21,14 @@ void IdentityAttacher::UvloopSeen(uint32_t pid) {
   AttachStreamProbe(pid);
 }
 
+void IdentityAttacher::ClientConnectionSeen(uint32_t pid) {
+  if (!clients_seen_.insert(pid).second) return;
+  if (enabled_.count(pid)) AttachStreamProbe(pid);
+}
+
 void IdentityAttacher::AttachStreamProbe(uint32_t pid) {
   Enabled& e = enabled_.at(pid);
-  if (!e.uvloop || e.stream_probe) return;
+  if (!e.uvloop || e.stream_probe || !clients_seen_.count(pid)) return;
   if (e.set_add == 0) {
     ++stream_refused_;
     if (logged_.insert("no PySet_Add").second)
@@ -34,7 +39,7 @@ void IdentityAttacher::AttachStreamProbe(uint32_t pid) {
     return;
   }
   try {
-    sampler_.AttachStreamProbe(pid, e.path, e.set_add);
+    sampler_.AttachStreamProbe(pid, e.binary->SelfPath(), e.set_add);
     e.stream_probe = true;
     ++stream_probes_;
   } catch (const LoaderError& err) {
@@ -87,7 +92,7 @@ bool IdentityAttacher::TryEnable(uint32_t pid, const python::PythonTarget& targe
   }
   (hook->kind == python::ContextHookKind::kAllCopies ? all_copies_ : capi_copies_)++;
   Enabled& e = enabled_[pid];
-  e.path = target.binary_file->SelfPath();
+  e.binary = target.binary_file;
   e.set_add = target.set_add_offset;
   e.uvloop = uvloop_pending_.count(pid) != 0 && uvloop_pending_[pid];
   AttachStreamProbe(pid);

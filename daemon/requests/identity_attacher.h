@@ -11,6 +11,7 @@
 #include <atomic>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <set>
 #include <string>
 
@@ -29,10 +30,17 @@ class IdentityAttacher {
   void Start(uint32_t pid, const python::PythonTarget& target, bool uvloop);
   // uvloop was found mapped after Start.
   void UvloopSeen(uint32_t pid);
+  // The worker has a client connection (database, cache): from now on its
+  // client writes need owners, so a uvloop worker gets the PySet_Add probe.
+  // Until then it does not pay for it (a uprobe trap on every PySet_Add of
+  // the process: ~12 us per request on a trivial route, bench/README.md).
+  // May come before Start.
+  void ClientConnectionSeen(uint32_t pid);
   // Re-checks workers whose layout could not be verified yet.
   void Recheck();
   void Forget(uint32_t pid) {
     pending_.erase(pid);
+    clients_seen_.erase(pid);
     uvloop_pending_.erase(pid);
     enabled_.erase(pid);
   }
@@ -58,7 +66,9 @@ class IdentityAttacher {
   static constexpr int kRechecks = 40;  // ~10 s at the default scan interval
   PySampler& sampler_;
   struct Enabled {
-    std::string path;           // the interpreter, as the uprobes name it
+    // The interpreter, held open: the probe may be attached long after the
+    // worker was verified, and names the file as /proc/self/fd/N.
+    std::shared_ptr<const python::MappedFile> binary;
     uint64_t set_add = 0;       // PySet_Add's file offset (0: not exported)
     bool uvloop = false;        // the stream probe is wanted
     bool stream_probe = false;  // ... and attached
@@ -66,6 +76,7 @@ class IdentityAttacher {
   std::map<uint32_t, std::pair<python::PythonTarget, int>> pending_;
   std::map<uint32_t, bool> uvloop_pending_;  // pid → uvloop, for workers still pending
   std::map<uint32_t, Enabled> enabled_;
+  std::set<uint32_t> clients_seen_;  // pids with a client connection
   std::set<std::string> logged_;
   std::atomic<uint64_t> all_copies_{0}, capi_copies_{0}, refused_{0}, stream_probes_{0},
       stream_refused_{0};
