@@ -446,13 +446,17 @@ static long cut_word(__u32 w, void *data) {
  * cross-CPU wakeup on every read and write. */
 #define PERFD_WAKEUP_BYTES (512 * 1024)
 
-static __always_inline void emit(struct scratch *sc, __u32 nlines) {
+static __always_inline void output(const struct perfd_http_event *ev, __u64 size) {
   __u64 flags = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) > PERFD_WAKEUP_BYTES
                     ? BPF_RB_FORCE_WAKEUP
                     : BPF_RB_NO_WAKEUP;
+  if (bpf_ringbuf_output(&events, (void *)ev, size, flags)) count(PERFD_CNT_RINGBUF_DROPS);
+}
+
+static __always_inline void emit(struct scratch *sc, __u32 nlines) {
   __u64 size = sizeof(sc->ev.h) + (__u64)(nlines & (2 * PERFD_MAX_LINES - 1)) * PERFD_LINE_MAX;
   if (size > sizeof(sc->ev)) size = sizeof(sc->ev);
-  if (bpf_ringbuf_output(&events, &sc->ev, size, flags)) count(PERFD_CNT_RINGBUF_DROPS);
+  output(&sc->ev, size);
 }
 
 static __always_inline struct scratch *scratch_get(void) {
@@ -460,26 +464,32 @@ static __always_inline struct scratch *scratch_get(void) {
   return bpf_map_lookup_elem(&scratch_map, &zero);
 }
 
+static __always_inline void fill_header_of(struct perfd_http_event_header *h, __u64 id, __s32 fd,
+                                           __u64 conn_id, __s64 ret, __u8 kind) {
+  h->ts_ns = bpf_ktime_get_ns();
+  h->conn_id = conn_id;
+  h->ret = ret;
+  h->tgid = id >> 32;
+  h->tid = (__u32)id;
+  h->fd = fd;
+  h->kind = kind;
+  h->flags = 0;
+  h->nlines = 0;
+  h->pad = 0;
+  h->py_root = 0;
+  h->arrival_ns = 0;
+  h->owner_conn = 0;
+  h->owner_task = 0;
+  h->data_len = 0;
+  h->peer_port = 0;
+  h->role = PERFD_ROLE_SERVER;
+  h->proto = PERFD_PROTO_UNKNOWN;
+}
+
+/* The header of the server-side event being built (sc->ev). */
 static __always_inline void fill_header(struct scratch *sc, __u64 id, __s32 fd, __u64 conn_id,
                                         __s64 ret, __u8 kind) {
-  sc->ev.h.ts_ns = bpf_ktime_get_ns();
-  sc->ev.h.conn_id = conn_id;
-  sc->ev.h.ret = ret;
-  sc->ev.h.tgid = id >> 32;
-  sc->ev.h.tid = (__u32)id;
-  sc->ev.h.fd = fd;
-  sc->ev.h.kind = kind;
-  sc->ev.h.flags = 0;
-  sc->ev.h.nlines = 0;
-  sc->ev.h.pad = 0;
-  sc->ev.h.py_root = 0;
-  sc->ev.h.arrival_ns = 0;
-  sc->ev.h.owner_conn = 0;
-  sc->ev.h.owner_task = 0;
-  sc->ev.h.data_len = 0;
-  sc->ev.h.peer_port = 0;
-  sc->ev.h.role = PERFD_ROLE_SERVER;
-  sc->ev.h.proto = PERFD_PROTO_UNKNOWN;
+  fill_header_of(&sc->ev.h, id, fd, conn_id, ret, kind);
 }
 
 /* Root coroutine frame of the task writing a response, when the process's
@@ -537,7 +547,7 @@ static __always_inline void client_owner(struct perfd_http_event_header *h) {
   struct py_owner *o = bpf_map_lookup_elem(&py_owners, &k);
   if (o) {
     __u64 conn = o->conn_id, ctx = o->ctx;
-    bool fresh = bpf_ktime_get_ns() - o->ts_ns < PERFD_OWNER_MAX_AGE_NS;
+    bool fresh = h->ts_ns - o->ts_ns < PERFD_OWNER_MAX_AGE_NS;
     bpf_map_delete_elem(&py_owners, &k);
     if (fresh) {
       count(PERFD_CNT_CLIENT_QUEUED_OWNER);
@@ -668,14 +678,21 @@ static __always_inline __u32 gather_client_data(struct scratch *sc, const struct
 static __always_inline void client_transfer(struct scratch *sc, __u64 id, const struct stash *s,
                                             __s64 ret, struct perfd_conn_info *info) {
   if (ret <= 0) return; /* EOF and errors: the close tells the decoder */
-  fill_header(sc, id, s->fd, info->conn_id, ret, s->kind);
-  sc->cev.h = sc->ev.h;
+  fill_header_of(&sc->cev.h, id, s->fd, info->conn_id, ret, s->kind);
   sc->cev.h.role = PERFD_ROLE_CLIENT;
   sc->cev.h.peer_port = info->peer_port;
-  if (ret > PERFD_DATA_MAX) count(PERFD_CNT_CLIENT_CUT);
-  __u32 n = gather_client_data(sc, s, ret);
   __u8 proto = info->proto;
-  if (proto == PERFD_PROTO_UNKNOWN && s->kind == PERFD_EV_WRITE) {
+  bool decoded = proto == PERFD_PROTO_PGSQL || proto == PERFD_PROTO_REDIS;
+  bool classify = proto == PERFD_PROTO_UNKNOWN && s->kind == PERFD_EV_WRITE;
+  /* Bytes are copied only where they leave the kernel or decide the
+   * protocol: not for TLS records, nor for replies read before the first
+   * write (mid-stream). */
+  __u32 n = 0;
+  if (decoded || classify) {
+    if (ret > PERFD_DATA_MAX) count(PERFD_CNT_CLIENT_CUT);
+    n = gather_client_data(sc, s, ret);
+  }
+  if (classify) {
     proto = perfd_classify_client(sc->cev.data, n, info->mid_stream);
     if (proto == PERFD_PROTO_UNKNOWN) {
       /* Not a protocol we decode: untracked, and user space told it is gone. */
@@ -684,18 +701,15 @@ static __always_inline void client_transfer(struct scratch *sc, __u64 id, const 
       struct py_owner_key ok = {.tgid = id >> 32, .fd = s->fd};
       bpf_map_delete_elem(&py_client_fds, &ok);
       count(PERFD_CNT_CLIENT_OTHER);
-      sc->ev.h.role = PERFD_ROLE_CLIENT;
-      sc->ev.h.kind = PERFD_EV_CLOSE;
-      sc->ev.h.ret = 0;
-      emit(sc, 0);
+      sc->cev.h.kind = PERFD_EV_CLOSE;
+      sc->cev.h.ret = 0;
+      output(&sc->cev, sizeof(sc->cev.h));
       return;
     }
     info->proto = proto;
+    if (proto == PERFD_PROTO_TLS) n = 0; /* counted, never decoded */
   }
   sc->cev.h.proto = proto;
-  /* Bytes leave only for the decoded protocols: TLS records, and replies
-   * read before the first write (mid-stream), leave as a header. */
-  if (proto != PERFD_PROTO_PGSQL && proto != PERFD_PROTO_REDIS) n = 0;
   sc->cev.h.data_len = n;
   /* The record is sent in 8-byte units: the bytes after n in the last unit
    * are zeroed, they may be left from another connection's transfer. */
@@ -704,14 +718,11 @@ static __always_inline void client_transfer(struct scratch *sc, __u64 id, const 
     *(__u64 *)&sc->cev.data[w] &= (1ull << ((n & 7) * 8)) - 1;
   }
   if (s->kind == PERFD_EV_WRITE) client_owner(&sc->cev.h);
-  __u64 flags = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) > PERFD_WAKEUP_BYTES
-                    ? BPF_RB_FORCE_WAKEUP
-                    : BPF_RB_NO_WAKEUP;
   __u64 size = sizeof(sc->cev.h) + (((__u64)n + 7) & ~7ull);
   asm volatile("%0 &= %1" : "+r"(size) : "i"(2 * PERFD_DATA_MAX - 1));
   if (size > sizeof(sc->cev)) size = sizeof(sc->cev);
   if (size < sizeof(sc->cev.h)) size = sizeof(sc->cev.h);
-  if (bpf_ringbuf_output(&events, &sc->cev, size, flags)) count(PERFD_CNT_RINGBUF_DROPS);
+  output(&sc->cev, size);
 }
 
 /* ---- syscall exit ------------------------------------------------------- */
