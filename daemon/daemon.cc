@@ -240,12 +240,11 @@ int RunDaemon(const Config& config, const std::atomic<bool>& stop) {
   db_limits.max_services = config.max_services;
   db_limits.max_routes = config.max_routes;
   db_limits.max_fingerprints_per_service = config.max_fingerprints_per_service;
-  db_limits.n_plus_one_min_calls = config.n_plus_one_min_calls;
   db_limits.idle_ns = idle_ns;
   db::DbAggregator db_aggregator(config.window_max_seconds, db_limits);
   DbMetrics db_metrics(
       *registry, DbMetricsLimits{SeriesLimits{config.max_series, idle_ns}, config.top_k_query_ids,
-                                 config.max_fingerprints_per_service, config.n_plus_one_min_calls});
+                                 config.max_fingerprints_per_service});
   auto self_metrics = std::make_shared<SelfMetrics>();
   std::vector<python::CategoryRule> category_rules;
   for (const auto& r : config.category_rules) {
@@ -261,7 +260,7 @@ int RunDaemon(const Config& config, const std::atomic<bool>& stop) {
   if (sampler) router.AddObserver(&profiler);
   http::HttpTracker tracker(router, uint64_t(config.response_idle_timeout_ms) * 1000000ull);
   // Client connections (databases, caches): decoded, joined to requests.
-  DbRequestJoin db_join(router);
+  DbRequestJoin db_join(router, config.n_plus_one_min_calls);
   router.AddObserver(&db_join);
   db_join.AddObserver(&db_aggregator);
   db_join.AddObserver(&db_metrics);

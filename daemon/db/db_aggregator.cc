@@ -47,8 +47,7 @@ struct ServiceState {
 }  // namespace
 
 struct DbAggregator::Impl {
-  Impl(uint32_t max, DbLimits l)
-      : window_max(std::max<uint32_t>(max, 1)), limits(l), detector(l.n_plus_one_min_calls) {}
+  Impl(uint32_t max, DbLimits l) : window_max(std::max<uint32_t>(max, 1)), limits(l) {}
 
   ServiceState& Service(const std::string& service) {
     auto it = services.find(service);
@@ -115,7 +114,6 @@ struct DbAggregator::Impl {
 
   const uint32_t window_max;
   const DbLimits limits;
-  const NPlusOneDetector detector;
   mutable std::mutex mu;
   std::map<std::string, ServiceState, std::less<>> services;
   size_t route_count = 0;
@@ -131,10 +129,10 @@ uint32_t DbAggregator::window_max_seconds() const { return impl_->window_max; }
 
 void DbAggregator::OnRequestCalls(const std::string& service, const std::string& method,
                                   const std::string& route, uint64_t /*req_start_ns*/,
-                                  uint64_t req_end_ns, const std::vector<DbCall>& calls) {
-  // Pure work outside the lock: the API thread may be reading.
-  const RequestDbTime time = MeasureRequestDbTime(calls);
-  const RequestPatterns patterns = impl_->detector.Detect(calls);
+                                  uint64_t req_end_ns, const std::vector<DbCall>& calls,
+                                  const RequestAnalysis& analysis) {
+  const RequestDbTime& time = analysis.time;
+  const RequestPatterns& patterns = analysis.patterns;
   std::lock_guard<std::mutex> lock(impl_->mu);
   ServiceState& svc = impl_->Service(service);
   RouteEntry& entry = impl_->Route(svc, BoundedMethod(method), route);

@@ -35,7 +35,6 @@ struct DbLimits {
   size_t max_fingerprints_per_service = 500;
   FingerprintCaps per_fingerprint;
   size_t max_patterns_per_route = 16;  // fingerprints with findings kept per route
-  uint32_t n_plus_one_min_calls = NPlusOneDetector::kDefaultMinCalls;
   uint64_t idle_ns = 900 * 1000000000ULL;
 };
 
@@ -73,9 +72,10 @@ class DbAggregator : public DbObserver {
   explicit DbAggregator(uint32_t window_max_seconds, DbLimits limits = {});
   ~DbAggregator() override;
 
+  using DbObserver::OnRequestCalls;
   void OnRequestCalls(const std::string& service, const std::string& method,
                       const std::string& route, uint64_t req_start_ns, uint64_t req_end_ns,
-                      const std::vector<DbCall>& calls) override;
+                      const std::vector<DbCall>& calls, const RequestAnalysis& analysis) override;
   void OnUnjoinedCall(const std::string& service, const DbCall& call) override;
   void OnEncryptedConnection(const std::string& service, const std::string& system) override;
 

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "daemon/db/db_call.h"
+#include "daemon/db/request_analysis.h"
 
 namespace perfd::db {
 
@@ -15,10 +16,19 @@ class DbObserver {
   virtual ~DbObserver() = default;
   // Every completed HTTP request of a traced worker (also those with no
   // call: 0 queries per request counts), with the calls its tasks issued in
-  // the order they were sent. route is the template ("/users/{id}").
+  // the order they were sent and what they add up to (analysed once, by the
+  // caller, for every observer). route is the template ("/users/{id}").
   virtual void OnRequestCalls(const std::string& service, const std::string& method,
                               const std::string& route, uint64_t req_start_ns, uint64_t req_end_ns,
-                              const std::vector<DbCall>& calls) = 0;
+                              const std::vector<DbCall>& calls,
+                              const RequestAnalysis& analysis) = 0;
+  // The same, analysed here with the default N+1 threshold (tests, tools).
+  void OnRequestCalls(const std::string& service, const std::string& method,
+                      const std::string& route, uint64_t req_start_ns, uint64_t req_end_ns,
+                      const std::vector<DbCall>& calls) {
+    OnRequestCalls(service, method, route, req_start_ns, req_end_ns, calls,
+                   AnalyzeRequest(calls, NPlusOneDetector()));
+  }
   // A call no request claimed (startup, background task, pool housekeeping
   // between requests, or a worker without request identity).
   virtual void OnUnjoinedCall(const std::string& service, const DbCall& call) = 0;

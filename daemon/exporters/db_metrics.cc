@@ -58,7 +58,6 @@ const prometheus::Histogram::BucketBoundaries& QueriesPerRequestBuckets() {
 
 DbMetrics::DbMetrics(prometheus::Registry& registry, DbMetricsLimits limits)
     : limits_(limits),
-      detector_(limits.n_plus_one_min_calls),
       ranker_(limits.top_k, limits.max_tracked_fingerprints),
       duration_(prometheus::BuildHistogram()
                     .Name("db_client_operation_duration_seconds")
@@ -127,12 +126,12 @@ void DbMetrics::RecordCall(const std::string& service, const std::string& route,
 
 void DbMetrics::OnRequestCalls(const std::string& service, const std::string& /*method*/,
                                const std::string& route, uint64_t /*req_start_ns*/,
-                               uint64_t req_end_ns, const std::vector<db::DbCall>& calls) {
+                               uint64_t req_end_ns, const std::vector<db::DbCall>& calls,
+                               const db::RequestAnalysis& analysis) {
   latest_ns_ = std::max(latest_ns_, req_end_ns);
   for (const db::DbCall& call : calls) RecordCall(service, route, call);
 
-  uint64_t queries = 0;
-  for (const db::DbCall& call : calls) queries += call.housekeeping ? 0 : 1;
+  const uint64_t queries = analysis.time.queries;
   const std::string key = Key({&service, &route});
   const std::string& o = Other();
   const std::string overflow = Key({&o, &o});
@@ -148,7 +147,7 @@ void DbMetrics::OnRequestCalls(const std::string& service, const std::string& /*
   per_request.metric->Observe(static_cast<double>(queries));
   per_request.last_ns = std::max(per_request.last_ns, req_end_ns);
 
-  if (detector_.Detect(calls).n_plus_one.empty()) return;
+  if (analysis.patterns.n_plus_one.empty()) return;
   auto& n1 = FindOrAdd(
       n_plus_one_cache_, key, n_plus_one_cache_.count(key) > 0 || Room(), overflow, [&](bool room) {
         return Series<prometheus::Counter>{&n_plus_one_.Add({{"service_name", room ? service : o},

@@ -43,7 +43,6 @@ struct DbMetricsLimits {
   SeriesLimits series;                    // max label sets over the four families, idle eviction
   size_t top_k = 20;                      // fingerprints per service with their own db_query_id
   size_t max_tracked_fingerprints = 500;  // per service, scored for the top K
-  uint32_t n_plus_one_min_calls = db::NPlusOneDetector::kDefaultMinCalls;
 };
 
 struct DbMetricsStats {
@@ -59,9 +58,11 @@ class DbMetrics : public db::DbObserver {
  public:
   explicit DbMetrics(prometheus::Registry& registry, DbMetricsLimits limits = {});
 
+  using db::DbObserver::OnRequestCalls;
   void OnRequestCalls(const std::string& service, const std::string& method,
                       const std::string& route, uint64_t req_start_ns, uint64_t req_end_ns,
-                      const std::vector<db::DbCall>& calls) override;
+                      const std::vector<db::DbCall>& calls,
+                      const db::RequestAnalysis& analysis) override;
   void OnUnjoinedCall(const std::string& service, const db::DbCall& call) override;
   void OnEncryptedConnection(const std::string& service, const std::string& system) override;
 
@@ -80,7 +81,6 @@ class DbMetrics : public db::DbObserver {
   void RecordCall(const std::string& service, const std::string& route, const db::DbCall& call);
 
   const DbMetricsLimits limits_;
-  const db::NPlusOneDetector detector_;
   QueryIdRanker ranker_;
   prometheus::Family<prometheus::Histogram>& duration_;
   prometheus::Family<prometheus::Histogram>& per_request_;

@@ -33,9 +33,10 @@ void DbRequestJoin::OnComplete(const RoutedRequest& req) {
     return a.start_ns < b.start_ns;
   });
   stats_.requests++;
+  const db::RequestAnalysis analysis = db::AnalyzeRequest(calls, detector_);
   for (auto* o : observers_)
-    o->OnRequestCalls(req.service, req.method, req.route, req.latency_start_ns(), req.end_ns,
-                      calls);
+    o->OnRequestCalls(req.service, req.method, req.route, req.latency_start_ns(), req.end_ns, calls,
+                      analysis);
 }
 
 void DbRequestJoin::OnCall(const db::DbCall& call, uint64_t owner_conn) {

@@ -27,7 +27,11 @@ class DbRequestJoin : public RequestObserver, public protocols::ClientSink {
   // Calls kept per request; more are counted (calls_over_cap) and dropped.
   static constexpr size_t kMaxCallsPerRequest = 4096;
 
-  explicit DbRequestJoin(RequestRouter& router) : router_(router) {}
+  // n_plus_one_min_calls: db.n_plus_one_min_calls, for the one analysis of
+  // each request every observer shares.
+  explicit DbRequestJoin(RequestRouter& router,
+                         uint32_t n_plus_one_min_calls = db::NPlusOneDetector::kDefaultMinCalls)
+      : router_(router), detector_(n_plus_one_min_calls) {}
   void AddObserver(db::DbObserver* o) { observers_.push_back(o); }
 
   void OnStart(const RoutedRequest& req) override;
@@ -56,6 +60,7 @@ class DbRequestJoin : public RequestObserver, public protocols::ClientSink {
   void Unjoined(const db::DbCall& call);
 
   RequestRouter& router_;
+  const db::NPlusOneDetector detector_;
   std::vector<db::DbObserver*> observers_;
   // pid → serving conn_id → requests in flight, in start order.
   std::unordered_map<uint32_t, std::unordered_map<uint64_t, std::deque<Open>>> inflight_;

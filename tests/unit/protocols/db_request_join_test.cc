@@ -20,7 +20,7 @@ struct Observer : db::DbObserver {
   };
   void OnRequestCalls(const std::string& service, const std::string& method,
                       const std::string& route, uint64_t s, uint64_t e,
-                      const std::vector<db::DbCall>& calls) override {
+                      const std::vector<db::DbCall>& calls, const db::RequestAnalysis&) override {
     EXPECT_EQ(service, "api");
     requests.push_back({method + " " + route, s, e, calls});
   }
