@@ -2,18 +2,10 @@
 
 #include <algorithm>
 
+#include "daemon/protocols/fnv1a.h"
+
 namespace perfd::protocols {
 namespace {
-
-uint64_t Fnv1a(std::string_view a, std::string_view b) {
-  uint64_t h = 1469598103934665603ull;
-  for (std::string_view s : {a, std::string_view("\0", 1), b})
-    for (unsigned char c : s) {
-      h ^= c;
-      h *= 1099511628211ull;
-    }
-  return h;
-}
 
 uint64_t SiteKey(uint32_t tgid, int32_t fd) { return (uint64_t{tgid} << 32) | uint32_t(fd); }
 
@@ -71,17 +63,25 @@ struct ClientTracker::Conn : pgsql::QuerySink, redis::CommandSink {
     tracker->sink_.OnCall(call, owner);
   }
 
-  void OnQuery(const pgsql::QueryRecord& r) override {
+  // A call of this connection; calls are keyed by (system, fingerprint_id).
+  db::DbCall NewCall(db::System system, const std::string& fingerprint, uint64_t fingerprint_id,
+                     uint64_t start_ns, uint64_t end_ns) const {
     db::DbCall c;
-    c.system = db::System::kPostgresql;
+    c.system = system;
     c.pid = pid;
     c.db_conn_id = conn_id;
+    c.fingerprint = fingerprint;
+    c.fingerprint_id = fingerprint_id;
+    c.start_ns = start_ns;
+    c.end_ns = end_ns;
+    return c;
+  }
+
+  void OnQuery(const pgsql::QueryRecord& r) override {
+    db::DbCall c =
+        NewCall(db::System::kPostgresql, r.fingerprint, r.fingerprint_id, r.start_ns, r.end_ns);
     c.operation = r.operation;
     c.collection = r.table;
-    c.fingerprint = r.fingerprint;
-    c.fingerprint_id = Fnv1a("postgresql", r.fingerprint);
-    c.start_ns = r.start_ns;
-    c.end_ns = r.end_ns;
     c.rows = r.rows;
     c.error = !r.sqlstate.empty();
     c.error_code = r.sqlstate;
@@ -92,15 +92,8 @@ struct ClientTracker::Conn : pgsql::QuerySink, redis::CommandSink {
   void OnEncrypted(uint32_t p, uint64_t) override { tracker->sink_.OnEncrypted(p, "postgresql"); }
 
   void OnCommand(const redis::CommandRecord& r) override {
-    db::DbCall c;
-    c.system = db::System::kRedis;
-    c.pid = pid;
-    c.db_conn_id = conn_id;
+    db::DbCall c = NewCall(db::System::kRedis, r.command, Fnv1a64(r.command), r.start_ns, r.end_ns);
     c.operation = r.command;
-    c.fingerprint = r.command;
-    c.fingerprint_id = Fnv1a("redis", r.command);
-    c.start_ns = r.start_ns;
-    c.end_ns = r.end_ns;
     c.error =
         r.reply_type == redis::ReplyType::kError || r.reply_type == redis::ReplyType::kBlobError;
     c.error_code = c.error ? r.error_prefix : "";

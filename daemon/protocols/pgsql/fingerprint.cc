@@ -5,6 +5,8 @@
 #include <iterator>
 #include <vector>
 
+#include "daemon/protocols/fnv1a.h"
+
 namespace perfd::pgsql {
 namespace {
 
@@ -254,14 +256,7 @@ bool IsWord(const Token& t, std::string_view w) { return t.kind == Tok::kWord &&
 
 }  // namespace
 
-uint64_t FingerprintId(std::string_view fingerprint) {
-  uint64_t h = 14695981039346656037ull;
-  for (unsigned char c : fingerprint) {
-    h ^= c;
-    h *= 1099511628211ull;
-  }
-  return h;
-}
+uint64_t FingerprintId(std::string_view fingerprint) { return protocols::Fnv1a64(fingerprint); }
 
 StatementFacts Fingerprint(std::string_view text, bool truncated) {
   std::vector<Token> t = Tokenize(text);
