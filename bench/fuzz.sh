@@ -30,7 +30,7 @@ ALL=(line_parser http_tracker http_framing http_response openapi route_template 
 TARGETS=("$@")
 [ ${#TARGETS[@]} -gt 0 ] || TARGETS=("${ALL[@]}")
 
-command -v clang++ >/dev/null || die "clang++ missing (scripts/install-deps.sh)"
+require_tools clang++
 CC=clang CXX=clang++ cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DPERFD_FUZZ=ON >/dev/null
 cmake --build "$BUILD" -j"$(nproc)" >/dev/null
 mkdir -p "$OUT"

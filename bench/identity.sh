@@ -27,8 +27,7 @@ BENCH_NAME=identity
 # shellcheck source=bench/lib.sh
 . "$REPO/bench/lib.sh"
 require_root_and_perfd
-command -v wrk >/dev/null || die "wrk missing (scripts/install-deps.sh installs it)"
-command -v taskset >/dev/null || die "taskset missing (util-linux)"
+require_tools wrk taskset
 
 TMP="$(mktemp -d /tmp/perfd-identity.XXXXXX)"
 APP_PID=""

@@ -17,6 +17,11 @@ require_root_and_perfd() { # every bench loads eBPF through perfd
   [ -x "$PERFD" ] || die "no perfd at $PERFD (build first, or set PERFD_BUILD_DIR / PERFD_BIN)"
 }
 
+require_tools() { # tool...: each on PATH (scripts/install-deps.sh installs them; taskset is util-linux)
+  local t
+  for t in "$@"; do command -v "$t" >/dev/null || die "$t missing (scripts/install-deps.sh installs it)"; done
+}
+
 STOP_RC=0
 stop_pid() { # pid: TERM, wait up to 10 s, then KILL; exit code in STOP_RC
   local pid="$1"

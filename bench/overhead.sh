@@ -22,7 +22,7 @@ BENCH_NAME=overhead
 . "$REPO/bench/lib.sh"
 require_root_and_perfd
 [ -x "$PERFCTL" ] || die "no perfctl at $PERFCTL"
-command -v wrk >/dev/null || die "wrk missing (scripts/install-deps.sh installs it)"
+require_tools wrk
 
 TMP="$(mktemp -d /tmp/perfd-bench.XXXXXX)"
 APP_PID=""

@@ -32,7 +32,7 @@ BENCH_NAME=soak
 . "$REPO/bench/lib.sh"
 require_root_and_perfd
 [ -x "$PERFCTL" ] || die "no perfctl at $PERFCTL"
-command -v bpftool >/dev/null || die "bpftool missing (scripts/install-deps.sh installs it)"
+require_tools bpftool
 
 TMP="$(mktemp -d /tmp/perfd-soak.XXXXXX)"
 PERFD_PID=""
