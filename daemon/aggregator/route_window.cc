@@ -4,31 +4,11 @@
 
 namespace perfd {
 
-namespace {
-constexpr uint64_t kNsPerSecond = 1000000000ULL;
-}  // namespace
-
-RouteWindow::RouteWindow(uint32_t window_max_seconds)
-    : window_max_(std::max<uint32_t>(window_max_seconds, 1)) {}
-
-RouteWindow::Slot* RouteWindow::SlotFor(uint64_t second) {
-  // Events arrive nearly in order: the common case is the back slot or a
-  // new one after it, so this is O(1) but for late events.
-  if (slots_.empty() || slots_.back().second < second) {
-    slots_.emplace_back(second);
-    while (slots_.front().second + window_max_ <= second) slots_.pop_front();
-    return &slots_.back();
-  }
-  if (second + window_max_ <= slots_.back().second) return nullptr;  // older than the window
-  auto it = std::lower_bound(slots_.begin(), slots_.end(), second,
-                             [](const Slot& s, uint64_t sec) { return s.second < sec; });
-  if (it == slots_.end() || it->second != second) it = slots_.emplace(it, second);
-  return &*it;
-}
+RouteWindow::RouteWindow(uint32_t window_max_seconds) : slots_(window_max_seconds) {}
 
 void RouteWindow::Record(int status, bool aborted, uint64_t start_ns, uint64_t end_ns,
                          uint64_t queue_ns) {
-  Slot* found = SlotFor(end_ns / kNsPerSecond);
+  Slot* found = slots_.At(end_ns / kNsPerSecond);
   if (found == nullptr) return;
   Slot& slot = *found;
   ++slot.requests;
@@ -56,13 +36,7 @@ void RouteWindow::Record(int status, bool aborted, uint64_t start_ns, uint64_t e
 
 WindowStats RouteWindow::Snapshot(uint32_t window_seconds, uint64_t now_ns) const {
   WindowStats stats;
-  uint64_t window = std::clamp<uint64_t>(window_seconds, 1, window_max_);
-  uint64_t now = now_ns / kNsPerSecond;
-  uint64_t first = now + 1 >= window ? now + 1 - window : 0;
-  auto it = std::lower_bound(slots_.begin(), slots_.end(), first,
-                             [](const Slot& s, uint64_t sec) { return s.second < sec; });
-  for (; it != slots_.end() && it->second <= now; ++it) {
-    const Slot& slot = *it;
+  slots_.ForWindow(window_seconds, now_ns, [&stats](const Slot& slot) {
     stats.requests += slot.requests;
     stats.errors += slot.errors;
     stats.aborted += slot.aborted;
@@ -72,7 +46,7 @@ WindowStats RouteWindow::Snapshot(uint32_t window_seconds, uint64_t now_ns) cons
     for (const auto& [code, count] : slot.status_codes) {
       stats.status_codes[code == kAbortedStatus ? "aborted" : std::to_string(code)] += count;
     }
-  }
+  });
   return stats;
 }
 

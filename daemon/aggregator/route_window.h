@@ -7,13 +7,13 @@
 #pragma once
 
 #include <cstdint>
-#include <deque>
 #include <map>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "daemon/aggregator/latency_sketch.h"
+#include "daemon/aggregator/second_slots.h"
 
 namespace perfd {
 
@@ -46,7 +46,7 @@ class RouteWindow {
   // window_seconds is clamped to [1, window_max_seconds].
   WindowStats Snapshot(uint32_t window_seconds, uint64_t now_ns) const;
 
-  uint32_t window_max_seconds() const { return window_max_; }
+  uint32_t window_max_seconds() const { return slots_.window_max_seconds(); }
   // Slots held now: what this route costs in memory, for tests and stats.
   size_t allocated_slots() const { return slots_.size(); }
 
@@ -67,11 +67,7 @@ class RouteWindow {
     LatencySketch queue;
   };
 
-  // The slot of `second`, created in order; nullptr when it is too old.
-  Slot* SlotFor(uint64_t second);
-
-  uint32_t window_max_;
-  std::deque<Slot> slots_;  // increasing second, all within window_max_ of the back
+  SecondSlots<Slot> slots_;
 };
 
 }  // namespace perfd

@@ -11,9 +11,9 @@
 #include <string>
 
 #include "daemon/aggregator/latency_sketch.h"
+#include "daemon/aggregator/second_slots.h"
 #include "daemon/db/bounded_names.h"
 #include "daemon/db/db_call.h"
-#include "daemon/db/second_slots.h"
 
 namespace perfd::db {
 

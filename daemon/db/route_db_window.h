@@ -10,10 +10,10 @@
 #include <vector>
 
 #include "daemon/aggregator/latency_sketch.h"
+#include "daemon/aggregator/second_slots.h"
 #include "daemon/db/db_call.h"
 #include "daemon/db/n_plus_one.h"
 #include "daemon/db/request_db_time.h"
-#include "daemon/db/second_slots.h"
 
 namespace perfd::db {
 

@@ -1,14 +1,14 @@
 // A sliding window of 1-second slots, created only for seconds that had
-// data and dropped once window_max_seconds behind the newest (the layout of
-// daemon/aggregator/route_window, shared by the DB windows). Slot must be
-// constructible from its second and expose a `second` member.
+// data and dropped once window_max_seconds behind the newest: the storage of
+// the HTTP route windows (route_window.h) and the DB windows (daemon/db).
+// Slot must be constructible from its second and expose a `second` member.
 #pragma once
 
 #include <algorithm>
 #include <cstdint>
 #include <deque>
 
-namespace perfd::db {
+namespace perfd {
 
 inline constexpr uint64_t kNsPerSecond = 1000000000ULL;
 
@@ -54,4 +54,4 @@ class SecondSlots {
   std::deque<Slot> slots_;  // increasing second
 };
 
-}  // namespace perfd::db
+}  // namespace perfd
