@@ -570,6 +570,15 @@ static __always_inline void client_owner(struct perfd_http_event_header *h) {
   py_capture_site(tgid, h->tid, proc, tstate, conn, h->fd, h->ts_ns);
 }
 
+/* A client connection's fd is no longer one (closed, or untracked at its
+ * first write): the PySet_Add probe stops recording for it, and a queued
+ * owner it left cannot be claimed by the fd's next connection. */
+static __always_inline void client_fd_gone(__u32 tgid, __s32 fd) {
+  struct py_owner_key k = {.tgid = tgid, .fd = fd};
+  bpf_map_delete_elem(&py_owners, &k);
+  bpf_map_delete_elem(&py_client_fds, &k);
+}
+
 /* connect() returned (0, or EINPROGRESS on a non-blocking socket): a TCP or
  * unix stream socket becomes a tracked client connection. The fd may have
  * been a connection before (closed without our seeing it): replaced. */
@@ -698,8 +707,7 @@ static __always_inline void client_transfer(struct scratch *sc, __u64 id, const 
       /* Not a protocol we decode: untracked, and user space told it is gone. */
       struct perfd_conn_key key = {.tgid = id >> 32, .fd = s->fd};
       bpf_map_delete_elem(&conns, &key);
-      struct py_owner_key ok = {.tgid = id >> 32, .fd = s->fd};
-      bpf_map_delete_elem(&py_client_fds, &ok);
+      client_fd_gone(id >> 32, s->fd);
       count(PERFD_CNT_CLIENT_OTHER);
       sc->cev.h.kind = PERFD_EV_CLOSE;
       sc->cev.h.ret = 0;
@@ -877,11 +885,7 @@ int enter_close(struct trace_event_raw_sys_enter *ctx) {
   __u64 skp = info->sk;
   __u8 role = info->role;
   bpf_map_delete_elem(&conns, &key);
-  if (role == PERFD_ROLE_CLIENT) {
-    struct py_owner_key ok = {.tgid = tgid, .fd = key.fd};
-    bpf_map_delete_elem(&py_owners, &ok);
-    bpf_map_delete_elem(&py_client_fds, &ok);
-  }
+  if (role == PERFD_ROLE_CLIENT) client_fd_gone(tgid, key.fd);
   if (skp) bpf_map_delete_elem(&socks, &skp);
   struct scratch *sc = scratch_get();
   if (!sc) return 0;
