@@ -18,6 +18,7 @@
 #include "daemon/exporters/db_metrics.h"
 #include "daemon/exporters/gc_metrics.h"
 #include "daemon/exporters/http_metrics.h"
+#include "daemon/exporters/loop_metrics.h"
 #include "daemon/exporters/self_metrics.h"
 #include "daemon/fd_limits.h"
 #include "daemon/lifecycle/bpf_worker_loader.h"
@@ -25,6 +26,7 @@
 #include "daemon/lifecycle/pipeline_workers.h"
 #include "daemon/lifecycle/worker_lifecycle.h"
 #include "daemon/loader/http_probes.h"
+#include "daemon/loader/loop_probes.h"
 #include "daemon/loader/py_sampler.h"
 #include "daemon/pipeline/aggregator_observer.h"
 #include "daemon/pipeline/db_request_join.h"
@@ -117,6 +119,24 @@ std::vector<SelfSample> CollectSelfStats(const HttpProbes& probes, const http::H
     add("perfd_discovery_read_errors_total", n, {{"error", error}});
   AddProgramStats(probes.Programs(), &s);
   return s;
+}
+
+// Event-loop tracing: what the kernel side did, and what became of it.
+void AddLoopStats(const LoopProbes* loop, const LoopMetrics& m, std::vector<SelfSample>* s) {
+  auto add = [s](std::string name, double v, std::map<std::string, std::string> labels = {}) {
+    s->push_back({std::move(name), std::move(labels), v});
+  };
+  add("perfd_event_loop_tracing", loop ? 1 : 0);
+  if (!loop) return;
+  const auto k = loop->Counters();
+  add("perfd_event_loop_kernel_total", k[LOOP_CNT_ITERATIONS], {{"kind", "iterations"}});
+  add("perfd_event_loop_kernel_total", k[LOOP_CNT_BLOCKING], {{"kind", "blocking_events"}});
+  add("perfd_event_loop_kernel_total", k[LOOP_CNT_DROPS], {{"kind", "ringbuf_drop"}});
+  add("perfd_event_loop_kernel_total", k[LOOP_CNT_THREADS_FULL], {{"kind", "threads_full"}});
+  add("perfd_event_loop_unknown_process_total", m.stats().unknown_process);
+  add("perfd_event_loop_services", m.stats().services);
+  add("perfd_event_loop_services_evicted_total", m.stats().series_evicted);
+  AddProgramStats(loop->Programs(), s);
 }
 
 // GC pauses (perfd_python_gc_pause_seconds): which workers can have them
@@ -238,6 +258,19 @@ int RunDaemon(const Config& config, const std::atomic<bool>& stop) {
     return 1;
   }
   spdlog::info("BPF programs attached ({} programs)", probes->Programs().size());
+  // Event-loop iterations: optional, like sampling (perfd still traces HTTP
+  // without them).
+  std::unique_ptr<LoopProbes> loop;
+  if (config.event_loop) {
+    try {
+      loop = LoopProbes::Open(probes->tracked_pids_fd(),
+                              uint64_t(config.loop_blocking_threshold_ms) * 1000000ull);
+      spdlog::info("event-loop tracing on (blocking events from {} ms)",
+                   config.loop_blocking_threshold_ms);
+    } catch (const LoaderError& e) {
+      spdlog::error("event-loop tracing is off: {}", e.what());
+    }
+  }
   if (sampler) {
     // The BPF objects are open now: what the limit leaves beyond them and
     // the reserve is what sampled threads may hold.
@@ -277,6 +310,7 @@ int RunDaemon(const Config& config, const std::atomic<bool>& stop) {
   }
   PythonProfiler profiler(std::move(category_rules), config.window_max_seconds,
                           1.0 / config.sample_hz, *registry);
+  LoopMetrics loop_metrics(*registry, idle_ns);
   GcMetrics gc_metrics(*registry, idle_ns);
   if (sampler)
     sampler->SetGcPauseHandler([&router, &gc_metrics](const py_gc_pause& p) {
@@ -342,9 +376,34 @@ int RunDaemon(const Config& config, const std::atomic<bool>& stop) {
     probes->Poll(0, on_event);
     if (sampler) sampler->Poll(0, on_sample);
   });
+  const LoopProbes::BlockFn on_blocking = [&router, &loop_metrics](const loop_block_event& e) {
+    spdlog::debug(
+        "pid {} tid {}: loop blocked {:.1f} ms (on CPU {:.1f}, runnable {:.1f}, "
+        "sleep {:.1f}, lock {:.1f}, io {:.1f}, other {:.1f})",
+        e.tgid, e.tid, e.busy_ns / 1e6, e.oncpu_ns / 1e6, e.runnable_ns / 1e6,
+        e.blocked_ns[LOOP_BLOCK_SLEEP] / 1e6, e.blocked_ns[LOOP_BLOCK_LOCK] / 1e6,
+        e.blocked_ns[LOOP_BLOCK_IO] / 1e6, e.blocked_ns[LOOP_BLOCK_OTHER] / 1e6);
+    if (const std::string* service = router.ServiceOf(e.tgid))
+      loop_metrics.OnBlockingEvent(*service, e, MonotonicNs());
+    else
+      loop_metrics.OnUnknownProcess();
+  };
+  // Each worker's cumulative loop histogram into its service's series.
+  auto update_loop = [&](uint32_t pid, const loop_hist& h, uint64_t now) {
+    if (const std::string* service = router.ServiceOf(pid))
+      loop_metrics.Update(pid, *service, h, now);
+  };
   pipeline.AlsoDrop([&](uint32_t pid) {
     client_tracker.DropProcess(pid);
     db_join.DropProcess(pid);
+    if (loop) {
+      // Its last iterations first: nothing it measured is lost.
+      loop->Poll(on_blocking);
+      loop_hist h{};
+      if (loop->Histogram(pid, &h)) update_loop(pid, h, MonotonicNs());
+      loop->ForgetProcess(pid);
+      loop_metrics.ProcessGone(pid);
+    }
   });
   client_tracker.SetOnFirstConnection(
       [&loader](uint32_t pid) { loader.ClientConnectionSeen(pid); });
@@ -383,6 +442,7 @@ int RunDaemon(const Config& config, const std::atomic<bool>& stop) {
     if (sampler) sampler->Poll(0, on_sample);
     int n = probes->Poll(0, on_event);
     if (n < 0) spdlog::warn("ring buffer poll failed: {}", n);
+    if (loop) loop->Poll(on_blocking);
     const uint64_t now = MonotonicNs();
     lifecycle.Apply(discovery.Take(), now);
     if (now - last_flush > 100000000ull) {
@@ -397,11 +457,16 @@ int RunDaemon(const Config& config, const std::atomic<bool>& stop) {
       db_aggregator.EvictIdle(now);
       db_metrics.EvictIdle(now);
       gc_metrics.EvictIdle(now);
+      if (loop) {
+        for (const auto& [pid, h] : loop->Histograms()) update_loop(pid, h, now);
+        loop_metrics.EvictIdle(now);
+      }
       profiler.EvictIdle(now, idle_ns);
       auto samples =
           CollectSelfStats(*probes, tracker, router, fetcher, lifecycle, loader, discovery);
       AddPythonStats(sampler.get(), profiler, lifecycle, loader, &samples);
       AddGcStats(sampler.get(), loader, gc_metrics, &samples);
+      AddLoopStats(loop.get(), loop_metrics, &samples);
       AddCardinalityStats(aggregator.Stats(), http_metrics.stats(), &samples);
       AddDbCardinalityStats(db_aggregator.Stats(), db_metrics.stats(), &samples);
       AddClientStats(probes->Counters(), client_tracker, db_join, probes->client_events_dropped(),

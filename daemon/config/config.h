@@ -97,6 +97,10 @@ struct Config {
   uint32_t max_fingerprints_per_service = 500;  // more are folded into "_OTHER"
   uint32_t top_k_query_ids = 20;  // fingerprints per service with their own db_query_id label
 
+  // event_loop.* (loop iterations and blocking events, docs/CONFIG.md)
+  bool event_loop = true;                    // trace the workers' event-loop iterations
+  uint32_t loop_blocking_threshold_ms = 20;  // an iteration busy this long is a blocking event
+
   // log.*
   std::string log_level = "info";  // trace, debug, info, warn, error
 };

@@ -113,6 +113,18 @@ const std::vector<SelfMetricDef> kSelfMetrics = {
     {"perfd_discovery_read_errors_total", SelfMetricType::kCounter,
      "/proc reads that failed for a reason other than the process exiting, by errno "
      "(EMFILE, ENFILE, EACCES, ENOMEM, other); the process is kept and read again next scan"},
+    {"perfd_event_loop_tracing", SelfMetricType::kGauge,
+     "1 when the event-loop probes are loaded (event_loop.enabled and they attached), else 0"},
+    {"perfd_event_loop_kernel_total", SelfMetricType::kCounter,
+     "Event-loop probes in the kernel, by kind: iterations ended, blocking_events emitted, "
+     "ringbuf_drop (a blocking event lost), threads_full (a loop thread not tracked)"},
+    {"perfd_event_loop_unknown_process_total", SelfMetricType::kCounter,
+     "Blocking events of a process with no service (it exited before they were read)"},
+    {"perfd_event_loop_services", SelfMetricType::kGauge,
+     "Services with perfd_event_loop_* series"},
+    {"perfd_event_loop_services_evicted_total", SelfMetricType::kCounter,
+     "Services whose perfd_event_loop_* series were removed after aggregation.idle_seconds "
+     "without an iteration"},
     {"perfd_python_gc_probes", SelfMetricType::kGauge,
      "Sampled workers by the state of their GC pause probes: attached (pauses measured in "
      "perfd_python_gc_pause_seconds), no_usdt (the interpreter was built without the "

@@ -72,6 +72,8 @@ HttpProbes::~HttpProbes() {
   if (skel_) http_trace__destroy(skel_);
 }
 
+int HttpProbes::tracked_pids_fd() const { return bpf_map__fd(skel_->maps.tracked_pids); }
+
 void HttpProbes::TrackPid(uint32_t tgid) {
   uint32_t one = 1;
   if (bpf_map__update_elem(skel_->maps.tracked_pids, &tgid, sizeof(tgid), &one, sizeof(one),

@@ -54,6 +54,8 @@ class HttpProbes {
   static std::unique_ptr<HttpProbes> Open(const SharedPyMaps& py);
   static std::unique_ptr<HttpProbes> Open() { return Open(SharedPyMaps()); }
   ~HttpProbes();  // detaches everything
+  // The map of traced processes, shared with the event-loop probes.
+  int tracked_pids_fd() const;
   HttpProbes(const HttpProbes&) = delete;
   HttpProbes& operator=(const HttpProbes&) = delete;
 

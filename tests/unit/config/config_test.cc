@@ -105,6 +105,17 @@ log:
   EXPECT_EQ(c.log_level, "debug");
 }
 
+TEST(ConfigTest, EventLoopSection) {
+  Config d = ParseConfig("");
+  EXPECT_TRUE(d.event_loop);
+  EXPECT_EQ(d.loop_blocking_threshold_ms, 20u);
+  Config c = ParseConfig("event_loop:\n  enabled: false\n  blocking_threshold_ms: 50\n");
+  EXPECT_FALSE(c.event_loop);
+  EXPECT_EQ(c.loop_blocking_threshold_ms, 50u);
+  ExpectError("event_loop:\n  enabled: 3\n", "event_loop.enabled", "");
+  ExpectError("event_loop:\n  treshold: 3\n", "event_loop.treshold", "unknown key");
+}
+
 TEST(ConfigTest, UnknownKeysNameTheirFullPath) {
   ExpectError("lisen: {}\n", "lisen", "unknown key (did you mean 'listen'?)");
   ExpectError("bogus: 1\n", "bogus", "unknown key");
@@ -180,6 +191,8 @@ TEST(ConfigTest, NumbersAcceptTheirRangeAndRejectEverythingElse) {
       {"db", "max_fingerprints_per_service", "db.max_fingerprints_per_service", 1, 100000,
        &Config::max_fingerprints_per_service},
       {"db", "top_k_query_ids", "db.top_k_query_ids", 1, 1000, &Config::top_k_query_ids},
+      {"event_loop", "blocking_threshold_ms", "event_loop.blocking_threshold_ms", 1, 60000,
+       &Config::loop_blocking_threshold_ms},
   };
   for (const auto& k : keys) {
     auto yaml = [&](const std::string& v) { return k.section + ":\n  " + k.key + ": " + v + "\n"; };

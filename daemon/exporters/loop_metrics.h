@@ -1,0 +1,78 @@
+// Event-loop metrics per service, from the kernel's cumulative per-process
+// histograms (bpf/loop_trace.bpf.c) and its blocking events:
+//   perfd_event_loop_busy_seconds{service_name}: histogram of iteration busy
+//     time (wait returned → next wait), power-of-two buckets 1 µs .. 1.07 s;
+//   perfd_event_loop_time_seconds_total{service_name, part}: that busy time
+//     split into oncpu, runnable (ready, no CPU), blocked_sleep, blocked_lock
+//     (futex: locks, the GIL), blocked_io, blocked_other;
+//   perfd_event_loop_blocking_events_total{service_name, kind}: iterations
+//     busy past event_loop.blocking_threshold_ms, by their largest part:
+//     oncpu (a CPU hog), offcpu (blocked: a sync call inside async code) or
+//     runnable (ready, but the host's CPUs were taken by others).
+// Each process's histogram is read every second and its increase since the
+// last read is added to its service's series (a process's kernel entry is
+// its own, so a new pid starts from zero). Used by the event thread only.
+#pragma once
+
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+
+#include <array>
+#include <cstdint>
+#include <map>
+#include <string>
+
+#include "bpf/loop_trace.h"
+
+namespace perfd {
+
+struct LoopMetricsStats {
+  uint64_t blocking_events = 0;
+  uint64_t unknown_process = 0;  // event or histogram of a pid with no service
+  uint64_t series_evicted = 0;   // services removed as idle
+  size_t services = 0;
+};
+
+class LoopMetrics {
+ public:
+  LoopMetrics(prometheus::Registry& registry, uint64_t idle_ns);
+
+  // The cumulative histogram of one worker of `service`, read at now_ns.
+  void Update(uint32_t pid, const std::string& service, const loop_hist& h, uint64_t now_ns);
+  // A blocking event of a worker of `service`.
+  void OnBlockingEvent(const std::string& service, const loop_block_event& e, uint64_t now_ns);
+  void OnUnknownProcess() { ++stats_.unknown_process; }
+  // The worker is gone (after its last Update).
+  void ProcessGone(uint32_t pid) { last_.erase(pid); }
+  // Removes services with no iteration since now_ns - idle_ns.
+  void EvictIdle(uint64_t now_ns);
+  const LoopMetricsStats& stats() const { return stats_; }
+
+  // Prometheus bucket index (0..kBoundaries, the last is +Inf) of kernel
+  // bucket k ([2^k, 2^(k+1)) ns). Exposed for tests.
+  static size_t BucketOf(size_t k);
+  static constexpr size_t kBoundaries = 21;  // 2^10 .. 2^30 ns
+
+ private:
+  struct Service {
+    prometheus::Histogram* busy;
+    std::array<prometheus::Counter*, 2 + LOOP_BLOCK_REASONS> parts;
+    prometheus::Counter* blocking_oncpu;
+    prometheus::Counter* blocking_offcpu;
+    prometheus::Counter* blocking_runnable;
+    uint64_t last_ns;
+  };
+  Service& Of(const std::string& service, uint64_t now_ns);
+
+  prometheus::Family<prometheus::Histogram>& busy_;
+  prometheus::Family<prometheus::Counter>& time_;
+  prometheus::Family<prometheus::Counter>& blocking_;
+  uint64_t idle_ns_;
+  std::map<std::string, Service> services_;
+  std::map<uint32_t, loop_hist> last_;  // pid → histogram at the last Update
+  LoopMetricsStats stats_;
+};
+
+}  // namespace perfd
