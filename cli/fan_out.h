@@ -20,18 +20,17 @@ struct NodeAnswer {
   Response response;
 };
 
-// call(node, &response) runs on a thread per node; answers are in nodes'
-// order.
+// call(i, &response) asks nodes[i], on a thread per node; answers are in
+// nodes' order.
 template <typename Response>
 std::vector<NodeAnswer<Response>> CallEach(
-    const std::vector<Node>& nodes,
-    const std::function<grpc::Status(const Node&, Response*)>& call) {
+    const std::vector<Node>& nodes, const std::function<grpc::Status(size_t, Response*)>& call) {
   std::vector<NodeAnswer<Response>> answers(nodes.size());
   std::vector<std::thread> threads;
   threads.reserve(nodes.size());
   for (size_t i = 0; i < nodes.size(); ++i) {
     answers[i].node = &nodes[i];
-    threads.emplace_back([&, i] { answers[i].status = call(nodes[i], &answers[i].response); });
+    threads.emplace_back([&, i] { answers[i].status = call(i, &answers[i].response); });
   }
   for (auto& t : threads) t.join();
   return answers;

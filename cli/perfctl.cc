@@ -141,15 +141,12 @@ std::optional<Node> SingleNode(const std::vector<Node>& nodes, const char* what)
   return std::nullopt;
 }
 
-// Several nodes: who did not answer, one warning line each on stderr.
-std::vector<NodeFailure> Warn(const std::vector<NodeFailure>& failed, bool print) {
-  if (print) {
-    for (const auto& f : failed) {
-      std::cerr << "perfctl: warning: no answer from " << f.node << " (" << f.error
-                << "); the result is partial" << std::endl;
-    }
+// Several nodes: one warning line on stderr per node that did not answer.
+void Warn(const std::vector<NodeFailure>& failed) {
+  for (const auto& f : failed) {
+    std::cerr << "perfctl: warning: no answer from " << f.node << " (" << f.error
+              << "); the result is partial" << std::endl;
   }
-  return failed;
 }
 
 int RunServices(const Flags& flags, const std::vector<Node>& nodes) {
@@ -162,9 +159,9 @@ int RunServices(const Flags& flags, const std::vector<Node>& nodes) {
     std::cout << (flags.output == "json" ? ToJson(services) : RenderServicesTable(services));
     return kExitOk;
   }
-  const auto answers = CallEach<v1::ListServicesResponse>(
-      nodes, [&](const Node& node, v1::ListServicesResponse* out) {
-        return Client(node, flags).ListServices(out);
+  const auto answers =
+      CallEach<v1::ListServicesResponse>(nodes, [&](size_t i, v1::ListServicesResponse* out) {
+        return Client(nodes[i], flags).ListServices(out);
       });
   std::vector<v1::ListServicesResponse> ok;
   std::vector<std::string> answered;
@@ -181,7 +178,7 @@ int RunServices(const Flags& flags, const std::vector<Node>& nodes) {
     for (const auto& f : failed) std::cerr << f.error << std::endl;
     return kExitError;
   }
-  Warn(failed, true);
+  Warn(failed);
   const v1::ListServicesResponse merged = MergeServices(ok);
   std::cout << (flags.output == "json" ? ToJsonWithNodes(merged, answered, failed)
                                        : RenderServicesTable(merged));
@@ -225,11 +222,12 @@ int TopOnce(Client& client, const Flags& flags, uint32_t window, const std::stri
 // GetTop from every node at once, merged. A node that does not trace the
 // service (NOT_FOUND) answered: it has no routes. warn: print the warning
 // lines (not in live mode, where they would scroll the screen).
-int TopAcrossNodes(const std::vector<Node>& nodes, const Flags& flags, uint32_t window, bool warn,
-                   std::string* text) {
-  const auto answers = CallEach<NodeTopAnswer>(nodes, [&](const Node& node, NodeTopAnswer* out) {
-    Client client(node, flags);
-    return GetNodeTop(client, flags, window, out);
+// clients[i] talks to nodes[i] (kept across live-mode frames: one channel,
+// and one TLS handshake, per node).
+int TopAcrossNodes(const std::vector<Node>& nodes, std::vector<Client>& clients, const Flags& flags,
+                   uint32_t window, bool warn, std::string* text) {
+  const auto answers = CallEach<NodeTopAnswer>(nodes, [&](size_t i, NodeTopAnswer* out) {
+    return GetNodeTop(clients[i], flags, window, out);
   });
   std::vector<NodeTop> tops;
   std::vector<std::string> answered;
@@ -254,7 +252,7 @@ int TopAcrossNodes(const std::vector<Node>& nodes, const Flags& flags, uint32_t 
     if (not_found) std::cerr << DescribeRpcError(*not_found, answered.front()) << std::endl;
     return kExitError;
   }
-  Warn(failed, warn);
+  if (warn) Warn(failed);
   const MergedTop merged = MergeTop(tops);
   if (flags.output == "json") {
     *text = ToJsonWithNodes(merged.top, answered, failed, &merged.route_nodes,
@@ -303,9 +301,13 @@ int RunTop(const Flags& flags, const std::vector<Node>& nodes) {
   if (!several) single = nodes.front();
   std::optional<Client> client;
   if (single) client.emplace(*single, flags);
+  std::vector<Client> clients;
+  if (several && !flags.functions) {
+    for (const Node& node : nodes) clients.emplace_back(node, flags);
+  }
   const auto once = [&](bool warn, std::string* text) {
     if (flags.functions) return FunctionsOnce(*client, flags, window, single->name, text);
-    if (several) return TopAcrossNodes(nodes, flags, window, warn, text);
+    if (several) return TopAcrossNodes(nodes, clients, flags, window, warn, text);
     return TopOnce(*client, flags, window, single->name, text);
   };
   std::string text;

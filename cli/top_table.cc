@@ -256,7 +256,7 @@ std::string RenderTopTable(const v1::GetTopResponse& top, const TopTableOptions&
     if (!options.by_node) continue;
     for (const NodeTop& node : *options.by_node) {
       for (const auto& own : node.top.routes()) {
-        if (KeyOf(own) == KeyOf(r)) add_row(own, "  @ " + node.node, "1");
+        if (KeyOf(own) == KeyOf(r)) add_row(own, "  @ " + EscapeForTerminal(node.node), "1");
       }
     }
   }

@@ -10,7 +10,8 @@ Six single-worker uvicorn processes of one app (one service, named by a
 its quantiles within one bucket of the sketch (see QUANTILE_TOLERANCE); a
 stopped node gives a named partial result; clients without a valid
 certificate are refused; a server certificate rotated on disk is served
-without a restart. Also: perfd refuses plaintext on a non-loopback address and
+without a restart; one name resolving to the three addresses asks each (checked
+by name). Also: perfd refuses plaintext on a non-loopback address and
 a missing certificate file at start (exit 2, the key named).
 """
 import json
@@ -31,6 +32,11 @@ APP_SPEC = "latency_app:app"
 APPS = 6
 NODES = 3  # apps 2i and 2i+1 belong to node i
 WINDOW = "300s"  # the whole test fits in it, even on a slow CI machine
+# Node i serves gRPC on 127.0.0.{2+i}, all on one port, so that one name
+# resolving to the three addresses (as a headless Service does) reaches them.
+NODE_HOSTS = [f"127.0.0.{2 + i}" for i in range(NODES)]
+SERVICE_NAME = "perfd.e2e.test"  # in the server certificate; resolved via a private /etc/hosts
+SERVER_SAN = ",".join([*(f"IP:{h}" for h in NODE_HOSTS), f"DNS:{SERVICE_NAME}"])
 # How far apart two perfds' probes on one syscall may read the clock (each
 # BPF program runs for a few µs; generous).
 PROBE_SKEW_SECONDS = 50e-6
@@ -67,7 +73,7 @@ def make_cert(d: Path, name: str, ca: Tuple[Path, Path], server: bool) -> Tuple[
                           d / f"{name}.ext")
     openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
             "-subj", f"/CN={name}", "-keyout", str(key), "-out", str(csr), cwd=d)
-    ext.write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n"
+    ext.write_text(f"subjectAltName={SERVER_SAN}\nextendedKeyUsage=serverAuth\n"
                    if server else "extendedKeyUsage=clientAuth\n")
     openssl("x509", "-req", "-in", str(csr), "-CA", str(ca[1]), "-CAkey", str(ca[0]),
             "-CAcreateserial", "-days", "2", "-out", str(crt), "-extfile", str(ext), cwd=d)
@@ -99,7 +105,7 @@ class Cluster:
         self.certs = Certs(d / "certs")
         self.apps: List[App] = []
         self.nodes: List[Perfd] = []
-        self.ports: List[int] = []
+        self.port = free_port()
         self.node_certs: List[Tuple[Path, Path]] = []
         self.reference = None
 
@@ -124,10 +130,9 @@ class Cluster:
             crt.write_bytes(self.certs.server[1].read_bytes())
             os.chmod(key, 0o600)
             self.node_certs.append((key, crt))
-            port = free_port()
-            self.ports.append(port)
             config = dict(common, discovery={"include": f"{APP_SPEC} .*--port ({ports})$"},
-                          listen={"grpc_tcp": f"127.0.0.1:{port}", "grpc_tls_cert": str(crt),
+                          listen={"grpc_tcp": f"{NODE_HOSTS[i]}:{self.port}",
+                                  "grpc_tls_cert": str(crt),
                                   "grpc_tls_key": str(key),
                                   "grpc_tls_client_ca": str(self.certs.ca[1])})
             self.nodes.append(Perfd(self.bins, self.dir / f"node{i}", config, []))
@@ -141,20 +146,25 @@ class Cluster:
             a.stop()
 
     def endpoints(self) -> List[str]:
-        return [f"127.0.0.1:{p}" for p in self.ports]
+        return [f"{h}:{self.port}" for h in NODE_HOSTS]
 
     def perfctl(self, args: List[str], endpoints: List[str] = None, tls: List[str] = None,
-                timeout: float = 30.0) -> subprocess.CompletedProcess:
-        argv = [self.bins["perfctl"]]
+                timeout: float = 30.0, hosts: Path = None) -> subprocess.CompletedProcess:
+        # hosts: run perfctl in a mount namespace of its own whose /etc/hosts is
+        # that file (the machine's is never touched).
+        argv = [] if hosts is None else [
+            "unshare", "-m", "sh", "-c", 'mount --bind "$0" /etc/hosts && exec "$@"', str(hosts)]
+        argv += [self.bins["perfctl"]]
         for e in endpoints or self.endpoints():
             argv += ["--endpoint", e]
         argv += self.certs.tls_args() if tls is None else tls
         return subprocess.run([*argv, *args], capture_output=True, text=True, timeout=timeout)
 
-    def merged(self, *extra: str, endpoints: List[str] = None, tls: List[str] = None):
+    def merged(self, *extra: str, endpoints: List[str] = None, tls: List[str] = None,
+               hosts: Path = None):
         """(exit code, JSON document, stderr) of `perfctl top` over the nodes."""
         r = self.perfctl(["top", "--service", SERVICE, "--window", WINDOW, "-o", "json", *extra],
-                         endpoints=endpoints, tls=tls)
+                         endpoints=endpoints, tls=tls, hosts=hosts)
         doc = json.loads(r.stdout) if r.stdout.strip() else {}
         return r.returncode, doc, r.stderr
 
@@ -324,6 +334,28 @@ def test_merged_top_equals_one_perfd_watching_all_workers(cluster, loaded):
     assert r.returncode == 0, r.stderr
     services = {s["name"]: s for s in json.loads(r.stdout)["services"]}
     assert len(services[SERVICE]["workers"]) == APPS, r.stdout
+
+
+def test_one_name_resolving_to_every_node_asks_each(cluster, loaded):
+    """A name with three addresses (a headless Service's DNS answer) is three
+    nodes, each dialled by address and its certificate checked by the name."""
+    hosts = cluster.dir / "hosts"
+    hosts.write_text("".join(f"{h} {SERVICE_NAME}\n{h} other.e2e.test\n" for h in NODE_HOSTS))
+    totals = {k: sum(v) for k, v in loaded.items()}
+    rc, doc, err = cluster.merged(endpoints=[f"{SERVICE_NAME}:{cluster.port}"], hosts=hosts)
+    assert rc == 0, err
+    assert doc["nodes"] == cluster.endpoints() and doc["partial"] is False, doc
+    got = routes_of(doc)
+    for key, n in totals.items():
+        assert got[key]["requests"] == n, key
+    # The same addresses under a name the certificate does not carry: every
+    # node is refused, though each address is in the certificate too. So the
+    # name, not the address dialled, is what is checked.
+    rc, doc, err = cluster.merged("--timeout", "3s", endpoints=[f"other.e2e.test:{cluster.port}"],
+                                  hosts=hosts)
+    assert rc == 1, f"exit {rc}\n{err}"
+    for endpoint in cluster.endpoints():
+        assert f"perfctl: cannot reach perfd at {endpoint}: " in err, err
 
 
 def test_clients_without_a_valid_certificate_are_refused(cluster, loaded):
