@@ -1,4 +1,5 @@
 // perfctl: the command-line client of perfd's gRPC API (docs/PERFCTL.md).
+#include <grpc/support/log.h>
 #include <grpcpp/grpcpp.h>
 #include <signal.h>
 #include <sys/ioctl.h>
@@ -8,6 +9,7 @@
 #include <cerrno>
 #include <chrono>
 #include <csignal>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <functional>
@@ -415,6 +417,10 @@ CLI::Validator DurationValidator(std::string (*check)(const std::string&), const
 
 int main(int argc, char** argv) {
   using namespace perfd::cli;
+  // perfctl says what failed in one line of its own (DescribeRpcError, which
+  // carries gRPC's reason, e.g. a TLS handshake error); gRPC's log lines
+  // would repeat it. GRPC_VERBOSITY set in the environment keeps them.
+  if (std::getenv("GRPC_VERBOSITY") == nullptr) gpr_set_log_function([](gpr_log_func_args*) {});
   Flags flags;
   CLI::App app{"perfctl: per-route latency and Python CPU of the services perfd traces", "perfctl"};
   app.require_subcommand(1);

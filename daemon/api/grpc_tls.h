@@ -24,9 +24,11 @@ inline constexpr unsigned kGrpcTlsRefreshSeconds = 5;
 // Whether listen.grpc_tls_* are set (ParseConfig guarantees all or none).
 bool GrpcTlsConfigured(const Config& config);
 
-// At start: each of the three files must be readable and hold a PEM block
-// ("-----BEGIN"); otherwise a ConfigError naming the key and the path
-// (perfd exits 2). Nothing of the key file is logged or kept.
+// At start: the three files must be readable, the certificate and client CA
+// files hold a PEM certificate, the key file an unencrypted PEM private key
+// that belongs to the certificate; otherwise a ConfigError naming the key and
+// the path (perfd exits 2). The key's bytes are wiped after the check and
+// never logged.
 void CheckGrpcTlsFiles(const Config& config);
 
 // Credentials for listen.grpc_tcp: mTLS when configured, else plaintext

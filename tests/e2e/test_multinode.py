@@ -354,8 +354,10 @@ def test_one_name_resolving_to_every_node_asks_each(cluster, loaded):
     rc, doc, err = cluster.merged("--timeout", "3s", endpoints=[f"other.e2e.test:{cluster.port}"],
                                   hosts=hosts)
     assert rc == 1, f"exit {rc}\n{err}"
-    for endpoint in cluster.endpoints():
-        assert f"perfctl: cannot reach perfd at {endpoint}: " in err, err
+    lines = err.splitlines()
+    assert len(lines) == NODES, err
+    for endpoint, line in zip(cluster.endpoints(), lines):
+        assert line.startswith(f"perfctl: cannot reach perfd at {endpoint}: "), err
 
 
 def test_clients_without_a_valid_certificate_are_refused(cluster, loaded):
@@ -374,6 +376,7 @@ def test_clients_without_a_valid_certificate_are_refused(cluster, loaded):
         r = cluster.perfctl([*args, "--timeout", "3s"], endpoints=one, tls=tls)
         assert r.returncode == 1, f"{what}: exit {r.returncode}\n{r.stdout}{r.stderr}"
         assert r.stderr.startswith(f"perfctl: cannot reach perfd at {one[0]}: "), (what, r.stderr)
+        assert r.stderr.count("\n") == 1, f"{what}: one line, got:\n{r.stderr}"
         assert r.stdout == "", (what, r.stdout)
 
 
@@ -393,8 +396,7 @@ def test_perfd_refuses_plaintext_beyond_loopback_and_missing_certificates(bins, 
     assert r.returncode == 0, r.stderr
 
     missing = d / "missing.yaml"
-    present = d / "present.pem"
-    present.write_text("-----BEGIN CERTIFICATE-----\n")
+    present = make_ca(d, "solo")[1]  # a real certificate: only the key is missing
     missing.write_text(f"listen: {{grpc_tcp: '127.0.0.1:{free_port()}', "
                        f"grpc_tls_cert: '{present}', grpc_tls_key: '{d / 'nope.key'}', "
                        f"grpc_tls_client_ca: '{present}'}}\n")
