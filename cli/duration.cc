@@ -66,4 +66,12 @@ std::string CheckInterval(const std::string& text) {
   return "";
 }
 
+std::string CheckTimeout(const std::string& text) {
+  auto d = ParseDuration(text);
+  if (!d) return "not a duration (e.g. 3s, 500ms): " + text;
+  if (d->count() < 100) return "timeout must be at least 100ms: " + text;
+  if (d->count() > 600 * 1000) return "timeout must be at most 10m: " + text;
+  return "";
+}
+
 }  // namespace perfd::cli

@@ -19,5 +19,7 @@ std::string CheckWindow(const std::string& text);
 std::string CheckProfileDuration(const std::string& text);
 // --interval: at least 100 ms, so live mode cannot hammer the daemon.
 std::string CheckInterval(const std::string& text);
+// --timeout: 100ms to 10m, per endpoint.
+std::string CheckTimeout(const std::string& text);
 
 }  // namespace perfd::cli

@@ -21,13 +21,40 @@ std::string ChannelTarget(const std::string& endpoint);
 // `perfctl profile` of a large service does not fail with RESOURCE_EXHAUSTED.
 grpc::ChannelArguments PerfdChannelArguments();
 
-// An insecure channel to the endpoint (ChannelTarget) with those arguments.
-std::shared_ptr<grpc::Channel> CreatePerfdChannel(const std::string& endpoint);
+// --tls-ca / --tls-cert / --tls-key (PEM file paths) for TCP endpoints.
+// With ca set, perfctl verifies the server against it and presents
+// cert/key as its client certificate (perfd's mTLS needs both).
+struct ClientTls {
+  std::string ca;
+  std::string cert;
+  std::string key;
+  bool enabled() const { return !ca.empty(); }
+};
 
-// Exit codes (docs/PERFCTL.md): 0 ok, 1 daemon/server error, 2 usage.
+// "" when usable; else the usage error (a key without its certificate, a
+// certificate without --tls-ca, an unreadable file; the message names the
+// flag and path, never file contents).
+std::string CheckClientTls(const ClientTls& tls);
+
+// Whether an endpoint is a unix socket ("unix:..." or an absolute path),
+// which is always plaintext (its file mode guards it).
+bool IsUnixEndpoint(const std::string& endpoint);
+
+// A channel to a gRPC target (ChannelTarget form) with PerfdChannelArguments:
+// TLS when tls.enabled() and the target is TCP, else plaintext.
+// tls_name: the name the server certificate must carry, when the target is
+// an address the name resolved to (SSL target name override); "" = the
+// target's own host. Reads the PEM files; a read failure is a channel whose
+// calls fail (CheckClientTls reports it first).
+std::shared_ptr<grpc::Channel> CreatePerfdChannel(const std::string& target, const ClientTls& tls,
+                                                  const std::string& tls_name = "");
+
+// Exit codes (docs/PERFCTL.md): 0 ok, 1 daemon/server error, 2 usage,
+// 3 partial (some endpoints did not answer; what the others sent is shown).
 constexpr int kExitOk = 0;
 constexpr int kExitError = 1;
 constexpr int kExitUsage = 2;
+constexpr int kExitPartial = 3;
 
 // The one line perfctl prints for a failed RPC (without trailing newline),
 // e.g. `perfctl: cannot reach perfd at <endpoint>: <reason> (is perfd

@@ -1,4 +1,5 @@
 // perfctl: the command-line client of perfd's gRPC API (docs/PERFCTL.md).
+#include <grpc/support/log.h>
 #include <grpcpp/grpcpp.h>
 #include <signal.h>
 #include <sys/ioctl.h>
@@ -8,29 +9,36 @@
 #include <cerrno>
 #include <chrono>
 #include <csignal>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <functional>
 #include <iostream>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "cli/duration.h"
 #include "cli/endpoint.h"
+#include "cli/fan_out.h"
 #include "cli/folded.h"
 #include "cli/functions_table.h"
 #include "cli/json_output.h"
+#include "cli/nodes.h"
+#include "cli/nodes_json.h"
 #include "cli/pprof_export.h"
 #include "cli/queries_table.h"
 #include "cli/services_table.h"
+#include "cli/top_merge.h"
 #include "cli/top_table.h"
 #include "perfd/v1/perfd.grpc.pb.h"
 
 namespace perfd::cli {
 namespace {
 
-constexpr auto kRpcDeadline = std::chrono::seconds(3);
+constexpr const char* kDefaultTimeout = "3s";
 // GetProfile blocks for its duration; this is on top of it.
 constexpr auto kProfileDeadlineSlack = std::chrono::seconds(30);
 constexpr size_t kDefaultFunctionLimit = 30;
@@ -41,7 +49,9 @@ volatile std::sig_atomic_t g_stop = 0;
 void OnSignal(int) { g_stop = 1; }
 
 struct Flags {
-  std::string endpoint = kDefaultEndpoint;
+  std::vector<std::string> endpoints;  // empty: kDefaultEndpoint
+  ClientTls tls;
+  std::string timeout = kDefaultTimeout;
   std::string output = "table";
   std::string service;
   std::string window = "60s";
@@ -49,6 +59,7 @@ struct Flags {
   std::string interval = "1s";
   bool once = false;
   bool functions = false;
+  bool by_node = false;
   std::string route;
   size_t limit = 0;  // routes: 0 = all; functions: see limit_set
   bool limit_set = false;
@@ -56,21 +67,24 @@ struct Flags {
   std::string duration = "30s";
   std::string format = "folded";
   std::string output_file;
+
+  std::chrono::milliseconds rpc_timeout() const { return *ParseDuration(timeout); }
 };
 
 class Client {
  public:
-  explicit Client(const std::string& endpoint)
-      : stub_(v1::Perfd::NewStub(CreatePerfdChannel(endpoint))) {}
+  Client(const Node& node, const Flags& flags)
+      : stub_(v1::Perfd::NewStub(CreatePerfdChannel(node.target, flags.tls, node.tls_name))),
+        timeout_(flags.rpc_timeout()) {}
 
   grpc::Status ListServices(v1::ListServicesResponse* out) {
     grpc::ClientContext ctx;
-    ctx.set_deadline(std::chrono::system_clock::now() + kRpcDeadline);
+    ctx.set_deadline(std::chrono::system_clock::now() + timeout_);
     return stub_->ListServices(&ctx, v1::ListServicesRequest(), out);
   }
   grpc::Status GetTop(const std::string& service, uint32_t window, v1::GetTopResponse* out) {
     grpc::ClientContext ctx;
-    ctx.set_deadline(std::chrono::system_clock::now() + kRpcDeadline);
+    ctx.set_deadline(std::chrono::system_clock::now() + timeout_);
     v1::GetTopRequest request;
     request.set_service(service);
     request.set_window_seconds(window);
@@ -79,7 +93,7 @@ class Client {
   grpc::Status GetFunctions(const std::string& service, uint32_t window, const std::string& route,
                             v1::GetFunctionsResponse* out) {
     grpc::ClientContext ctx;
-    ctx.set_deadline(std::chrono::system_clock::now() + kRpcDeadline);
+    ctx.set_deadline(std::chrono::system_clock::now() + timeout_);
     v1::GetFunctionsRequest request;
     request.set_service(service);
     request.set_window_seconds(window);
@@ -89,7 +103,7 @@ class Client {
   grpc::Status GetQueries(const std::string& service, uint32_t window, const std::string& route,
                           v1::GetQueriesResponse* out) {
     grpc::ClientContext ctx;
-    ctx.set_deadline(std::chrono::system_clock::now() + kRpcDeadline);
+    ctx.set_deadline(std::chrono::system_clock::now() + timeout_);
     v1::GetQueriesRequest request;
     request.set_service(service);
     request.set_window_seconds(window);
@@ -110,49 +124,162 @@ class Client {
 
  private:
   std::unique_ptr<v1::Perfd::Stub> stub_;
+  std::chrono::milliseconds timeout_;
 };
 
-int Fail(const grpc::Status& status, const Flags& flags) {
-  std::cerr << DescribeRpcError(status, flags.endpoint) << std::endl;
+int Fail(const grpc::Status& status, const std::string& node) {
+  std::cerr << DescribeRpcError(status, node) << std::endl;
   return kExitError;
 }
 
-int RunServices(const Flags& flags) {
-  Client client(flags.endpoint);
+// The one node of a command that reads a single perfd (queries, profile,
+// top --functions); nullopt (after a usage message) when there are several.
+std::optional<Node> SingleNode(const std::vector<Node>& nodes, const char* what) {
+  if (nodes.size() == 1) return nodes.front();
+  std::cerr << "perfctl: " << what << " reads one perfd, but the endpoints name " << nodes.size()
+            << " (";
+  for (size_t i = 0; i < nodes.size(); ++i) std::cerr << (i ? ", " : "") << nodes[i].name;
+  std::cerr << "): give one --endpoint" << std::endl;
+  return std::nullopt;
+}
+
+// Several nodes: one warning line on stderr per node that did not answer.
+void Warn(const std::vector<NodeFailure>& failed) {
+  for (const auto& f : failed) {
+    std::cerr << "perfctl: warning: no answer from " << f.node << " (" << f.error
+              << "); the result is partial" << std::endl;
+  }
+}
+
+int RunServices(const Flags& flags, const std::vector<Node>& nodes) {
+  if (nodes.size() == 1) {
+    Client client(nodes.front(), flags);
+    v1::ListServicesResponse services;
+    if (grpc::Status s = client.ListServices(&services); !s.ok()) {
+      return Fail(s, nodes.front().name);
+    }
+    std::cout << (flags.output == "json" ? ToJson(services) : RenderServicesTable(services));
+    return kExitOk;
+  }
+  const auto answers =
+      CallEach<v1::ListServicesResponse>(nodes, [&](size_t i, v1::ListServicesResponse* out) {
+        return Client(nodes[i], flags).ListServices(out);
+      });
+  std::vector<v1::ListServicesResponse> ok;
+  std::vector<std::string> answered;
+  std::vector<NodeFailure> failed;
+  for (const auto& a : answers) {
+    if (a.status.ok()) {
+      ok.push_back(a.response);
+      answered.push_back(a.node->name);
+    } else {
+      failed.push_back({a.node->name, DescribeRpcError(a.status, a.node->name)});
+    }
+  }
+  if (ok.empty()) {
+    for (const auto& f : failed) std::cerr << f.error << std::endl;
+    return kExitError;
+  }
+  Warn(failed);
+  const v1::ListServicesResponse merged = MergeServices(ok);
+  std::cout << (flags.output == "json" ? ToJsonWithNodes(merged, answered, failed)
+                                       : RenderServicesTable(merged));
+  return failed.empty() ? kExitOk : kExitPartial;
+}
+
+// One node's part of `top`: its routes, and its worker count for the header.
+struct NodeTopAnswer {
+  v1::GetTopResponse top;
+  int workers = 0;
+};
+
+grpc::Status GetNodeTop(Client& client, const Flags& flags, uint32_t window, NodeTopAnswer* out) {
+  if (grpc::Status s = client.GetTop(flags.service, window, &out->top); !s.ok()) return s;
+  if (flags.output == "json") return grpc::Status::OK;
   v1::ListServicesResponse services;
-  if (grpc::Status s = client.ListServices(&services); !s.ok()) return Fail(s, flags);
-  std::cout << (flags.output == "json" ? ToJson(services) : RenderServicesTable(services));
-  return kExitOk;
+  if (grpc::Status s = client.ListServices(&services); !s.ok()) return s;
+  for (const auto& service : services.services()) {
+    if (service.name() == flags.service) out->workers = service.workers_size();
+  }
+  return grpc::Status::OK;
 }
 
 // One GetTop (plus ListServices for the worker count) rendered as text.
-int TopOnce(Client& client, const Flags& flags, uint32_t window, std::string* text) {
-  v1::GetTopResponse top;
-  if (grpc::Status s = client.GetTop(flags.service, window, &top); !s.ok()) {
-    return Fail(s, flags);
-  }
+int TopOnce(Client& client, const Flags& flags, uint32_t window, const std::string& node,
+            std::string* text) {
+  NodeTopAnswer answer;
+  if (grpc::Status s = GetNodeTop(client, flags, window, &answer); !s.ok()) return Fail(s, node);
   if (flags.output == "json") {
-    *text = ToJson(top);
+    *text = ToJson(answer.top);
     return kExitOk;
   }
   TopTableOptions options;
   options.sort = *ParseSortKey(flags.sort.empty() ? "rps" : flags.sort);
   options.limit = flags.limit;
-  v1::ListServicesResponse services;
-  if (grpc::Status s = client.ListServices(&services); !s.ok()) return Fail(s, flags);
-  for (const auto& service : services.services()) {
-    if (service.name() == flags.service) options.workers = service.workers_size();
-  }
-  *text = RenderTopTable(top, options);
+  options.workers = answer.workers;
+  *text = RenderTopTable(answer.top, options);
   return kExitOk;
 }
 
+// GetTop from every node at once, merged. A node that does not trace the
+// service (NOT_FOUND) answered: it has no routes. warn: print the warning
+// lines (not in live mode, where they would scroll the screen).
+// clients[i] talks to nodes[i] (kept across live-mode frames: one channel,
+// and one TLS handshake, per node).
+int TopAcrossNodes(const std::vector<Node>& nodes, std::vector<Client>& clients, const Flags& flags,
+                   uint32_t window, bool warn, std::string* text) {
+  const auto answers = CallEach<NodeTopAnswer>(nodes, [&](size_t i, NodeTopAnswer* out) {
+    return GetNodeTop(clients[i], flags, window, out);
+  });
+  std::vector<NodeTop> tops;
+  std::vector<std::string> answered;
+  std::vector<NodeFailure> failed;
+  const grpc::Status* not_found = nullptr;
+  int workers = 0;
+  for (const auto& a : answers) {
+    if (a.status.ok()) {
+      tops.push_back({a.node->name, a.response.top});
+      answered.push_back(a.node->name);
+      workers += a.response.workers;
+    } else if (a.status.error_code() == grpc::StatusCode::NOT_FOUND) {
+      answered.push_back(a.node->name);
+      not_found = not_found ? not_found : &a.status;
+    } else {
+      failed.push_back({a.node->name, DescribeRpcError(a.status, a.node->name)});
+    }
+  }
+  if (tops.empty()) {
+    // No node has the service, or none answered: an error, as with one perfd.
+    for (const auto& f : failed) std::cerr << f.error << std::endl;
+    if (not_found) std::cerr << DescribeRpcError(*not_found, answered.front()) << std::endl;
+    return kExitError;
+  }
+  if (warn) Warn(failed);
+  const MergedTop merged = MergeTop(tops);
+  if (flags.output == "json") {
+    *text = ToJsonWithNodes(merged.top, answered, failed, &merged.route_nodes,
+                            flags.by_node ? &tops : nullptr);
+  } else {
+    TopTableOptions options;
+    options.sort = *ParseSortKey(flags.sort.empty() ? "rps" : flags.sort);
+    options.limit = flags.limit;
+    options.workers = workers;
+    options.route_nodes = &merged.route_nodes;
+    options.nodes = answered.size();
+    for (const auto& f : failed) options.failed_nodes.push_back(f.node);
+    options.by_node = flags.by_node ? &tops : nullptr;
+    *text = RenderTopTable(merged.top, options);
+  }
+  return failed.empty() ? kExitOk : kExitPartial;
+}
+
 // One GetFunctions rendered as text (or JSON).
-int FunctionsOnce(Client& client, const Flags& flags, uint32_t window, std::string* text) {
+int FunctionsOnce(Client& client, const Flags& flags, uint32_t window, const std::string& node,
+                  std::string* text) {
   v1::GetFunctionsResponse functions;
   if (grpc::Status s = client.GetFunctions(flags.service, window, flags.route, &functions);
       !s.ok()) {
-    return Fail(s, flags);
+    return Fail(s, node);
   }
   if (flags.output == "json") {
     *text = ToJson(functions);
@@ -166,24 +293,36 @@ int FunctionsOnce(Client& client, const Flags& flags, uint32_t window, std::stri
   return kExitOk;
 }
 
-int RunTop(const Flags& flags) {
-  Client client(flags.endpoint);
+int RunTop(const Flags& flags, const std::vector<Node>& nodes) {
   const auto window = static_cast<uint32_t>(ParseDuration(flags.window)->count() / 1000);
   const auto interval = *ParseDuration(flags.interval);
-  const std::function<int(std::string*)> once = [&](std::string* text) {
-    return flags.functions ? FunctionsOnce(client, flags, window, text)
-                           : TopOnce(client, flags, window, text);
+  // --by-node with one perfd still shows the node: the same table as several.
+  const bool several = nodes.size() > 1 || flags.by_node;
+  std::optional<Node> single;
+  if (flags.functions && !(single = SingleNode(nodes, "top --functions"))) return kExitUsage;
+  if (!several) single = nodes.front();
+  std::optional<Client> client;
+  if (single) client.emplace(*single, flags);
+  std::vector<Client> clients;
+  if (several && !flags.functions) {
+    for (const Node& node : nodes) clients.emplace_back(node, flags);
+  }
+  const auto once = [&](bool warn, std::string* text) {
+    if (flags.functions) return FunctionsOnce(*client, flags, window, single->name, text);
+    if (several) return TopAcrossNodes(nodes, clients, flags, window, warn, text);
+    return TopOnce(*client, flags, window, single->name, text);
   };
   std::string text;
   if (flags.once || flags.output == "json") {
-    const int rc = once(&text);
+    const int rc = once(true, &text);
     std::cout << text << std::flush;
     return rc;
   }
   std::signal(SIGINT, OnSignal);
   std::signal(SIGTERM, OnSignal);
   while (!g_stop) {
-    if (int rc = once(&text); rc != kExitOk) return rc;
+    // A partial frame is drawn (its header says PARTIAL); no node at all ends it.
+    if (int rc = once(false, &text); rc != kExitOk && rc != kExitPartial) return rc;
     // Home + clear, then the frame: one write so the screen never flickers empty.
     std::cout << "\x1b[H\x1b[2J" << text << std::flush;
     for (auto slept = std::chrono::milliseconds(0); slept < interval && !g_stop;
@@ -202,12 +341,14 @@ size_t TerminalWidth() {
   return 0;
 }
 
-int RunQueries(const Flags& flags) {
-  Client client(flags.endpoint);
+int RunQueries(const Flags& flags, const std::vector<Node>& nodes) {
+  const std::optional<Node> node = SingleNode(nodes, "queries");
+  if (!node) return kExitUsage;
+  Client client(*node, flags);
   const auto window = static_cast<uint32_t>(ParseDuration(flags.window)->count() / 1000);
   v1::GetQueriesResponse queries;
   if (grpc::Status s = client.GetQueries(flags.service, window, flags.route, &queries); !s.ok()) {
-    return Fail(s, flags);
+    return Fail(s, node->name);
   }
   if (flags.output == "json") {
     std::cout << ToJson(queries) << std::flush;
@@ -229,15 +370,17 @@ bool WriteFile(const std::string& path, const std::string& bytes) {
   return false;
 }
 
-int RunProfile(const Flags& flags) {
-  Client client(flags.endpoint);
+int RunProfile(const Flags& flags, const std::vector<Node>& nodes) {
+  const std::optional<Node> node = SingleNode(nodes, "profile");
+  if (!node) return kExitUsage;
+  Client client(*node, flags);
   const auto seconds = static_cast<uint32_t>(ParseDuration(flags.duration)->count() / 1000);
   const std::string what = flags.service + (flags.route.empty() ? "" : " route " + flags.route);
   // stderr, so a folded profile on stdout stays clean.
   std::cerr << "perfctl: profiling " << what << " for " << seconds << "s..." << std::endl;
   v1::GetProfileResponse profile;
   if (grpc::Status s = client.GetProfile(flags.service, seconds, flags.route, &profile); !s.ok()) {
-    return Fail(s, flags);
+    return Fail(s, node->name);
   }
   uint64_t samples = 0;
   for (const auto& stack : profile.stacks()) samples += stack.samples();
@@ -274,13 +417,32 @@ CLI::Validator DurationValidator(std::string (*check)(const std::string&), const
 
 int main(int argc, char** argv) {
   using namespace perfd::cli;
+  // perfctl says what failed in one line of its own (DescribeRpcError, which
+  // carries gRPC's reason, e.g. a TLS handshake error); gRPC's log lines
+  // would repeat it. GRPC_VERBOSITY set in the environment keeps them.
+  if (std::getenv("GRPC_VERBOSITY") == nullptr) gpr_set_log_function([](gpr_log_func_args*) {});
   Flags flags;
   CLI::App app{"perfctl: per-route latency and Python CPU of the services perfd traces", "perfctl"};
   app.require_subcommand(1);
   app.fallthrough();  // global flags may follow the subcommand
-  app.add_option("--endpoint", flags.endpoint,
-                 "perfd API: unix:///path/to.sock, a socket path, or host:port")
+  app.add_option("--endpoint", flags.endpoints,
+                 "perfd API: unix:///path/to.sock, a socket path, or host:port; repeat it (or "
+                 "separate with commas) to ask several perfd; a host:port whose name resolves to "
+                 "several addresses asks each")
       ->envname("PERFCTL_ENDPOINT")
+      ->delimiter(',')
+      ->default_str(kDefaultEndpoint);
+  app.add_option("--tls-ca", flags.tls.ca,
+                 "TCP endpoints: CA (PEM) that signed perfd's certificate; turns TLS on")
+      ->envname("PERFCTL_TLS_CA");
+  app.add_option("--tls-cert", flags.tls.cert, "TCP endpoints: client certificate (PEM) for mTLS")
+      ->envname("PERFCTL_TLS_CERT");
+  app.add_option("--tls-key", flags.tls.key, "TCP endpoints: client private key (PEM) for mTLS")
+      ->envname("PERFCTL_TLS_KEY");
+  app.add_option("--timeout", flags.timeout,
+                 "Deadline of each call, per endpoint (a slower endpoint is reported and left out)")
+      ->envname("PERFCTL_TIMEOUT")
+      ->check(DurationValidator(CheckTimeout, "DURATION"))
       ->capture_default_str();
 
   CLI::App* services = app.add_subcommand("services", "List traced services and their workers");
@@ -311,6 +473,9 @@ int main(int argc, char** argv) {
       "--limit", flags.limit, "Show at most N routes (default 0: all) or functions (default 30)");
   CLI::Option* functions =
       top->add_flag("--functions", flags.functions, "Hot Python functions instead of routes");
+  top->add_flag("--by-node", flags.by_node,
+                "Under each route, one row per node (perfd endpoint) with its own numbers")
+      ->excludes(functions);
   top->add_option("-r,--route", flags.route,
                   "With --functions: only this route (\"/users/{user_id}\" or \"GET /users/...\")")
       ->needs(functions);
@@ -362,7 +527,13 @@ int main(int argc, char** argv) {
       return kExitUsage;
     }
   }
-  if (services->parsed()) return RunServices(flags);
-  if (queries->parsed()) return RunQueries(flags);
-  return profile->parsed() ? RunProfile(flags) : RunTop(flags);
+  if (const std::string error = CheckClientTls(flags.tls); !error.empty()) {
+    std::cerr << "perfctl: " << error << std::endl;
+    return kExitUsage;
+  }
+  if (flags.endpoints.empty()) flags.endpoints.push_back(kDefaultEndpoint);
+  const std::vector<Node> nodes = ExpandEndpoints(flags.endpoints);
+  if (services->parsed()) return RunServices(flags, nodes);
+  if (queries->parsed()) return RunQueries(flags, nodes);
+  return profile->parsed() ? RunProfile(flags, nodes) : RunTop(flags, nodes);
 }

@@ -172,6 +172,7 @@ std::string RenderTopTable(const v1::GetTopResponse& top, const TopTableOptions&
   std::string out = "service " + EscapeForTerminal(top.service()) + "   window " +
                     std::to_string(top.window_seconds()) + "s";
   if (options.workers >= 0) out += "   workers " + std::to_string(options.workers);
+  if (options.route_nodes) out += "   nodes " + std::to_string(options.nodes);
   out += "   total " + FormatRate(total_rps) + " req/s";
   if (cpu && top.window_seconds() > 0) {
     out += "   cpu " + FormatShare(total_cpu, top.window_seconds()) + " of a core";
@@ -182,13 +183,24 @@ std::string RenderTopTable(const v1::GetTopResponse& top, const TopTableOptions&
   if (const std::string at = ClockTime(top.timestamp_unix_nanos()); !at.empty()) {
     out += "   at " + at;
   }
-  out += "\n\n";
+  out += "\n";
+  if (!options.failed_nodes.empty()) {
+    std::string names;
+    for (const auto& node : options.failed_nodes) {
+      names += (names.empty() ? "" : ", ") + EscapeForTerminal(node);
+    }
+    out += "PARTIAL: no answer from " + names + " (" + std::to_string(options.nodes) + " of " +
+           std::to_string(options.nodes + options.failed_nodes.size()) +
+           " nodes answered; their numbers are left out)\n";
+  }
+  out += "\n";
 
   using A = TextTable::Align;
   std::vector<TextTable::Column> columns = {
       {"ROUTE", A::kLeft}, {"REQ/S", A::kRight}, {"ERR%", A::kRight},
       {"P50", A::kRight},  {"P90", A::kRight},   {"P99", A::kRight},
       {"MAX", A::kRight},  {"QUEUE", A::kRight}, {"INFLIGHT", A::kRight}};
+  if (options.route_nodes) columns.insert(columns.begin() + 1, {"NODES", A::kRight});
   if (db) {
     columns.push_back({"DB/REQ", A::kRight});
     columns.push_back({"Q/REQ", A::kRight});
@@ -201,12 +213,13 @@ std::string RenderTopTable(const v1::GetTopResponse& top, const TopTableOptions&
   TextTable table(std::move(columns));
   const std::vector<v1::RouteStats> routes = SortRoutes(top, options.sort);
   const size_t shown = options.limit == 0 ? routes.size() : std::min(options.limit, routes.size());
-  for (size_t i = 0; i < shown; ++i) {
-    const v1::RouteStats& r = routes[i];
+  // One row of the table: a route (merged over nodes) or, with --by-node,
+  // one node's numbers for it.
+  auto add_row = [&](const v1::RouteStats& r, const std::string& label, const std::string& nodes) {
     // A route with only in-flight requests has no completed latencies.
     const bool done = r.requests() > 0;
     const std::string flag = r.n_plus_one_size() > 0 ? "  N+1" : "";
-    std::vector<std::string> row = {RouteLabel(r) + flag,
+    std::vector<std::string> row = {label + flag,
                                     FormatRate(r.requests_per_second()),
                                     done ? FormatErrorPercent(r.error_ratio()) : "-",
                                     done ? FormatLatency(r.p50_seconds()) : "-",
@@ -229,7 +242,23 @@ std::string RenderTopTable(const v1::GetTopResponse& top, const TopTableOptions&
         row.push_back(FormatShare(CategorySeconds(r, c.category), r.cpu_seconds()));
       }
     }
+    if (options.route_nodes) row.insert(row.begin() + 1, nodes);
     table.AddRow(std::move(row));
+  };
+  for (size_t i = 0; i < shown; ++i) {
+    const v1::RouteStats& r = routes[i];
+    std::string nodes;
+    if (options.route_nodes) {
+      const auto it = options.route_nodes->find(KeyOf(r));
+      nodes = std::to_string(it == options.route_nodes->end() ? 0 : it->second.size());
+    }
+    add_row(r, RouteLabel(r), nodes);
+    if (!options.by_node) continue;
+    for (const NodeTop& node : *options.by_node) {
+      for (const auto& own : node.top.routes()) {
+        if (KeyOf(own) == KeyOf(r)) add_row(own, "  @ " + EscapeForTerminal(node.node), "1");
+      }
+    }
   }
   out += table.Render();
   if (routes.empty()) {

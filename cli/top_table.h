@@ -3,10 +3,12 @@
 #pragma once
 
 #include <cstddef>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "cli/top_merge.h"
 #include "perfd/v1/perfd.pb.h"
 
 namespace perfd::cli {
@@ -59,6 +61,16 @@ struct TopTableOptions {
   SortKey sort = SortKey::kRps;
   size_t limit = 0;  // 0: all routes
   int workers = -1;  // from ListServices; < 0: unknown, not shown
+  // Several perfd instances (MergeTop): the header says how many answered,
+  // and a NODES column how many reported each route. nullptr: one perfd, no
+  // NODES column.
+  const std::map<RouteKey, std::vector<std::string>>* route_nodes = nullptr;
+  size_t nodes = 0;  // perfd instances that answered
+  // Endpoints that did not answer: the header says PARTIAL and names them.
+  std::vector<std::string> failed_nodes;
+  // --by-node: under each route, one row per node that reported it (its own
+  // numbers, labelled "  @ <node>"), in this order.
+  const std::vector<NodeTop>* by_node = nullptr;
 };
 
 // Header line (service, window, workers, total req/s, time), a blank line,
@@ -71,7 +83,9 @@ struct TopTableOptions {
 // request) and Q/REQ (mean queries per request), blank for routes without
 // DB data; routes with an N+1 finding are flagged "N+1" and each finding
 // gets a line under the table (route, count per request, call site,
-// fingerprint cut to 60 characters).
+// fingerprint cut to 60 characters). With route_nodes the header adds
+// "nodes N" and the table NODES; with failed_nodes a second line reads
+// "PARTIAL: no answer from <node>, ..." (the numbers leave those nodes out).
 std::string RenderTopTable(const v1::GetTopResponse& top, const TopTableOptions& options);
 
 }  // namespace perfd::cli

@@ -12,6 +12,7 @@
 #include "daemon/aggregator/aggregator.h"
 #include "daemon/api/grpc_server.h"
 #include "daemon/api/grpc_service.h"
+#include "daemon/api/grpc_tls.h"
 #include "daemon/client_self_stats.h"
 #include "daemon/db/db_aggregator.h"
 #include "daemon/exporters/cardinality_stats.h"
@@ -421,7 +422,8 @@ int RunDaemon(const Config& config, const std::atomic<bool>& stop) {
         "connect; only /metrics is served");
   } else {
     try {
-      api.Start(config.grpc_socket, config.grpc_socket_group, config.grpc_tcp);
+      api.Start(config.grpc_socket, config.grpc_socket_group, config.grpc_tcp,
+                config.grpc_tcp.empty() ? nullptr : GrpcTcpCredentials(config));
     } catch (const std::exception& e) {
       spdlog::critical("cannot start the gRPC API: {}", e.what());
       return 1;

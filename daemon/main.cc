@@ -8,6 +8,7 @@
 #include <cstring>
 #include <iostream>
 
+#include "daemon/api/grpc_tls.h"
 #include "daemon/config/config.h"
 #include "daemon/daemon.h"
 #include "daemon/fd_limits.h"
@@ -56,6 +57,7 @@ int main(int argc, char** argv) {
     if (!grpc_socket.empty()) config.grpc_socket = flags.grpc_socket;
     if (!grpc_tcp.empty()) config.grpc_tcp = flags.grpc_tcp;
     if (!log_level.empty()) config.log_level = flags.log_level;
+    perfd::CheckListenSecurity(config);
   } catch (const perfd::ConfigError& e) {
     std::cerr << "perfd: invalid configuration: " << e.what() << "\n";
     return 2;
@@ -63,6 +65,14 @@ int main(int argc, char** argv) {
   if (check_config) {
     std::cout << "perfd: configuration OK\n";
     return 0;
+  }
+  try {
+    // Not with --check-config: that checks the file, which may be validated
+    // where the certificates are not mounted.
+    perfd::CheckGrpcTlsFiles(config);
+  } catch (const perfd::ConfigError& e) {
+    std::cerr << "perfd: invalid configuration: " << e.what() << "\n";
+    return 2;
   }
 
   spdlog::set_level(spdlog::level::from_str(config.log_level));

@@ -170,7 +170,8 @@ ApiServer::ApiServer(grpc::Service& service) : service_(service) {}
 ApiServer::~ApiServer() { Shutdown(); }
 
 void ApiServer::Start(const std::string& unix_socket_path, const std::string& socket_group,
-                      const std::string& tcp_address) {
+                      const std::string& tcp_address,
+                      std::shared_ptr<grpc::ServerCredentials> tcp_credentials) {
   if (server_) throw ApiServerError("API server already started");
   const bool use_unix = !unix_socket_path.empty();  // "" = unix socket disabled
   if (!use_unix && tcp_address.empty()) {
@@ -209,7 +210,11 @@ void ApiServer::Start(const std::string& unix_socket_path, const std::string& so
   }
   int tcp_bound = 0;
   if (!tcp_address.empty()) {
-    builder.AddListeningPort(tcp_address, grpc::InsecureServerCredentials(), &tcp_bound);
+    const bool tls = tcp_credentials != nullptr;
+    builder.AddListeningPort(tcp_address,
+                             tls ? std::move(tcp_credentials) : grpc::InsecureServerCredentials(),
+                             &tcp_bound);
+    tcp_security_ = tls ? "mTLS" : "plaintext";
   }
   builder.RegisterService(&service_);
   {
@@ -246,9 +251,10 @@ void ApiServer::Start(const std::string& unix_socket_path, const std::string& so
       throw;
     }
   }
-  const std::string tcp = tcp_address.empty()
-                              ? std::string()
-                              : tcp_address + " (port " + std::to_string(tcp_port_) + ")";
+  const std::string tcp =
+      tcp_address.empty()
+          ? std::string()
+          : tcp_address + " (port " + std::to_string(tcp_port_) + ", " + tcp_security_ + ")";
   if (use_unix) {
     spdlog::info("API listening on unix:{} (mode {}){}", unix_socket_path,
                  has_group ? "0660 group " + socket_group : std::string("0600"),

@@ -33,8 +33,11 @@ class ApiServer {
   // Throws ApiServerError naming the path or address on failure (unknown
   // group, unsafe directory, path not a socket, another perfd listening,
   // bind error).
+  // tcp_credentials secure the TCP listener (GrpcTcpCredentials: mTLS);
+  // nullptr is plaintext. The unix socket is always plaintext.
   void Start(const std::string& unix_socket_path, const std::string& socket_group,
-             const std::string& tcp_address);
+             const std::string& tcp_address,
+             std::shared_ptr<grpc::ServerCredentials> tcp_credentials = nullptr);
   // Stops accepting, waits briefly for in-flight calls, removes the socket.
   void Shutdown();
 
@@ -46,6 +49,7 @@ class ApiServer {
   std::unique_ptr<grpc::Server> server_;
   std::string socket_path_;
   int tcp_port_ = 0;
+  std::string tcp_security_;  // "mTLS" or "plaintext", for the log line
 };
 
 }  // namespace perfd

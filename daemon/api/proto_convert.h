@@ -3,15 +3,11 @@
 
 #include "daemon/aggregator/aggregator.h"
 #include "daemon/aggregator/latency_sketch.h"
+#include "daemon/api/sketch_convert.h"  // SketchToProto, SketchFromProto
 #include "daemon/discovery/worker.h"
 #include "perfd/v1/perfd.pb.h"
 
 namespace perfd {
-
-void SketchToProto(const LatencySketch& sketch, v1::LatencySketch* out);
-// Throws std::invalid_argument for an accuracy LatencySketch rejects (e.g. 0
-// from a message that never set it); out-of-range indices are folded.
-LatencySketch SketchFromProto(const v1::LatencySketch& proto);
 
 // Fills every RouteStats field: quantiles come from the sketch, error_ratio
 // is errors / requests (0 with no requests).

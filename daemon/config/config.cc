@@ -3,7 +3,9 @@
 // checks its keys against the schema and every error names the dotted path.
 #include "daemon/config/config.h"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <unistd.h>
 #include <yaml-cpp/yaml.h>
 
@@ -12,8 +14,10 @@
 #include <cerrno>
 #include <cstring>
 #include <functional>
+#include <iterator>
 #include <map>
 #include <set>
+#include <utility>
 
 #include "daemon/config/config_checks.h"
 #include "daemon/config/yaml_document.h"
@@ -151,26 +155,38 @@ void Check(const std::string& path, const std::string& error) {
 }
 
 void ParseListen(const YAML::Node& node, const std::string& path, Config& c) {
-  WalkMap(node, path,
-          {{"metrics",
-            [&](const YAML::Node& n, const std::string& p) {
-              c.metrics_address = GetString(n, p, false);
-              Check(p, config_checks::CheckHostPort(c.metrics_address));
-            }},
-           {"grpc_socket",
-            [&](const YAML::Node& n, const std::string& p) {
-              c.grpc_socket = GetString(n, p, true);
-              Check(p, config_checks::CheckUnixSocketPath(c.grpc_socket));
-            }},
-           {"grpc_socket_group",
-            [&](const YAML::Node& n, const std::string& p) {
-              c.grpc_socket_group = GetString(n, p, true);
-              Check(p, config_checks::CheckGroupName(c.grpc_socket_group));
-            }},
-           {"grpc_tcp", [&](const YAML::Node& n, const std::string& p) {
-              c.grpc_tcp = GetString(n, p, true);
-              if (!c.grpc_tcp.empty()) Check(p, config_checks::CheckHostPort(c.grpc_tcp));
-            }}});
+  WalkMap(
+      node, path,
+      {{"metrics",
+        [&](const YAML::Node& n, const std::string& p) {
+          c.metrics_address = GetString(n, p, false);
+          Check(p, config_checks::CheckHostPort(c.metrics_address));
+        }},
+       {"grpc_socket",
+        [&](const YAML::Node& n, const std::string& p) {
+          c.grpc_socket = GetString(n, p, true);
+          Check(p, config_checks::CheckUnixSocketPath(c.grpc_socket));
+        }},
+       {"grpc_socket_group",
+        [&](const YAML::Node& n, const std::string& p) {
+          c.grpc_socket_group = GetString(n, p, true);
+          Check(p, config_checks::CheckGroupName(c.grpc_socket_group));
+        }},
+       {"grpc_tcp",
+        [&](const YAML::Node& n, const std::string& p) {
+          c.grpc_tcp = GetString(n, p, true);
+          if (!c.grpc_tcp.empty()) Check(p, config_checks::CheckHostPort(c.grpc_tcp));
+        }},
+       {"grpc_tls_cert", [&](const YAML::Node& n,
+                             const std::string& p) { c.grpc_tls_cert = GetString(n, p, true); }},
+       {"grpc_tls_key",
+        [&](const YAML::Node& n, const std::string& p) { c.grpc_tls_key = GetString(n, p, true); }},
+       {"grpc_tls_client_ca",
+        [&](const YAML::Node& n, const std::string& p) {
+          c.grpc_tls_client_ca = GetString(n, p, true);
+        }},
+       {"grpc_tcp_insecure",
+        [&](const YAML::Node& n, const std::string& p) { c.grpc_tcp_insecure = GetBool(n, p); }}});
 }
 
 // Across listen.* keys, once the section is read: a group for a socket that
@@ -179,6 +195,20 @@ void CheckListen(const Config& c) {
   if (c.grpc_socket.empty() && !c.grpc_socket_group.empty()) {
     throw ConfigError("listen.grpc_socket_group",
                       "set, but listen.grpc_socket is empty (the unix socket is disabled)");
+  }
+  // Half a TLS setup is a mistake, not a request for plaintext.
+  const std::pair<const char*, const std::string*> tls[] = {
+      {"listen.grpc_tls_cert", &c.grpc_tls_cert},
+      {"listen.grpc_tls_key", &c.grpc_tls_key},
+      {"listen.grpc_tls_client_ca", &c.grpc_tls_client_ca}};
+  const bool any = std::any_of(std::begin(tls), std::end(tls),
+                               [](const auto& key) { return !key.second->empty(); });
+  for (const auto& [key, value] : tls) {
+    if (any && value->empty()) {
+      throw ConfigError(key,
+                        "missing: listen.grpc_tls_cert, listen.grpc_tls_key and "
+                        "listen.grpc_tls_client_ca are set together (mTLS) or not at all");
+    }
   }
 }
 
@@ -361,9 +391,17 @@ Config ParseNamed(const std::string& yaml_text, const std::string& source) {
         }},
        {"discovery",
         [&](const YAML::Node& n, const std::string& p) {
-          WalkMap(n, p, {{"scan_interval_ms", [&](const YAML::Node& v, const std::string& vp) {
-                            c.scan_interval_ms = GetUint(v, vp, 10, 60000);
-                          }}});
+          WalkMap(n, p,
+                  {{"scan_interval_ms",
+                    [&](const YAML::Node& v, const std::string& vp) {
+                      c.scan_interval_ms = GetUint(v, vp, 10, 60000);
+                    }},
+                   {"include", [&](const YAML::Node& v, const std::string& vp) {
+                      c.discovery_include = GetString(v, vp, true);
+                      if (!c.discovery_include.empty()) {
+                        Check(vp, config_checks::CheckRegex(c.discovery_include));
+                      }
+                    }}});
         }},
        {"services",
         [&](const YAML::Node& n, const std::string& p) {
@@ -394,6 +432,42 @@ Config ParseNamed(const std::string& yaml_text, const std::string& source) {
 }
 
 }  // namespace
+
+bool IsLoopbackHostPort(const std::string& host_port) {
+  const size_t colon = host_port.rfind(':');
+  std::string host = colon == std::string::npos ? host_port : host_port.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  if (host == "localhost" || host == "::1") return true;
+  in_addr v4{};
+  // 127.0.0.0/8; inet_pton takes only dotted quads, so "127.1" is not one.
+  return inet_pton(AF_INET, host.c_str(), &v4) == 1 && (ntohl(v4.s_addr) >> 24) == 127;
+}
+
+void CheckListenSecurity(const Config& c) {
+  const bool tls = !c.grpc_tls_cert.empty();
+  if (c.grpc_tcp.empty()) {
+    if (tls) {
+      throw ConfigError("listen.grpc_tls_cert",
+                        "set, but listen.grpc_tcp is empty (TLS secures the TCP listener only; "
+                        "the unix socket is guarded by its file mode)");
+    }
+    return;
+  }
+  if (tls && c.grpc_tcp_insecure) {
+    throw ConfigError("listen.grpc_tcp_insecure",
+                      "true, but the listen.grpc_tls_* files are set: choose one");
+  }
+  if (!tls && !c.grpc_tcp_insecure && !IsLoopbackHostPort(c.grpc_tcp)) {
+    throw ConfigError("listen.grpc_tcp",
+                      "'" + c.grpc_tcp +
+                          "' is not a loopback address and the API would be plaintext: set "
+                          "listen.grpc_tls_cert, listen.grpc_tls_key and "
+                          "listen.grpc_tls_client_ca (mTLS), or listen.grpc_tcp_insecure: true "
+                          "on a trusted network (docs/SECURITY.md)");
+  }
+}
 
 Config ParseConfig(const std::string& yaml_text) { return ParseNamed(yaml_text, "config"); }
 

@@ -51,9 +51,21 @@ struct Config {
   std::string grpc_socket = "/run/perfd/perfd.sock";
   std::string grpc_socket_group;  // non-empty: socket is root:<group> 0660
   std::string grpc_tcp;           // e.g. "127.0.0.1:50051"; empty = off
+  // mTLS for grpc_tcp (PEM paths; all three or none): the server's
+  // certificate chain and key, and the CA that client certificates must
+  // chain to. Re-read when they change on disk (daemon/api/grpc_tls.h).
+  std::string grpc_tls_cert;
+  std::string grpc_tls_key;
+  std::string grpc_tls_client_ca;
+  // Plaintext grpc_tcp on a non-loopback address is refused unless this is
+  // set (CheckListenSecurity).
+  bool grpc_tcp_insecure = false;
 
   // discovery.*
   uint32_t scan_interval_ms = 250;
+  // ECMAScript regex searched in a worker's command line; workers it does
+  // not match are not traced. "" = every worker.
+  std::string discovery_include;
   std::vector<ServiceRule> services;
 
   // routes.*
@@ -110,5 +122,16 @@ struct Config {
 Config ParseConfig(const std::string& yaml_text);
 // Reads and parses a file; a missing/unreadable file is a ConfigError too.
 Config LoadConfigFile(const std::string& path);
+
+// Checks the listeners once command-line overrides are applied (perfd's main
+// calls it after ParseConfig/LoadConfigFile): a non-loopback
+// listen.grpc_tcp needs the listen.grpc_tls_* files or
+// listen.grpc_tcp_insecure: true; TLS files without grpc_tcp are an error
+// (they would secure nothing). Throws ConfigError naming the key.
+void CheckListenSecurity(const Config& config);
+
+// Whether a listen host:port's host is a loopback address ("127.x.y.z",
+// "[::1]", "localhost"); "0.0.0.0", "[::]", "" and names are not.
+bool IsLoopbackHostPort(const std::string& host_port);
 
 }  // namespace perfd

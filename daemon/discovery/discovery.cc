@@ -15,7 +15,7 @@ bool Discovery::MayExecIntoServer(const std::string& comm) {
 }
 
 Discovery::Discovery(const Config& config, ProcReader& reader)
-    : reader_(reader), namer_(config.services) {}
+    : reader_(reader), namer_(config.services), filter_(config.discovery_include) {}
 
 void Discovery::CountReadError(int error) {
   ++scan_read_errors_;
@@ -70,14 +70,16 @@ bool Discovery::Reclassify(uint32_t pid, int rechecks, Memo& memo,
   if (c.role == Role::kNone && MayExecIntoServer(info->comm)) k.watched_argv = info->argv;
 
   std::optional<Worker> now;
-  if (c.role == Role::kWorker) {
+  const auto& naming_argv = (c.named_by_parent && parent) ? parent->argv : info->argv;
+  // A worker discovery.include leaves out is not traced; its role stays
+  // known, so its children are still classified as a worker's children.
+  if (c.role == Role::kWorker && filter_.Includes(JoinArgv(naming_argv))) {
     Worker w;
     w.pid = pid;
     w.start_time = info->start_time;
     w.app_spec = c.app_spec;
     w.server = c.server;
     w.argv = info->argv;
-    const auto& naming_argv = (c.named_by_parent && parent) ? parent->argv : info->argv;
     w.service = namer_.Name(JoinArgv(naming_argv), info->env, c.app_spec);
     now = std::move(w);
   }

@@ -21,6 +21,7 @@
 #include "daemon/discovery/worker.h"
 #include "daemon/discovery/worker_change.h"
 #include "daemon/discovery/worker_classifier.h"
+#include "daemon/discovery/worker_filter.h"
 
 namespace perfd {
 
@@ -50,7 +51,7 @@ class Discovery {
   };
 
   // The reader must outlive Discovery. Throws ConfigError on a bad
-  // services[].match regex.
+  // services[].match or discovery.include regex.
   Discovery(const Config& config, ProcReader& reader);
 
   // Call from one thread only (the discovery loop).
@@ -102,6 +103,7 @@ class Discovery {
 
   ProcReader& reader_;
   ServiceNamer namer_;
+  WorkerFilter filter_;                        // discovery.include
   std::unordered_map<uint32_t, Known> known_;  // Scan() thread only
 
   mutable std::mutex mu_;

@@ -388,3 +388,87 @@ TEST_F(PerfctlCliTest, LiveModeRedrawsUntilSigterm) {
 
 }  // namespace
 }  // namespace perfd
+
+namespace perfd {
+namespace {
+
+// Several endpoints: a second perfd (same service, its own requests) and one
+// that is not there. The table and JSON merge what answered, name what did
+// not, and exit 3 (partial).
+TEST_F(PerfctlCliTest, SeveralEndpointsMergeAndNameTheMissingOne) {
+  StartServer();  // 10 requests of GET /users/{user_id}, one a 503
+  Aggregator other_aggregator(600);
+  const uint64_t now = SystemClocks().monotonic_ns();
+  for (int i = 1; i <= 5; ++i) {
+    other_aggregator.RecordComplete("api", "GET", "/users/{user_id}", 200, false,
+                                    now - static_cast<uint64_t>(i) * 2000000, now);
+  }
+  other_aggregator.RecordComplete("api", "POST", "/orders", 201, false, now - 3000000, now);
+  PerfdService other_service(other_aggregator, workers_, 600);
+  ApiServer other(other_service);
+  const std::string other_socket = dir_ + "/other.sock";
+  other.Start(other_socket, "", "");
+  const std::string first = "unix://" + socket_, second = "unix://" + other_socket,
+                    missing = "unix://" + dir_ + "/missing.sock";
+
+  Result r = Run({"--endpoint", first, "--endpoint", second, "top", "-s", "api", "--once"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.err, "");
+  EXPECT_NE(r.out.find("   workers 2   nodes 2   total 0.27 req/s"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("ROUTE                 NODES  REQ/S"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("GET /users/{user_id}      2   0.25  6.7%"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("POST /orders              1   0.02"), std::string::npos) << r.out;
+
+  r = Run({"--endpoint", first + "," + second + "," + missing, "--timeout", "2s", "top", "-s",
+           "api", "-o", "json"});
+  ASSERT_EQ(r.exit_code, 3) << r.err;
+  EXPECT_EQ(r.err.find("perfctl: warning: no answer from " + missing +
+                       " (perfctl: cannot reach "
+                       "perfd at " +
+                       missing),
+            0u)
+      << r.err;
+  EXPECT_NE(r.out.find("\"partial\":true"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("\"failedEndpoints\":[{"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("\"requests\":\"15\""), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("\"nodes\":[\"" + first + "\",\"" + second + "\"]"), std::string::npos)
+      << r.out;
+
+  r = Run({"--endpoint", first, "--endpoint", missing, "top", "-s", "api", "--once", "--by-node"});
+  EXPECT_EQ(r.exit_code, 3) << r.err;
+  EXPECT_NE(r.out.find("PARTIAL: no answer from " + missing + " (1 of 2 nodes answered"),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("  @ " + first), std::string::npos) << r.out;
+
+  // Nothing answered: an error, as with one endpoint. One perfd's commands
+  // refuse several endpoints.
+  r = Run({"--endpoint", missing, "--endpoint", missing + "2", "top", "-s", "api", "--once"});
+  EXPECT_EQ(r.exit_code, 1);
+  r = Run({"--endpoint", first, "--endpoint", second, "queries", "-s", "api"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("queries reads one perfd, but the endpoints name 2"), std::string::npos)
+      << r.err;
+
+  // services: the union, every node's workers.
+  r = Run({"--endpoint", first, "--endpoint", second, "services", "-o", "json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("\"partial\":false"), std::string::npos) << r.out;
+  other.Shutdown();
+}
+
+TEST_F(PerfctlCliTest, TlsFlagsAreCheckedBeforeDialling) {
+  Result r = Run({"--endpoint", "127.0.0.1:1", "--tls-cert", "/x", "--tls-key", "/y", "services"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("need --tls-ca"), std::string::npos) << r.err;
+  r = Run({"--endpoint", "127.0.0.1:1", "--tls-ca", dir_ + "/none.pem", "services"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("--tls-ca: cannot read " + dir_ + "/none.pem"), std::string::npos) << r.err;
+  r = Run(
+      {"--endpoint", "127.0.0.1:1", "--tls-ca", "/etc/hostname", "--tls-key", "/x", "services"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("--tls-key needs --tls-cert"), std::string::npos) << r.err;
+}
+
+}  // namespace
+}  // namespace perfd

@@ -98,6 +98,44 @@ std::vector<std::string> Labels(const std::vector<v1::RouteStats>& routes) {
   return labels;
 }
 
+// Several nodes: a NODES column, "nodes N" in the header, a PARTIAL line
+// naming the nodes that did not answer, and --by-node rows under each route.
+TEST(RenderTopTable, NodesColumnPartialLineAndByNodeRows) {
+  v1::GetTopResponse a = Sample(), b = Sample();
+  b.mutable_routes()->DeleteSubrange(1, 2);  // b has GET /users/{user_id} only
+  const std::vector<NodeTop> nodes = {{"10.0.0.5:50051", a}, {"10.0.0.7:50051", b}};
+  const MergedTop merged = MergeTop(nodes);
+  TopTableOptions options;
+  options.route_nodes = &merged.route_nodes;
+  options.nodes = 2;
+  options.failed_nodes = {"10.0.0.9:50051"};
+  std::string text = RenderTopTable(merged.top, options);
+  EXPECT_NE(text.find("   nodes 2   total "), std::string::npos) << text;
+  EXPECT_NE(text.find("\nPARTIAL: no answer from 10.0.0.9:50051 (2 of 3 nodes answered; their "
+                      "numbers are left out)\n"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("ROUTE                 NODES  REQ/S"), std::string::npos) << text;
+  EXPECT_NE(text.find("GET /users/{user_id}      2    241"), std::string::npos) << text;
+  EXPECT_NE(text.find("POST /orders              1   0.25"), std::string::npos) << text;
+  EXPECT_EQ(text.find("@ "), std::string::npos) << text;
+
+  options.by_node = &nodes;
+  options.failed_nodes.clear();
+  text = RenderTopTable(merged.top, options);
+  EXPECT_EQ(text.find("PARTIAL"), std::string::npos) << text;
+  const size_t users = text.find("GET /users/{user_id}      2    241");
+  const size_t first = text.find("  @ 10.0.0.5:50051        1    120");
+  const size_t second = text.find("  @ 10.0.0.7:50051        1    120");
+  const size_t health = text.find("GET /health ");
+  ASSERT_NE(users, std::string::npos) << text;
+  ASSERT_NE(first, std::string::npos) << text;
+  ASSERT_NE(second, std::string::npos) << text;
+  EXPECT_LT(users, first);
+  EXPECT_LT(first, second);
+  EXPECT_LT(second, health) << text;
+}
+
 TEST(SortRoutes, EachKeyDescendingRouteAscending) {
   const auto top = Sample();
   using L = std::vector<std::string>;

@@ -299,9 +299,60 @@ TEST(ConfigTest, EmptyGrpcSocketDisablesTheUnixSocket) {
               "listen.grpc_socket is empty");
 }
 
+TEST(ConfigTest, GrpcTlsFilesComeTogether) {
+  const Config c = ParseConfig(
+      "listen: {grpc_tcp: '0.0.0.0:50051', grpc_tls_cert: /t/tls.crt, grpc_tls_key: /t/tls.key,"
+      " grpc_tls_client_ca: /t/ca.crt}");
+  EXPECT_EQ(c.grpc_tls_cert, "/t/tls.crt");
+  EXPECT_EQ(c.grpc_tls_key, "/t/tls.key");
+  EXPECT_EQ(c.grpc_tls_client_ca, "/t/ca.crt");
+  EXPECT_FALSE(c.grpc_tcp_insecure);
+  CheckListenSecurity(c);  // mTLS on every interface is fine
+  ExpectError("listen: {grpc_tls_cert: /a, grpc_tls_key: /b}", "listen.grpc_tls_client_ca",
+              "set together (mTLS) or not at all");
+  ExpectError("listen: {grpc_tls_client_ca: /c}", "listen.grpc_tls_cert", "missing");
+  ExpectError("listen: {grpc_tcp_insecure: 'yes'}", "listen.grpc_tcp_insecure",
+              "expected true or false");
+}
+
+void ExpectSecurityError(const std::string& yaml, const std::string& key,
+                         const std::string& fragment) {
+  try {
+    CheckListenSecurity(ParseConfig(yaml));
+    ADD_FAILURE() << "no error for: " << yaml;
+  } catch (const ConfigError& e) {
+    EXPECT_EQ(e.key(), key) << e.what();
+    EXPECT_NE(std::string(e.what()).find(fragment), std::string::npos) << e.what();
+  }
+}
+
+TEST(ConfigTest, PlaintextTcpOnlyOnLoopbackUnlessInsecure) {
+  for (const char* ok : {"127.0.0.1:50051", "127.1.2.3:1", "localhost:50051", "[::1]:50051"}) {
+    CheckListenSecurity(ParseConfig(std::string("listen: {grpc_tcp: '") + ok + "'}"));
+  }
+  ExpectSecurityError("listen: {grpc_tcp: '0.0.0.0:50051'}", "listen.grpc_tcp",
+                      "not a loopback address and the API would be plaintext");
+  ExpectSecurityError("listen: {grpc_tcp: '[::]:50051'}", "listen.grpc_tcp", "plaintext");
+  ExpectSecurityError("listen: {grpc_tcp: '10.1.2.3:50051'}", "listen.grpc_tcp", "plaintext");
+  ExpectSecurityError("listen: {grpc_tcp: 'node1.example:50051'}", "listen.grpc_tcp", "plaintext");
+  CheckListenSecurity(ParseConfig("listen: {grpc_tcp: '0.0.0.0:50051', grpc_tcp_insecure: true}"));
+  ExpectSecurityError(
+      "listen: {grpc_tcp: '0.0.0.0:1', grpc_tcp_insecure: true, grpc_tls_cert: /a,"
+      " grpc_tls_key: /b, grpc_tls_client_ca: /c}",
+      "listen.grpc_tcp_insecure", "choose one");
+  ExpectSecurityError("listen: {grpc_tls_cert: /a, grpc_tls_key: /b, grpc_tls_client_ca: /c}",
+                      "listen.grpc_tls_cert", "listen.grpc_tcp is empty");
+  EXPECT_FALSE(IsLoopbackHostPort("128.0.0.1:1"));
+  EXPECT_FALSE(IsLoopbackHostPort(":50051"));
+}
+
 TEST(ConfigTest, ServiceRules) {
   ExpectError("services: [{match: '(', name: x}]", "services[0].match", "invalid regex");
   ExpectError("services: [{match: '', name: x}]", "services[0].match", "empty regex");
+  ExpectError("discovery: {include: '[a'}", "discovery.include", "invalid regex");
+  EXPECT_EQ(ParseConfig("discovery: {include: 'port 80[0-9]+'}").discovery_include,
+            "port 80[0-9]+");
+  EXPECT_EQ(ParseConfig("discovery: {include: ''}").discovery_include, "");
   ExpectError("services: [{match: a, name: ''}]", "services[0].name", "empty service name");
   ExpectError("services: [{name: x}]", "services[0].match", "missing required key");
   ExpectError("services: [{match: a}]", "services[0].name", "missing required key");

@@ -107,6 +107,41 @@ TEST_F(DiscoveryTest, FindsExactlyTheWorkers) {
   EXPECT_EQ(forked->server, "gunicorn");
 }
 
+// discovery.include picks workers by command line: a spawn child by its
+// supervisor's (its own says nothing), and an excluded supervisor's children
+// stay out too.
+TEST_F(DiscoveryTest, IncludeTracesOnlyMatchingWorkers) {
+  AddMixedHost();
+  Config config;
+  config.discovery_include = "--port 9000|orders";
+  Discovery discovery(config, reader_);
+  const auto diff = discovery.Scan();
+  EXPECT_EQ(Pids(diff.added()), (std::vector<uint32_t>{202, 203, 301, 302}));
+  EXPECT_EQ(Pids(discovery.Workers()), (std::vector<uint32_t>{202, 203, 301, 302}));
+  // Steady state: the excluded worker is not re-read nor added later.
+  reader_.process_reads = 0;
+  EXPECT_TRUE(discovery.Scan().changes.empty());
+  EXPECT_EQ(reader_.process_reads, 0);
+
+  Config only_shop;
+  only_shop.discovery_include = "shop\\.main:app --port 8000$";
+  Discovery shop(only_shop, reader_);
+  EXPECT_EQ(Pids(shop.Scan().added()), (std::vector<uint32_t>{100}));
+}
+
+TEST(WorkerFilterTest, EmptyIncludesAllAndTheSearchIsBounded) {
+  EXPECT_TRUE(WorkerFilter("").Includes("anything"));
+  const WorkerFilter filter("--port 80[0-9]{2}$");
+  EXPECT_TRUE(filter.Includes("uvicorn app:app --port 8001"));
+  EXPECT_FALSE(filter.Includes("uvicorn app:app --port 9001"));
+  // Past kMaxRuleInputBytes the command line is not searched, and '$' does
+  // not match at the cut.
+  const std::string padded = "uvicorn app:app " + std::string(kMaxRuleInputBytes, 'x');
+  EXPECT_FALSE(filter.Includes(padded + " --port 8001"));
+  EXPECT_FALSE(WorkerFilter("x$").Includes(padded + "y"));
+  EXPECT_THROW(WorkerFilter("("), ConfigError);
+}
+
 TEST_F(DiscoveryTest, SteadyStateScanReadsOnlyStat) {
   AddMixedHost();
   Discovery discovery(Config{}, reader_);

@@ -1,0 +1,214 @@
+#include "cli/top_merge.h"
+
+#include <algorithm>
+#include <optional>
+#include <stdexcept>
+
+#include "daemon/aggregator/latency_sketch.h"
+#include "daemon/api/sketch_convert.h"
+
+namespace perfd::cli {
+namespace {
+
+// A sketch being merged; empty until the first non-empty one arrives, so an
+// unset sketch (accuracy 0: a node without completed requests) is skipped.
+class SketchSum {
+ public:
+  void Add(const v1::LatencySketch& proto) {
+    if (proto.counts_size() == 0 && proto.zero_count() == 0) return;
+    try {
+      LatencySketch sketch = SketchFromProto(proto);
+      if (!sum_) {
+        sum_ = std::move(sketch);
+      } else {
+        sum_->Merge(sketch);  // false (skipped) for another accuracy
+      }
+    } catch (const std::invalid_argument&) {
+      // An accuracy LatencySketch rejects: nothing to merge.
+    }
+  }
+  // Writes the merged sketch and its quantiles (0 when empty, as perfd does).
+  void Write(v1::LatencySketch* sketch, double* p50, double* p90, double* p99) const {
+    if (!sum_ || sum_->empty()) return;
+    SketchToProto(*sum_, sketch);
+    *p50 = sum_->Quantile(0.50);
+    *p90 = sum_->Quantile(0.90);
+    *p99 = sum_->Quantile(0.99);
+  }
+
+ private:
+  std::optional<LatencySketch> sum_;
+};
+
+// A mean over nodes, weighted.
+struct Mean {
+  double sum = 0, weight = 0;
+  void Add(double value, double w) {
+    sum += value * w;
+    weight += w;
+  }
+  double Get() const { return weight > 0 ? sum / weight : 0; }
+};
+
+struct FindingSum {
+  v1::NPlusOne finding;  // first seen: identity fields
+  Mean count, seconds;
+  uint64_t requests = 0;
+  uint32_t max_count = 0;
+};
+
+struct FanOutSum {
+  v1::DbFanOut fan_out;
+  Mean count;
+  uint64_t requests = 0;
+};
+
+struct RouteSum {
+  v1::RouteStats stats;  // identity, counters, maps
+  SketchSum latency, queue;
+  Mean db_seconds, db_call_seconds, queries;
+  std::vector<std::string> finding_order, fan_out_order;  // first-seen order
+  std::map<std::string, FindingSum> findings;
+  std::map<std::string, FanOutSum> fan_outs;
+};
+
+void AddRoute(RouteSum& sum, const v1::RouteStats& r) {
+  v1::RouteStats& s = sum.stats;
+  s.set_requests(s.requests() + r.requests());
+  s.set_errors(s.errors() + r.errors());
+  s.set_aborted(s.aborted() + r.aborted());
+  s.set_requests_per_second(s.requests_per_second() + r.requests_per_second());
+  s.set_max_seconds(std::max(s.max_seconds(), r.max_seconds()));
+  s.set_in_flight(s.in_flight() + r.in_flight());
+  for (const auto& [code, n] : r.status_codes()) (*s.mutable_status_codes())[code] += n;
+  s.set_cpu_seconds(s.cpu_seconds() + r.cpu_seconds());
+  for (const auto& [category, seconds] : r.cpu_seconds_by_category()) {
+    (*s.mutable_cpu_seconds_by_category())[category] += seconds;
+  }
+  sum.latency.Add(r.latency());
+  sum.queue.Add(r.queue());
+
+  const double db_weight = static_cast<double>(r.db_requests());
+  s.set_db_requests(s.db_requests() + r.db_requests());
+  s.set_db_calls(s.db_calls() + r.db_calls());
+  sum.db_seconds.Add(r.db_seconds_per_request(), db_weight);
+  sum.db_call_seconds.Add(r.db_call_seconds_per_request(), db_weight);
+  sum.queries.Add(r.queries_per_request(), db_weight);
+  s.set_queries_per_request_p99(std::max(s.queries_per_request_p99(), r.queries_per_request_p99()));
+
+  for (const auto& f : r.n_plus_one()) {
+    auto [it, fresh] = sum.findings.try_emplace(f.fingerprint_id());
+    FindingSum& fs = it->second;
+    if (fresh) {
+      sum.finding_order.push_back(f.fingerprint_id());
+      fs.finding = f;
+    }
+    const double w = static_cast<double>(f.requests());
+    fs.requests += f.requests();
+    fs.count.Add(f.mean_count(), w);
+    fs.seconds.Add(f.mean_seconds(), w);
+    fs.max_count = std::max(fs.max_count, f.max_count());
+  }
+  for (const auto& f : r.db_fan_out()) {
+    auto [it, fresh] = sum.fan_outs.try_emplace(f.fingerprint_id());
+    FanOutSum& fs = it->second;
+    if (fresh) {
+      sum.fan_out_order.push_back(f.fingerprint_id());
+      fs.fan_out = f;
+    }
+    fs.requests += f.requests();
+    fs.count.Add(f.mean_count(), static_cast<double>(f.requests()));
+  }
+}
+
+void Finish(RouteSum& sum, v1::RouteStats* out) {
+  *out = sum.stats;
+  const double requests = static_cast<double>(out->requests());
+  out->set_error_ratio(requests > 0 ? static_cast<double>(out->errors()) / requests : 0);
+  out->set_cpu_seconds_per_request(requests > 0 ? out->cpu_seconds() / requests : 0);
+  double p50 = 0, p90 = 0, p99 = 0;
+  sum.latency.Write(out->mutable_latency(), &p50, &p90, &p99);
+  out->set_p50_seconds(p50);
+  out->set_p90_seconds(p90);
+  out->set_p99_seconds(p99);
+  p50 = p90 = p99 = 0;
+  sum.queue.Write(out->mutable_queue(), &p50, &p90, &p99);
+  out->set_queue_p50_seconds(p50);
+  out->set_queue_p90_seconds(p90);
+  out->set_queue_p99_seconds(p99);
+  out->set_db_seconds_per_request(sum.db_seconds.Get());
+  out->set_db_call_seconds_per_request(sum.db_call_seconds.Get());
+  out->set_queries_per_request(sum.queries.Get());
+  for (const std::string& id : sum.finding_order) {
+    FindingSum& fs = sum.findings[id];
+    v1::NPlusOne* f = out->add_n_plus_one();
+    *f = fs.finding;
+    f->set_requests(fs.requests);
+    f->set_mean_count(fs.count.Get());
+    f->set_mean_seconds(fs.seconds.Get());
+    f->set_max_count(fs.max_count);
+  }
+  for (const std::string& id : sum.fan_out_order) {
+    FanOutSum& fs = sum.fan_outs[id];
+    v1::DbFanOut* f = out->add_db_fan_out();
+    *f = fs.fan_out;
+    f->set_requests(fs.requests);
+    f->set_mean_count(fs.count.Get());
+  }
+}
+
+}  // namespace
+
+RouteKey KeyOf(const v1::RouteStats& route) { return {route.method(), route.route()}; }
+
+MergedTop MergeTop(const std::vector<NodeTop>& nodes) {
+  MergedTop merged;
+  v1::GetTopResponse& top = merged.top;
+  std::vector<RouteKey> order;  // first-seen, as the nodes listed them
+  std::map<RouteKey, RouteSum> sums;
+  Mean exact;
+  for (const NodeTop& node : nodes) {
+    const v1::GetTopResponse& t = node.top;
+    if (top.service().empty()) {
+      top.set_service(t.service());
+      top.set_window_seconds(t.window_seconds());
+    }
+    top.set_timestamp_unix_nanos(std::max(top.timestamp_unix_nanos(), t.timestamp_unix_nanos()));
+    if (top.sample_period_seconds() == 0) top.set_sample_period_seconds(t.sample_period_seconds());
+    double node_cpu = 0;
+    for (const auto& r : t.routes()) {
+      node_cpu += r.cpu_seconds();
+      const RouteKey key = KeyOf(r);
+      auto [it, fresh] = sums.try_emplace(key);
+      if (fresh) {
+        order.push_back(key);
+        it->second.stats.set_method(r.method());
+        it->second.stats.set_route(r.route());
+      }
+      AddRoute(it->second, r);
+      merged.route_nodes[key].push_back(node.node);
+    }
+    exact.Add(t.cpu_exact_share(), node_cpu);
+  }
+  top.set_cpu_exact_share(exact.Get());
+  for (const RouteKey& key : order) Finish(sums[key], top.add_routes());
+  return merged;
+}
+
+v1::ListServicesResponse MergeServices(const std::vector<v1::ListServicesResponse>& nodes) {
+  std::map<std::string, v1::Service> by_name;
+  for (const auto& node : nodes) {
+    for (const auto& service : node.services()) {
+      auto [it, fresh] = by_name.try_emplace(service.name(), service);
+      if (!fresh) {
+        for (const auto& w : service.workers()) *it->second.add_workers() = w;
+        it->second.set_requests_total(it->second.requests_total() + service.requests_total());
+      }
+    }
+  }
+  v1::ListServicesResponse out;
+  for (auto& [name, service] : by_name) *out.add_services() = std::move(service);
+  return out;
+}
+
+}  // namespace perfd::cli
