@@ -167,9 +167,15 @@ void ParseListen(const YAML::Node& node, const std::string& path, Config& c) {
               c.grpc_socket_group = GetString(n, p, true);
               Check(p, config_checks::CheckGroupName(c.grpc_socket_group));
             }},
-           {"grpc_tcp", [&](const YAML::Node& n, const std::string& p) {
+           {"grpc_tcp",
+            [&](const YAML::Node& n, const std::string& p) {
               c.grpc_tcp = GetString(n, p, true);
               if (!c.grpc_tcp.empty()) Check(p, config_checks::CheckHostPort(c.grpc_tcp));
+            }},
+           {"health", [&](const YAML::Node& n, const std::string& p) {
+              c.health_address = GetString(n, p, true);
+              if (!c.health_address.empty())
+                Check(p, config_checks::CheckHostPort(c.health_address));
             }}});
 }
 

@@ -51,6 +51,8 @@ struct Config {
   std::string grpc_socket = "/run/perfd/perfd.sock";
   std::string grpc_socket_group;  // non-empty: socket is root:<group> 0660
   std::string grpc_tcp;           // e.g. "127.0.0.1:50051"; empty = off
+  // HTTP /healthz and /readyz for Kubernetes probes (daemon/health); empty = off.
+  std::string health_address;
 
   // discovery.*
   uint32_t scan_interval_ms = 250;
