@@ -22,6 +22,7 @@
 #include "daemon/exporters/loop_metrics.h"
 #include "daemon/exporters/self_metrics.h"
 #include "daemon/fd_limits.h"
+#include "daemon/health/health_server.h"
 #include "daemon/lifecycle/bpf_worker_loader.h"
 #include "daemon/lifecycle/discovery_thread.h"
 #include "daemon/lifecycle/pipeline_workers.h"
@@ -231,6 +232,19 @@ void AddPythonStats(const PySampler* sampler, const PythonProfiler& profiler,
 }  // namespace
 
 int RunDaemon(const Config& config, const std::atomic<bool>& stop) {
+  // Probes answer from the start: /healthz 503 until the loop beats, /readyz
+  // 503 until the first scan is applied.
+  HealthState health;
+  std::unique_ptr<HealthServer> health_server;
+  if (!config.health_address.empty()) {
+    try {
+      health_server = std::make_unique<HealthServer>(config.health_address, health, MonotonicNs);
+    } catch (const std::exception& e) {
+      spdlog::critical("cannot serve the health endpoint: {}", e.what());
+      return 1;
+    }
+    spdlog::info("serving /healthz and /readyz on http://{}", config.health_address);
+  }
   // The sampler first: it owns the map of verified interpreters that the
   // HTTP probes read to tag responses with their task's root frame.
   std::unique_ptr<PySampler> sampler;
@@ -434,6 +448,8 @@ int RunDaemon(const Config& config, const std::atomic<bool>& stop) {
   discovery.ScanOnce();
   lifecycle.Apply(discovery.Take(), MonotonicNs());
   discovery.Start(stop);
+  health.Beat(MonotonicNs());
+  health.SetReady();
 
   uint64_t last_flush = 0, last_stats = 0;
   while (!stop) {
@@ -446,6 +462,7 @@ int RunDaemon(const Config& config, const std::atomic<bool>& stop) {
     if (n < 0) spdlog::warn("ring buffer poll failed: {}", n);
     if (loop) loop->Poll(on_blocking);
     const uint64_t now = MonotonicNs();
+    health.Beat(now);
     lifecycle.Apply(discovery.Take(), now);
     if (now - last_flush > 100000000ull) {
       tracker.FlushIdle(now);

@@ -84,6 +84,8 @@ int main(int argc, char** argv) {
               << "\n";
     return 1;
   }
+  if (const std::string warning = perfd::MissingSysAdminWarning(); !warning.empty())
+    spdlog::warn("{}", warning);
 
   // Every sampled thread of every worker costs descriptors, and running out
   // must not be what makes /proc reads fail: use all the hard limit allows.

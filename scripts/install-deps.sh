@@ -23,7 +23,20 @@ PKGS=(
   openssl  # self-signed certificates: the postgres_tls e2e fixture, re-recording tests/unit/pgsql fixtures
   # reading pprof profiles in tests (go tool pprof)
   golang-go
+  # the container image (deploy/image/build.sh) and its test (tests/e2e/test_image.py):
+  # buildah builds it FROM scratch, podman runs it (runc: crun refuses hybrid
+  # cgroup v1 hosts), netavark/aardvark for its pod-like network namespace
+  buildah podman runc uidmap fuse-overlayfs netavark aardvark-dns
+  containernetworking-plugins catatonit slirp4netns binutils
+  # the manifests' test (tests/deploy): PyYAML, and node for validate.js
+  python3-yaml
 )
+# kubectl renders the Kustomize manifests: Debian's kubernetes-client (1.20),
+# unless a kubectl is installed already (it would conflict with that one).
+command -v kubectl >/dev/null || PKGS+=(kubernetes-client)
+# node + npm run the schema validation (tests/deploy/validate.js); a node from
+# elsewhere (e.g. NodeSource) is used as is, Debian's otherwise.
+command -v npm >/dev/null || PKGS+=(nodejs npm)
 
 missing=()
 for p in "${PKGS[@]}"; do
@@ -34,6 +47,13 @@ if [ ${#missing[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+# The manifests' validators, pinned by tests/deploy/package-lock.json; npm ci
+# again only when the lock file changed.
+deploy_tests="$(cd "$(dirname "$0")/../tests/deploy" && pwd)"
+if ! cmp -s "$deploy_tests/package-lock.json" "$deploy_tests/node_modules/.package-lock.json.installed"; then
+  (cd "$deploy_tests" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+  cp "$deploy_tests/package-lock.json" "$deploy_tests/node_modules/.package-lock.json.installed"
 fi
 # The Debian packages start system services we do not want running behind the
 # tests' backs (tests start their own throwaway instances on loopback).

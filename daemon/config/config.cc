@@ -186,7 +186,11 @@ void ParseListen(const YAML::Node& node, const std::string& path, Config& c) {
           c.grpc_tls_client_ca = GetString(n, p, true);
         }},
        {"grpc_tcp_insecure",
-        [&](const YAML::Node& n, const std::string& p) { c.grpc_tcp_insecure = GetBool(n, p); }}});
+        [&](const YAML::Node& n, const std::string& p) { c.grpc_tcp_insecure = GetBool(n, p); }},
+       {"health", [&](const YAML::Node& n, const std::string& p) {
+          c.health_address = GetString(n, p, true);
+          if (!c.health_address.empty()) Check(p, config_checks::CheckHostPort(c.health_address));
+        }}});
 }
 
 // Across listen.* keys, once the section is read: a group for a socket that

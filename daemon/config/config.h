@@ -60,6 +60,8 @@ struct Config {
   // Plaintext grpc_tcp on a non-loopback address is refused unless this is
   // set (CheckListenSecurity).
   bool grpc_tcp_insecure = false;
+  // HTTP /healthz and /readyz for Kubernetes probes (daemon/health); empty = off.
+  std::string health_address;
 
   // discovery.*
   uint32_t scan_interval_ms = 250;

@@ -25,6 +25,7 @@ from typing import Dict, List, Tuple
 import pytest
 
 from conftest import App, Perfd, format_routes
+from tls_certs import Certs, make_ca, make_cert
 from e2e_helpers import PerfctlError, free_port, normalize_route, request, unique, wait_until
 
 SERVICE = unique("e2e-multinode")
@@ -52,57 +53,12 @@ def plan_for(app_index: int) -> Dict[str, int]:
             "/mixed?code=404": 3 + app_index}
 
 
-# ---------------------------------------------------------------- certificates
-
-def openssl(*args: str, cwd: Path) -> None:
-    r = subprocess.run(["openssl", *args], cwd=cwd, capture_output=True, text=True)
-    assert r.returncode == 0, f"openssl {' '.join(args)} failed:\n{r.stderr}"
-
-
-def make_ca(d: Path, name: str) -> Tuple[Path, Path]:
-    key, crt = d / f"{name}.key", d / f"{name}.crt"
-    openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-            "-days", "2", "-subj", f"/CN={name}", "-keyout", str(key), "-out", str(crt),
-            "-addext", "basicConstraints=critical,CA:TRUE",
-            "-addext", "keyUsage=critical,keyCertSign,cRLSign", cwd=d)
-    return key, crt
-
-
-def make_cert(d: Path, name: str, ca: Tuple[Path, Path], server: bool) -> Tuple[Path, Path]:
-    key, csr, crt, ext = (d / f"{name}.key", d / f"{name}.csr", d / f"{name}.crt",
-                          d / f"{name}.ext")
-    openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-            "-subj", f"/CN={name}", "-keyout", str(key), "-out", str(csr), cwd=d)
-    ext.write_text(f"subjectAltName={SERVER_SAN}\nextendedKeyUsage=serverAuth\n"
-                   if server else "extendedKeyUsage=clientAuth\n")
-    openssl("x509", "-req", "-in", str(csr), "-CA", str(ca[1]), "-CAkey", str(ca[0]),
-            "-CAcreateserial", "-days", "2", "-out", str(crt), "-extfile", str(ext), cwd=d)
-    os.chmod(key, 0o600)
-    return key, crt
-
-
-class Certs:
-    def __init__(self, d: Path):
-        d.mkdir(parents=True, exist_ok=True)
-        self.dir = d
-        self.ca = make_ca(d, "ca")
-        self.server = make_cert(d, "server", self.ca, server=True)
-        self.client = make_cert(d, "client", self.ca, server=False)
-        # A CA perfd does not trust, and a client certificate it signed.
-        self.rogue_ca = make_ca(d, "rogue-ca")
-        self.rogue_client = make_cert(d, "rogue-client", self.rogue_ca, server=False)
-
-    def tls_args(self, ca: Path = None, client=None) -> List[str]:
-        key, crt = client or self.client
-        return ["--tls-ca", str(ca or self.ca[1]), "--tls-cert", str(crt), "--tls-key", str(key)]
-
-
 # ---------------------------------------------------------------- the cluster
 
 class Cluster:
     def __init__(self, bins, d: Path):
         self.bins, self.dir = bins, d
-        self.certs = Certs(d / "certs")
+        self.certs = Certs(d / "certs", SERVER_SAN)
         self.apps: List[App] = []
         self.nodes: List[Perfd] = []
         self.port = free_port()
@@ -434,7 +390,7 @@ def test_rotated_server_certificate_is_served_without_restart(cluster, loaded):
     pid = node.proc.pid
     d = cluster.certs.dir
     new_ca = make_ca(d, "ca2")
-    new_key, new_crt = make_cert(d, "server2", new_ca, server=True)
+    new_key, new_crt = make_cert(d, "server2", new_ca, server=True, san=SERVER_SAN)
     key_path, crt_path = cluster.node_certs[0]
     # As a Secret update lands: each file replaced whole (rename).
     for src, dst in ((new_key, key_path), (new_crt, crt_path)):

@@ -270,6 +270,11 @@ TEST(ConfigTest, ListenAddresses) {
   EXPECT_EQ(ParseConfig("listen: {grpc_tcp: ''}").grpc_tcp, "");
   EXPECT_EQ(ParseConfig("listen: {grpc_tcp: }").grpc_tcp, "");
   ExpectError("listen: {grpc_tcp: 'bad host:1'}", "listen.grpc_tcp", "invalid host");
+  EXPECT_EQ(ParseConfig("").health_address, "");  // off by default
+  EXPECT_EQ(ParseConfig("listen: {health: '0.0.0.0:9465'}").health_address, "0.0.0.0:9465");
+  EXPECT_EQ(ParseConfig("listen: {health: ''}").health_address, "");
+  ExpectError("listen: {health: '0.0.0.0'}", "listen.health", "");
+  ExpectError("listen: {health: 'localhost:99999'}", "listen.health", "invalid port");
 }
 
 TEST(ConfigTest, GrpcSocketAndGroup) {
