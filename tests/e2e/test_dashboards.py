@@ -207,6 +207,13 @@ def load(shop, module_dir):
     assert "--- done" in log, f"load.py did not finish cleanly:\n{proc.tail(40)}"
 
 
+def grafana_regex_escape(value: str) -> str:
+    """A selected value of a multi-value variable as Grafana's Prometheus data source puts
+    it into a =~ matcher: regex metacharacters escaped, the backslash doubled because the
+    regex sits inside a PromQL string."""
+    return re.sub(r"([\\^$*+?.()|{}\[\]])", r"\\\\\1", value)
+
+
 def series_ok(result: list) -> bool:
     """At least one series with a finite value now."""
     return any(math.isfinite(float(r["value"][1])) for r in result)
@@ -267,3 +274,14 @@ def test_every_panel_query_returns_series(perfd, shop, load, prometheus_factory)
     assert "/products/{product_id}" in routes and "/orders" in routes, routes
     instances = prom.api("label/instance/values", **{"match[]": "perfd_tracked_workers"})
     assert instances == [f"127.0.0.1:{perfd.metrics_port}"], instances
+
+    # One route selected in the drop-down: every service panel narrows to it.
+    route = "/products/{product_id}"
+    one = {"service_name": SERVICE, "http_route": grafana_regex_escape(route)}
+    svc_dash = load_dashboards()["perfd-service-overview.json"]
+    for where, _, t in targets_of("service", svc_dash):
+        q = fill_variables(t["expr"], svc_dash, one)
+        result = prom.query(q)
+        assert series_ok(result), f"{where} with http_route={route}: {q}\n-> {result}"
+        others = {r["metric"].get("http_route") for r in result} - {route, None}
+        assert not others, f"{where} with http_route={route} shows {others}: {q}"
