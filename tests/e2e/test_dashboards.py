@@ -18,7 +18,6 @@ import shutil
 import signal
 import subprocess
 import time
-from pathlib import Path
 from typing import Dict, Iterator, List, Set, Tuple
 
 import pytest
@@ -272,7 +271,10 @@ def test_every_panel_query_returns_series(perfd, shop, load, prometheus_factory)
     routes = prom.api("label/http_route/values",
                       **{"match[]": f'{label_q.group(1)}{{service_name="{SERVICE}"}}'})
     assert "/products/{product_id}" in routes and "/orders" in routes, routes
-    instances = prom.api("label/instance/values", **{"match[]": "perfd_tracked_workers"})
+    health = {v["name"]: v for v in load_dashboards()["perfd-health.json"]["templating"]["list"]}
+    inst_q = re.fullmatch(r"label_values\((\w+), instance\)", health["instance"]["query"]["query"])
+    assert inst_q, health["instance"]["query"]
+    instances = prom.api("label/instance/values", **{"match[]": inst_q.group(1)})
     assert instances == [f"127.0.0.1:{perfd.metrics_port}"], instances
 
     # One route selected in the drop-down: every service panel narrows to it.
