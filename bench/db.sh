@@ -21,29 +21,24 @@ DURATION="${DURATION:-5}"
 CONNECTIONS="${CONNECTIONS:-8}"
 LOOP="${LOOP:-uvloop}"
 ROUTE="${ROUTE:-/asyncpg/n1}"
-PG_BIN="${PG_BIN:-$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)}"
 
 BENCH_NAME=db
 # shellcheck source=bench/lib.sh
 . "$REPO/bench/lib.sh"
 require_root_and_perfd
 require_tools wrk taskset
-[ -x "$PG_BIN/postgres" ] || die "PostgreSQL missing (scripts/install-deps.sh installs it)"
 
 TMP="$(mktemp -d /tmp/perfd-db-bench.XXXXXX)" # root's: perfd's API socket lives here
 chmod 755 "$TMP" # postgres must reach its directory; not writable by others
-mkdir "$TMP/pg"
-chown postgres: "$TMP/pg"
 APP_PID=""
 PERFD_PID=""
-PG_PID=""
 STATS_WAS="$(sysctl -n kernel.bpf_stats_enabled)"
 cleanup() {
   trap - INT TERM EXIT
   sysctl -qw kernel.bpf_stats_enabled="$STATS_WAS" || true
   stop_pid "$PERFD_PID"
   stop_pid "$APP_PID"
-  [ -n "$PG_PID" ] && kill -INT "$PG_PID" 2>/dev/null && wait "$PG_PID" 2>/dev/null || true
+  stop_postgres
   if [ -n "${KEEP:-}" ]; then echo "db: kept $TMP" >&2; else rm -rf "$TMP"; fi
 }
 trap cleanup EXIT
@@ -51,15 +46,7 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 sysctl -qw kernel.bpf_stats_enabled=1
 
-PG_PORT="$(free_port)"
-setpriv --reuid=postgres --regid=postgres --init-groups "$PG_BIN/initdb" -D "$TMP/pg/data" \
-  -A trust -U postgres -E UTF8 --no-sync >"$TMP/initdb.log" 2>&1 || die "initdb: $(tail -3 "$TMP/initdb.log")"
-taskset -c 0 setpriv --reuid=postgres --regid=postgres --init-groups "$PG_BIN/postgres" \
-  -D "$TMP/pg/data" -k "$TMP/pg" -h 127.0.0.1 -p "$PG_PORT" -c fsync=off -c synchronous_commit=off \
-  >"$TMP/postgres.log" 2>&1 &
-PG_PID=$!
-until_ok 30 "$PG_BIN/pg_isready" -q -h 127.0.0.1 -p "$PG_PORT" -U postgres ||
-  die "postgres did not start: $(tail -5 "$TMP/postgres.log")"
+start_postgres
 
 PORT="$(free_port)"
 PYTHONDONTWRITEBYTECODE=1 PERFD_SERVICE=bench-db \
@@ -70,13 +57,6 @@ PYTHONDONTWRITEBYTECODE=1 PERFD_SERVICE=bench-db \
 APP_PID=$!
 URL="http://127.0.0.1:$PORT$ROUTE"
 until_ok 30 curl -fsS "$URL" || die "app did not start: $(tail -5 "$TMP/app.log")"
-
-pg_ticks() { # CPU of the cluster: live backends, plus the postmaster's own and its reaped children's
-  local t p
-  t="$(awk '{print $14 + $15 + $16 + $17}' "/proc/$PG_PID/stat")"
-  for p in $(pgrep -P "$PG_PID"); do t=$((t + $(cpu_ticks "$p" 2>/dev/null || echo 0))); done
-  echo "$t"
-}
 
 METRICS=""
 bpf_snapshot() { # BPF run seconds (all programs), uprobe runs: context copies, PySet_Add

@@ -6,9 +6,13 @@ below what the run can resolve.
 
   paired_stats.py RESULTS.tsv OFF ON TITLE METRIC...
   METRIC = "label:column:scale" (value per request = column / requests * scale)
+         | "label:column:abs"   (the column's value as it is, e.g. a round's p99)
 
-The first metric is also reported as a relative change of the off mean.
+The first metric is also reported as a relative change of the off mean, with
+a verdict on whether the interval is narrow enough to tell a change of
+PAIRED_RESOLVE (default 0.01 = 1%) of the off mean from none.
 """
+import os
 import csv
 import math
 import statistics
@@ -34,9 +38,11 @@ def main() -> None:
     metrics = []
     for spec in specs:
         label, column, scale = spec.rsplit(":", 2)
-        metrics.append((label, column, float(scale)))
+        metrics.append((label, column, None if scale == "abs" else float(scale)))
 
     def per(r, column, scale):
+        if scale is None:
+            return float(r[column])
         return float(r[column]) / int(r["requests"]) * scale
 
     print(f"\n{title}, {len(pairs)} pairs, mean (95% CI of {on_mode}-{off_mode})")
@@ -58,6 +64,12 @@ def main() -> None:
         else float("nan")
     print(f"{label + ' added':34} {statistics.mean(d) / base:+.1%} ± {ci / base:.1%} "
           f"of {base:.1f}")
+    resolve = float(os.environ.get("PAIRED_RESOLVE", "0.01"))
+    if not ci / base <= resolve:
+        print(f"verdict: the interval (±{ci / base:.1%}) is wider than {resolve:.0%}: this run "
+              f"cannot tell a {resolve:.0%} change from none (more ROUNDS or longer DURATION)")
+    else:
+        print(f"verdict: resolved to ±{ci / base:.1%} (finer than {resolve:.0%})")
 
 
 if __name__ == "__main__":

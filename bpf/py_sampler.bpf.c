@@ -8,6 +8,7 @@
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
+#include <bpf/usdt.bpf.h>
 
 #include "py_walk.bpf.h"
 #include "py_sampler.h"
@@ -215,5 +216,68 @@ int py_stream_queued(struct pt_regs *ctx) {
   bpf_map_update_elem(&py_owners, &key, &v, BPF_ANY);
   ctx_count(PY_CTX_CNT_QUEUED);
   py_capture_site(tgid, (__u32)id, proc, tstate, conn, fd, 0);
+  return 0;
+}
+
+/* GC pauses: CPython's python:gc__start(int generation) and
+ * python:gc__done(Py_ssize_t collected) USDT probes, attached per worker
+ * whose interpreter has them (daemon/python/usdt_notes.h). A collection runs
+ * to completion on the thread that started it (the GIL is held, and the
+ * gc's own reentrancy guard forbids nesting), so one start per thread is
+ * pending at most. A pause is one event: collections are far rarer than
+ * syscalls (a gen-0 collection per ~700 net allocations of container
+ * objects), and each names its request. */
+struct py_gc_start {
+  __u64 ts_ns;
+  __s32 generation;
+  __u32 pad;
+};
+
+struct {
+  __uint(type, BPF_MAP_TYPE_LRU_HASH);
+  __uint(max_entries, 16384);
+  __type(key, __u64); /* pid_tgid */
+  __type(value, struct py_gc_start);
+} py_gc_starts SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_RINGBUF);
+  __uint(max_entries, 256 * 1024);
+} py_gc SEC(".maps");
+
+SEC("usdt")
+int BPF_USDT(py_gc_started, int generation) {
+  __u64 id = bpf_get_current_pid_tgid();
+  struct py_gc_start s = {.ts_ns = bpf_ktime_get_ns(), .generation = generation};
+  bpf_map_update_elem(&py_gc_starts, &id, &s, BPF_ANY);
+  return 0;
+}
+
+SEC("usdt")
+int BPF_USDT(py_gc_done, long collected) {
+  __u64 now = bpf_ktime_get_ns();
+  __u64 id = bpf_get_current_pid_tgid();
+  __u32 tgid = id >> 32;
+  struct py_gc_start *s = bpf_map_lookup_elem(&py_gc_starts, &id);
+  if (!s) {
+    py_count(PY_CNT_GC_UNPAIRED);
+    return 0;
+  }
+  struct py_gc_pause p = {
+      .start_ns = s->ts_ns,
+      .duration_ns = now - s->ts_ns,
+      .collected = collected,
+      .tgid = tgid,
+      .tid = (__u32)id,
+      .generation = s->generation,
+  };
+  bpf_map_delete_elem(&py_gc_starts, &id);
+  const struct py_proc *proc = bpf_map_lookup_elem(&py_procs, &tgid);
+  if (proc && proc->ctx_tracking) {
+    __u64 tstate = py_tstate_cached(proc, id);
+    if (tstate) p.conn_id = py_context_conn(tgid, proc, tstate);
+  }
+  py_count(PY_CNT_GC_PAUSES);
+  if (bpf_ringbuf_output(&py_gc, &p, sizeof(p), 0)) py_count(PY_CNT_GC_DROPS);
   return 0;
 }

@@ -11,6 +11,9 @@ enum py_counter {
   PY_CNT_TRUNCATED,     /* stack deeper than PY_MAX_FRAMES */
   PY_CNT_READ_ERRORS,   /* a frame could not be read: partial stack */
   PY_CNT_RINGBUF_DROPS, /* sample lost: ring buffer full */
+  PY_CNT_GC_PAUSES,     /* GC pauses measured (gc__done after a gc__start) */
+  PY_CNT_GC_UNPAIRED,   /* gc__done without its start (attached mid-collection) */
+  PY_CNT_GC_DROPS,      /* GC pause lost: ring buffer full */
   PY_CNT_MAX,
 };
 

@@ -132,6 +132,22 @@ enum py_ctx_counter {
   PY_CTX_CNT_MAX,
 };
 
+/* One garbage collection of a traced worker, measured between CPython's
+ * python:gc__start and python:gc__done USDT probes (bpf/py_sampler.bpf.c).
+ * The collection runs on the thread that triggered it, inside whatever that
+ * thread was running: conn_id names the request whose context was entered
+ * (request identity), the request the pause interrupted. */
+struct py_gc_pause {
+  __u64 start_ns;
+  __u64 duration_ns;
+  __u64 conn_id;   /* 0: no request context entered (or identity off) */
+  __s64 collected; /* objects collected (gc__done's argument) */
+  __u32 tgid;
+  __u32 tid;
+  __s32 generation; /* 0, 1, 2 (gc__start's argument) */
+  __u32 pad;
+};
+
 struct py_sample_header {
   __u64 ts_ns;
   __u32 tgid;
@@ -157,6 +173,7 @@ static_assert(sizeof(struct py_sample_header) == 40, "py_sample_header layout");
 static_assert(sizeof(struct py_ctx_key) == 16, "py_ctx_key layout");
 static_assert(sizeof(struct py_delivery) == 16, "py_delivery layout");
 static_assert(sizeof(struct py_owner) == 24, "py_owner layout");
+static_assert(sizeof(struct py_gc_pause) == 48, "py_gc_pause layout");
 #else
 _Static_assert(sizeof(struct py_offsets) == 48, "py_offsets layout");
 _Static_assert(sizeof(struct py_proc) == 72, "py_proc layout");
@@ -165,6 +182,7 @@ _Static_assert(sizeof(struct py_sample_header) == 40, "py_sample_header layout")
 _Static_assert(sizeof(struct py_ctx_key) == 16, "py_ctx_key layout");
 _Static_assert(sizeof(struct py_delivery) == 16, "py_delivery layout");
 _Static_assert(sizeof(struct py_owner) == 24, "py_owner layout");
+_Static_assert(sizeof(struct py_gc_pause) == 48, "py_gc_pause layout");
 #endif
 
 #endif

@@ -16,6 +16,7 @@
 #include "daemon/db/db_aggregator.h"
 #include "daemon/exporters/cardinality_stats.h"
 #include "daemon/exporters/db_metrics.h"
+#include "daemon/exporters/gc_metrics.h"
 #include "daemon/exporters/http_metrics.h"
 #include "daemon/exporters/process_metrics.h"
 #include "daemon/exporters/self_metrics.h"
@@ -117,6 +118,28 @@ std::vector<SelfSample> CollectSelfStats(const HttpProbes& probes, const http::H
     add("perfd_discovery_read_errors_total", n, {{"error", error}});
   AddProgramStats(probes.Programs(), &s);
   return s;
+}
+
+// GC pauses (perfd_python_gc_pause_seconds): which workers can have them
+// measured, and what became of the probes' records.
+void AddGcStats(const PySampler* sampler, const BpfWorkerLoader& loader, const GcMetrics& gc,
+                std::vector<SelfSample>* s) {
+  auto add = [s](std::string name, double v, std::map<std::string, std::string> labels = {}) {
+    s->push_back({std::move(name), std::move(labels), v});
+  };
+  const auto probes = loader.gc_probes();
+  add("perfd_python_gc_probes", probes.attached, {{"state", "attached"}});
+  add("perfd_python_gc_probes", probes.no_usdt, {{"state", "no_usdt"}});
+  add("perfd_python_gc_probes", probes.failed, {{"state", "failed"}});
+  if (sampler) {
+    auto k = sampler->Counters();
+    add("perfd_python_gc_pauses_total", k[PY_CNT_GC_PAUSES], {{"result", "measured"}});
+    add("perfd_python_gc_pauses_total", k[PY_CNT_GC_UNPAIRED], {{"result", "unpaired"}});
+    add("perfd_python_gc_pauses_total", k[PY_CNT_GC_DROPS], {{"result", "ringbuf_drop"}});
+  }
+  add("perfd_python_gc_pauses_total", gc.stats().unknown_process, {{"result", "unknown_process"}});
+  add("perfd_python_gc_series", gc.stats().series);
+  add("perfd_python_gc_series_evicted_total", gc.stats().series_evicted);
 }
 
 void AddPythonStats(const PySampler* sampler, const PythonProfiler& profiler,
@@ -255,6 +278,14 @@ int RunDaemon(const Config& config, const std::atomic<bool>& stop) {
   }
   PythonProfiler profiler(std::move(category_rules), config.window_max_seconds,
                           1.0 / config.sample_hz, *registry);
+  GcMetrics gc_metrics(*registry, idle_ns);
+  if (sampler)
+    sampler->SetGcPauseHandler([&router, &gc_metrics](const py_gc_pause& p) {
+      if (const std::string* service = router.ServiceOf(p.tgid))
+        gc_metrics.OnPause(*service, p.generation, p.duration_ns, p.start_ns + p.duration_ns);
+      else
+        gc_metrics.OnUnknownProcess();
+    });
   router.AddObserver(&agg_observer);
   router.AddObserver(&http_metrics);
   // Request intervals matter to the profiler only when samples can come.
@@ -369,10 +400,12 @@ int RunDaemon(const Config& config, const std::atomic<bool>& stop) {
       http_metrics.EvictIdle(now);
       db_aggregator.EvictIdle(now);
       db_metrics.EvictIdle(now);
+      gc_metrics.EvictIdle(now);
       profiler.EvictIdle(now, idle_ns);
       auto samples =
           CollectSelfStats(*probes, tracker, router, fetcher, lifecycle, loader, discovery);
       AddPythonStats(sampler.get(), profiler, lifecycle, loader, &samples);
+      AddGcStats(sampler.get(), loader, gc_metrics, &samples);
       AddCardinalityStats(aggregator.Stats(), http_metrics.stats(), &samples);
       AddDbCardinalityStats(db_aggregator.Stats(), db_metrics.stats(), &samples);
       AddClientStats(probes->Counters(), client_tracker, db_join, probes->client_events_dropped(),

@@ -2,7 +2,7 @@
 # perfd's "main job" demo: a FastAPI shop on PostgreSQL under light load, traced
 # by perfd, shown live by `perfctl top`. Ctrl-C stops and removes everything.
 #
-#   sudo scripts/demo.sh
+#   scripts/demo.sh
 #
 # Everything is throwaway and on loopback: a PostgreSQL cluster in a temp dir,
 # the shop (uvicorn, 2 workers) on a free port, load.py, perfd with a temp

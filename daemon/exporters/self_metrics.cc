@@ -113,6 +113,20 @@ const std::vector<SelfMetricDef> kSelfMetrics = {
     {"perfd_discovery_read_errors_total", SelfMetricType::kCounter,
      "/proc reads that failed for a reason other than the process exiting, by errno "
      "(EMFILE, ENFILE, EACCES, ENOMEM, other); the process is kept and read again next scan"},
+    {"perfd_python_gc_probes", SelfMetricType::kGauge,
+     "Sampled workers by the state of their GC pause probes: attached (pauses measured in "
+     "perfd_python_gc_pause_seconds), no_usdt (the interpreter was built without the "
+     "python:gc__start/gc__done USDT probes: pauses unknown, not zero), failed (would not attach; "
+     "logged)"},
+    {"perfd_python_gc_pauses_total", SelfMetricType::kCounter,
+     "GC pause records, by result: measured, unpaired (a collection already running when the "
+     "probes attached), ringbuf_drop (lost: ring buffer full), unknown_process (its worker was "
+     "gone)"},
+    {"perfd_python_gc_series", SelfMetricType::kGauge,
+     "(service, generation) label sets of perfd_python_gc_pause_seconds exported now"},
+    {"perfd_python_gc_series_evicted_total", SelfMetricType::kCounter,
+     "perfd_python_gc_pause_seconds label sets removed after aggregation.idle_seconds without a "
+     "pause"},
     {"perfd_python_sampler_total", SelfMetricType::kCounter,
      "Kernel-side sampler outcomes: samples, truncated stacks, read errors, drops, ..."},
     {"perfd_python_samples_total", SelfMetricType::kCounter,

@@ -17,6 +17,28 @@ void BpfWorkerLoader::StartSampling(uint32_t pid, const python::PythonTarget& ta
   t.proc.root_at_writes = !uses_uvloop;
   sampler_->AddProcess(pid, t.proc);
   if (identity_) identity_->Start(pid, t, uses_uvloop);
+  StartGcPauses(pid, t);
+}
+
+void BpfWorkerLoader::StartGcPauses(uint32_t pid, const python::PythonTarget& target) {
+  GcProbe state = GcProbe::kNoUsdt;
+  if (target.gc_probes) {
+    try {
+      sampler_->AttachGcProbes(pid, target.binary_file->SelfPath());
+      state = GcProbe::kAttached;
+    } catch (const LoaderError& e) {
+      spdlog::warn("pid {}: GC pauses not measured: {}", pid, e.what());
+      state = GcProbe::kFailed;
+    }
+  } else if (logged_no_usdt_.insert(target.binary).second) {
+    // Once per interpreter: every worker of a service runs the same one.
+    spdlog::info(
+        "GC pauses not measured for workers of {}: the interpreter has no python:gc__start/"
+        "gc__done USDT probes (built without --with-dtrace)",
+        target.binary);
+  }
+  std::lock_guard<std::mutex> lock(gc_mu_);
+  gc_state_[pid] = state;
 }
 
 void BpfWorkerLoader::UvloopSeen(uint32_t pid) {
@@ -31,6 +53,10 @@ void BpfWorkerLoader::UvloopSeen(uint32_t pid) {
 
 void BpfWorkerLoader::StopSampling(uint32_t pid) {
   sampler_->RemoveProcess(pid);
+  {
+    std::lock_guard<std::mutex> lock(gc_mu_);
+    gc_state_.erase(pid);
+  }
   if (identity_) identity_->Forget(pid);
 }
 
@@ -50,6 +76,17 @@ void BpfWorkerLoader::Upkeep(uint64_t scans) {
   if (!sampler_) return;
   for (uint32_t pid : sampler_->Processes()) sampler_->SyncThreads(pid);
   if (identity_) identity_->Recheck();
+}
+
+BpfWorkerLoader::GcProbeCounts BpfWorkerLoader::gc_probes() const {
+  GcProbeCounts c;
+  std::lock_guard<std::mutex> lock(gc_mu_);
+  for (const auto& [pid, state] : gc_state_) {
+    if (state == GcProbe::kAttached) ++c.attached;
+    if (state == GcProbe::kNoUsdt) ++c.no_usdt;
+    if (state == GcProbe::kFailed) ++c.failed;
+  }
+  return c;
 }
 
 }  // namespace perfd

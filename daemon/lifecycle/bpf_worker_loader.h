@@ -7,7 +7,11 @@
 
 #include <atomic>
 #include <cstdint>
+#include <map>
 #include <memory>
+#include <mutex>
+#include <set>
+#include <string>
 
 #include "daemon/lifecycle/worker_loader.h"
 #include "daemon/loader/http_probes.h"
@@ -41,14 +45,27 @@ class BpfWorkerLoader : public WorkerLoader {
     return identity_ ? identity_->counts() : IdentityAttacher::Counts{};
   }
   uint64_t stash_reclaimed() const { return stash_reclaimed_; }
+  // Sampled workers by the state of their GC pause probes (thread-safe).
+  struct GcProbeCounts {
+    uint64_t attached = 0;  // pauses measured
+    uint64_t no_usdt = 0;   // interpreter built without the USDT probes
+    uint64_t failed = 0;    // the probes would not attach (logged)
+  };
+  GcProbeCounts gc_probes() const;
 
  private:
+  enum class GcProbe { kAttached, kNoUsdt, kFailed };
+  void StartGcPauses(uint32_t pid, const python::PythonTarget& target);
+
   HttpProbes& probes_;
   PySampler* sampler_;
   std::unique_ptr<IdentityAttacher> identity_;      // with sampler_ only
   static constexpr uint64_t kStashSweepEvery = 40;  // scans (~10 s at the default interval)
   uint64_t scans_since_sweep_ = 0;
   std::atomic<uint64_t> stash_reclaimed_{0};
+  mutable std::mutex gc_mu_;              // guards gc_state_
+  std::map<uint32_t, GcProbe> gc_state_;  // sampled pid → its GC probes
+  std::set<std::string> logged_no_usdt_;  // interpreters named in the log
 };
 
 }  // namespace perfd

@@ -64,6 +64,8 @@ std::unique_ptr<PySampler> PySampler::Open(uint32_t frequency_hz, uint32_t max_t
   if (ring_buffer__add(p->ring_, bpf_map__fd(p->skel_->maps.py_sites), &PySampler::OnRecord,
                        p.get()))
     throw LoaderError("py_sampler: call-site ring buffer setup failed");
+  if (ring_buffer__add(p->ring_, bpf_map__fd(p->skel_->maps.py_gc), &PySampler::OnGcPause, p.get()))
+    throw LoaderError("py_sampler: GC ring buffer setup failed");
   return p;
 }
 
@@ -72,6 +74,8 @@ PySampler::~PySampler() {
     for (auto& [tid, link] : proc.links) bpf_link__destroy(link);
   for (auto& [tgid, link] : context_links_) bpf_link__destroy(link);
   for (auto& [tgid, link] : stream_links_) bpf_link__destroy(link);
+  for (auto& [tgid, links] : gc_links_)
+    for (bpf_link* link : links) bpf_link__destroy(link);
   if (ring_) ring_buffer__free(ring_);
   if (skel_) py_sampler__destroy(skel_);
 }
@@ -101,6 +105,30 @@ void PySampler::AttachContextHook(uint32_t tgid, const std::string& path, uint64
     bpf_link__destroy(it->second);
     it->second = link;
   }
+}
+
+void PySampler::AttachGcProbes(uint32_t tgid, const std::string& path) {
+  std::vector<bpf_link*> links;
+  for (auto [prog, name] : {std::pair{skel_->progs.py_gc_started, "gc__start"},
+                            std::pair{skel_->progs.py_gc_done, "gc__done"}}) {
+    // libbpf reads the probe's note (address, argument spec, semaphore) from
+    // the ELF and raises the semaphore in this process only, so CPython
+    // starts firing the probe here and nowhere else.
+    bpf_link* link =
+        bpf_program__attach_usdt(prog, static_cast<pid_t>(tgid), path.c_str(), "python", name,
+                                 /*opts=*/nullptr);
+    if (!link) {
+      int err = errno;
+      for (bpf_link* l : links) bpf_link__destroy(l);
+      throw LoaderError(std::string("USDT probe python:") + name + " on " + path + " for pid " +
+                        std::to_string(tgid) + " failed: " + strerror(err));
+    }
+    links.push_back(link);
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  auto& slot = gc_links_[tgid];
+  for (bpf_link* l : slot) bpf_link__destroy(l);
+  slot = std::move(links);
 }
 
 void PySampler::AttachStreamProbe(uint32_t tgid, const std::string& path, uint64_t file_offset) {
@@ -248,6 +276,10 @@ void PySampler::RemoveProcess(uint32_t tgid) {
     bpf_link__destroy(c->second);
     stream_links_.erase(c);
   }
+  if (auto c = gc_links_.find(tgid); c != gc_links_.end()) {
+    for (bpf_link* link : c->second) bpf_link__destroy(link);
+    gc_links_.erase(c);
+  }
   auto it = procs_.find(tgid);
   if (it == procs_.end()) return;
   for (auto& [tid, link] : it->second.links) bpf_link__destroy(link);
@@ -298,6 +330,13 @@ int PySampler::OnRecord(void* ctx, void* data, size_t size) {
   auto* self = static_cast<PySampler*>(ctx);
   if (size < sizeof(py_sample)) return 0;
   (*self->current_fn_)(*static_cast<const py_sample*>(data));
+  return 0;
+}
+
+int PySampler::OnGcPause(void* ctx, void* data, size_t size) {
+  auto* self = static_cast<PySampler*>(ctx);
+  if (size < sizeof(py_gc_pause) || !self->gc_fn_) return 0;
+  self->gc_fn_(*static_cast<const py_gc_pause*>(data));
   return 0;
 }
 

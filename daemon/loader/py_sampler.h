@@ -36,6 +36,7 @@ namespace perfd {
 class PySampler {
  public:
   using SampleFn = std::function<void(const py_sample& sample)>;
+  using GcPauseFn = std::function<void(const py_gc_pause& pause)>;
 
   // Descriptors one sampled thread holds: the perf event and its BPF link.
   static constexpr size_t kFdsPerThread = 2;
@@ -64,6 +65,12 @@ class PySampler {
   // PySet_Add (python::PythonTarget::set_add_offset), for this process
   // only. Throws LoaderError.
   void AttachStreamProbe(uint32_t tgid, const std::string& path, uint64_t file_offset);
+  // GC pauses: the python:gc__start/gc__done USDT probes of the process's
+  // interpreter (python::PythonTarget::gc_probes says it has them), for
+  // this process only. Throws LoaderError.
+  void AttachGcProbes(uint32_t tgid, const std::string& path);
+  // Where Poll delivers GC pauses (set once, before the first Poll).
+  void SetGcPauseHandler(GcPauseFn fn) { gc_fn_ = std::move(fn); }
   // Detaches everything of the process, context probe included.
   void RemoveProcess(uint32_t tgid);
   // Switch one feature of the process's py_procs entry (threads stay
@@ -74,7 +81,8 @@ class PySampler {
   void EnableContextTracking(uint32_t tgid);
   std::set<uint32_t> Processes() const;
 
-  // Drains samples (from one thread only). Returns samples handled.
+  // Drains samples, call sites and GC pauses (from one thread only).
+  // Returns records handled.
   int Poll(int timeout_ms, const SampleFn& fn);
 
   std::array<uint64_t, PY_CNT_MAX> Counters() const;
@@ -105,6 +113,7 @@ class PySampler {
  private:
   PySampler() = default;
   static int OnRecord(void* ctx, void* data, size_t size);
+  static int OnGcPause(void* ctx, void* data, size_t size);
   struct Process {
     py_proc proc{};                       // what py_procs holds for it
     std::map<uint32_t, bpf_link*> links;  // tid → link (owns the perf event fd)
@@ -124,10 +133,12 @@ class PySampler {
   const SampleFn* current_fn_ = nullptr;
   uint32_t frequency_hz_ = 0;
   uint32_t max_threads_per_worker_ = 256;
-  mutable std::mutex mu_;                        // guards everything below
-  std::map<uint32_t, Process> procs_;            // tgid → sampled threads
-  std::map<uint32_t, bpf_link*> context_links_;  // tgid → context probe
-  std::map<uint32_t, bpf_link*> stream_links_;   // tgid → PySet_Add probe (uvloop)
+  mutable std::mutex mu_;                                // guards everything below
+  std::map<uint32_t, Process> procs_;                    // tgid → sampled threads
+  std::map<uint32_t, bpf_link*> context_links_;          // tgid → context probe
+  std::map<uint32_t, bpf_link*> stream_links_;           // tgid → PySet_Add probe (uvloop)
+  std::map<uint32_t, std::vector<bpf_link*>> gc_links_;  // tgid → GC USDT probes
+  GcPauseFn gc_fn_;
   size_t fd_budget_ = SIZE_MAX;
   size_t attached_ = 0;  // links over all procs_
   uint64_t attach_failures_ = 0;

@@ -34,6 +34,9 @@ struct PythonTarget {
   // transport write by adding the stream to a set; the probe there names the
   // request behind each database write (bpf/py_sampler.bpf.c).
   uint64_t set_add_offset = 0;
+  // The interpreter has the python:gc__start and gc__done USDT probes
+  // (built --with-dtrace, as Debian's is): GC pauses can be measured.
+  bool gc_probes = false;
 };
 
 // Request identity needs PyThreadState.context and PyContext.ctx_vars: some

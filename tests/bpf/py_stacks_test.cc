@@ -12,6 +12,7 @@
 #include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <map>
 #include <memory>
 #include <ostream>
 #include <set>
@@ -38,6 +39,8 @@ constexpr uint32_t kHz = 199;
 constexpr const char* kScriptLifetimeS = "30";
 // Fewer samples than this make a percentage meaningless.
 constexpr size_t kMinSamples = 50;
+// Longest a test samples while waiting for enough samples (scripts live 30 s).
+constexpr double kMaxSampleSeconds = 20;
 constexpr double kMinShare = 0.90;
 
 std::string ScriptPath(const std::string& name) {
@@ -161,8 +164,12 @@ class PyStacksTest : public ::testing::TestWithParam<Interpreter> {
   // Starts `script` with `args`, waits for its "ready" line, verifies the
   // interpreter (a refusal fails the test: these are versions perfd
   // supports), then samples it for `seconds` and symbolizes every frame.
+  // Sampling goes on past `seconds` (up to kMaxSampleSeconds) until the
+  // `busy_threads` most-sampled threads have 2 * kMinSamples samples each:
+  // samples come per CPU second, and on a loaded machine a script may get a
+  // small share of a CPU in a fixed wall time.
   void Sampled(const std::string& script, std::vector<std::string> args, double seconds,
-               ScriptRun* run) {
+               ScriptRun* run, size_t busy_threads = 1) {
     std::vector<std::string> argv = {python_, "-I", ScriptPath(script), kScriptLifetimeS};
     argv.insert(argv.end(), args.begin(), args.end());
     run->child = std::make_unique<pt::Child>(argv);
@@ -189,6 +196,7 @@ class PyStacksTest : public ::testing::TestWithParam<Interpreter> {
 
     python::Symbolizer symbolizer;
     python::ProcessMemoryReader mem(static_cast<pid_t>(pid));
+    std::map<uint32_t, size_t> per_thread;  // tid → samples
     PySampler::SampleFn fn = [&](const py_sample& s) {
       if (s.h.tgid != pid) return;
       Sample out;
@@ -196,10 +204,22 @@ class PyStacksTest : public ::testing::TestWithParam<Interpreter> {
       for (uint16_t i = 0; i < s.h.nframes && i < PY_MAX_FRAMES; ++i)
         out.frames.push_back(
             {s.frames[i].code, symbolizer.Resolve(mem, pid, run->target.proc.off, s.frames[i])});
+      ++per_thread[s.h.tid];
       run->samples.push_back(std::move(out));
     };
-    auto end = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
-    while (std::chrono::steady_clock::now() < end) sampler->Poll(50, fn);
+    auto enough = [&] {
+      std::vector<size_t> counts;
+      for (const auto& [tid, n] : per_thread) counts.push_back(n);
+      std::sort(counts.rbegin(), counts.rend());
+      if (counts.size() < busy_threads) return false;
+      return counts[busy_threads - 1] >= 2 * kMinSamples;
+    };
+    const auto start = std::chrono::steady_clock::now();
+    const auto end = start + std::chrono::duration<double>(seconds);
+    const auto last = start + std::chrono::duration<double>(kMaxSampleSeconds);
+    for (auto now = start; now < end || (!enough() && now < last);
+         now = std::chrono::steady_clock::now())
+      sampler->Poll(50, fn);
     sampler->RemoveProcess(pid);
     while (sampler->Poll(0, fn) > 0) {
     }
@@ -306,7 +326,7 @@ TEST_P(PyStacksTest, DeepRecursionIsEmittedTruncated) {
 
 TEST_P(PyStacksTest, EachThreadGetsItsOwnStack) {
   ScriptRun run;
-  ASSERT_NO_FATAL_FAILURE(Sampled("threads.py", {}, 1.5, &run));
+  ASSERT_NO_FATAL_FAILURE(Sampled("threads.py", {}, 1.5, &run, /*busy_threads=*/2));
   const std::string file = ScriptPath("threads.py");
   unsigned main_tid = 0, worker_tid = 0;
   ASSERT_EQ(std::sscanf(run.ready.c_str(), "ready %u %u", &main_tid, &worker_tid), 2) << run.ready;
