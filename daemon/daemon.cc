@@ -20,6 +20,7 @@
 #include "daemon/exporters/gc_metrics.h"
 #include "daemon/exporters/http_metrics.h"
 #include "daemon/exporters/loop_metrics.h"
+#include "daemon/exporters/process_metrics.h"
 #include "daemon/exporters/self_metrics.h"
 #include "daemon/fd_limits.h"
 #include "daemon/health/health_server.h"
@@ -359,6 +360,9 @@ int RunDaemon(const Config& config, const std::atomic<bool>& stop) {
   }
   exposer->RegisterCollectable(registry);
   exposer->RegisterCollectable(self_metrics);
+  // The exposer holds collectables by weak_ptr: this one lives as long as it.
+  const auto process_metrics = std::make_shared<ProcessMetrics>();
+  exposer->RegisterCollectable(process_metrics);
   spdlog::info("serving Prometheus metrics on http://{}/metrics", config.metrics_address);
 
   OpenApiFetcher fetcher(

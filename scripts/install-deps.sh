@@ -19,6 +19,7 @@ PKGS=(
   # redis-py records the Redis decoder fixtures (tests/unit/redis/record_sessions.py);
   # with psycopg's pool it is a client of the e2e DB workload (tests/e2e/apps/db_app.py)
   python3-redis python3-psycopg-pool
+  python3-yaml  # the Grafana dashboards' kustomization (tests/e2e/test_dashboards.py)
   postgresql redis-server wrk prometheus curl procps iproute2
   openssl  # self-signed certificates: the postgres_tls e2e fixture, re-recording tests/unit/pgsql fixtures
   # reading pprof profiles in tests (go tool pprof)
