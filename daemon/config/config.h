@@ -41,6 +41,20 @@ struct CategoryRuleConfig {
   std::string category;  // auth, validation, serialization, db, framework, app
 };
 
+// kubernetes.* (docs/CONFIG.md "kubernetes"): pod metadata for workers.
+struct KubernetesConfig {
+  // "auto": on when running in a pod (KUBERNETES_SERVICE_HOST is set);
+  // "true": on (the API is used when a server is known); "false": off.
+  std::string enabled = "auto";
+  std::string api_server;  // "" = https://$KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT
+  std::string token_path = "/var/run/secrets/kubernetes.io/serviceaccount/token";
+  std::string ca_path = "/var/run/secrets/kubernetes.io/serviceaccount/ca.crt";
+  bool metric_labels = false;  // k8s_namespace_name, k8s_pod_name, k8s_node_name on series
+  // Pod labels that name a worker's service, tried in order after services[].
+  std::vector<std::string> service_label_keys = {"app.kubernetes.io/name"};
+  uint32_t max_pods = 1000;  // pods of this node kept in memory
+};
+
 struct Config {
   // listen.*
   // Prometheus /metrics. Loopback: the metrics name the traced services and
@@ -96,6 +110,8 @@ struct Config {
   uint32_t n_plus_one_min_calls = 5;  // consecutive sequential calls that make an N+1 finding
   uint32_t max_fingerprints_per_service = 500;  // more are folded into "_OTHER"
   uint32_t top_k_query_ids = 20;  // fingerprints per service with their own db_query_id label
+
+  KubernetesConfig kubernetes;
 
   // log.*
   std::string log_level = "info";  // trace, debug, info, warn, error

@@ -21,6 +21,7 @@
 #include "daemon/discovery/worker.h"
 #include "daemon/discovery/worker_change.h"
 #include "daemon/discovery/worker_classifier.h"
+#include "daemon/kubernetes/pod_resolver.h"
 
 namespace perfd {
 
@@ -49,9 +50,11 @@ class Discovery {
     std::chrono::microseconds duration{0};
   };
 
-  // The reader must outlive Discovery. Throws ConfigError on a bad
-  // services[].match regex.
-  Discovery(const Config& config, ProcReader& reader);
+  // The reader (and pods, when given) must outlive Discovery. Throws
+  // ConfigError on a bad services[].match regex. pods: set when
+  // kubernetes.* is on; workers then carry their pod, and are re-checked
+  // whenever the pod map changes (a relabelled pod can rename a service).
+  Discovery(const Config& config, ProcReader& reader, const k8s::PodResolver* pods = nullptr);
 
   // Call from one thread only (the discovery loop).
   Diff Scan();
@@ -102,6 +105,8 @@ class Discovery {
 
   ProcReader& reader_;
   ServiceNamer namer_;
+  const k8s::PodResolver* pods_;
+  uint64_t pods_generation_ = 0;               // Scan() thread only
   std::unordered_map<uint32_t, Known> known_;  // Scan() thread only
 
   mutable std::mutex mu_;

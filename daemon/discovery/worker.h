@@ -15,6 +15,20 @@ struct Worker {
   std::string app_spec;     // ASGI app, e.g. "shop.main:app"
   std::string server;       // "uvicorn" or "gunicorn"
   std::vector<std::string> argv;
+  // Kubernetes (kubernetes.* config; all empty outside a pod): pod UID and
+  // container ID from the cgroup path, names from the API when it is
+  // watched (daemon/kubernetes/).
+  std::string pod_uid;
+  std::string container_id;
+  std::string k8s_namespace;
+  std::string k8s_pod;
+  std::string k8s_container;
+
+  bool SamePod(const Worker& o) const {
+    return pod_uid == o.pod_uid && container_id == o.container_id &&
+           k8s_namespace == o.k8s_namespace && k8s_pod == o.k8s_pod &&
+           k8s_container == o.k8s_container;
+  }
 };
 
 }  // namespace perfd

@@ -14,11 +14,17 @@
 #include <vector>
 
 #include "daemon/config/config.h"
-#include "daemon/protocols/http/http_types.h"
 #include "daemon/discovery/worker.h"
+#include "daemon/protocols/http/http_types.h"
 #include "daemon/routes/route_table.h"
 
 namespace perfd {
+
+// The pod a worker runs in, as metric labels see it (Worker's k8s_*).
+struct WorkerPod {
+  std::string k8s_namespace;
+  std::string k8s_pod;
+};
 
 // A request with its service and route resolved.
 struct RoutedRequest {
@@ -29,10 +35,11 @@ struct RoutedRequest {
   uint64_t conn_id = 0;
   int status = 0;  // 0 when aborted before a status line
   bool aborted = false;
-  uint64_t start_ns = 0;    // first byte of the request read (the worker saw it)
-  uint64_t arrival_ns = 0;  // first byte queued to the socket; 0 or > start_ns: unknown
-  uint64_t end_ns = 0;      // 0 at start
-  uint64_t py_root = 0;     // see http::CompletedRequest
+  uint64_t start_ns = 0;           // first byte of the request read (the worker saw it)
+  uint64_t arrival_ns = 0;         // first byte queued to the socket; 0 or > start_ns: unknown
+  uint64_t end_ns = 0;             // 0 at start
+  uint64_t py_root = 0;            // see http::CompletedRequest
+  const WorkerPod* pod = nullptr;  // null: not in a pod (or kubernetes.* off)
 
   // Where the request's latency starts: its arrival when known, else the
   // first read.
@@ -87,10 +94,11 @@ class RequestRouter : public http::RequestSink {
   const std::string* ServiceOf(uint32_t pid);
 
  private:
-
   const Config& config_;
   std::vector<RequestObserver*> observers_;
   std::unordered_map<uint32_t, std::string> service_by_pid_;  // event thread only
+  std::unordered_map<uint32_t, WorkerPod> pod_by_pid_;        // event thread only
+  const WorkerPod* PodOf(uint32_t pid) const;
   // Route resolved at start, reused at completion: the templates can change
   // in between (OpenAPI arrives, cap reached) and the in-flight gauge must
   // be decremented where it was incremented. Key: (pid, conn_id, start_ns).
