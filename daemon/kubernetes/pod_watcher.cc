@@ -103,6 +103,7 @@ void PodWatcher::ListAndWatch() {
       }
     };
     error.clear();
+    const auto watch_start = std::chrono::steady_clock::now();
     const long ws = client_.Stream(PodsPath(node_name_) + "&watch=1&allowWatchBookmarks=true" +
                                        "&timeoutSeconds=" + std::to_string(kWatchSeconds) +
                                        "&resourceVersion=" + rv,
@@ -118,7 +119,9 @@ void PodWatcher::ListAndWatch() {
       Fail("watch", ws == 0 || !error.empty() ? error : "HTTP " + std::to_string(ws));
       return Backoff();
     }
-    // The server ended the watch (timeoutSeconds): watch again from rv.
+    // The server ended the watch (timeoutSeconds): watch again from rv. A
+    // server that ends every watch at once would make that a busy loop.
+    if (std::chrono::steady_clock::now() - watch_start < std::chrono::seconds(1)) Backoff();
   }
 }
 
