@@ -76,8 +76,11 @@ std::optional<CgroupPod> ParseCgroupPath(std::string_view path) {
     path.remove_prefix(slash + 1);
   }
   // The pod must sit below a kubepods cgroup: "pod<uuid>" alone is too
-  // weak a sign (any tool may name a cgroup that way).
-  bool under_kubepods = false;
+  // weak a sign (any tool may name a cgroup that way). Except in a path
+  // that climbs out of the reader's cgroup namespace ("/../../pod<uid>/<id>":
+  // perfd in a pod of its own, cgroupfs driver): the kubepods level is above
+  // what perfd can see, and only cgroups of other pods are reached that way.
+  bool under_kubepods = !parts.empty() && parts[0] == "..";
   for (size_t i = 0; i < parts.size(); ++i) {
     if (parts[i].find("kubepods") != std::string_view::npos && !under_kubepods) {
       under_kubepods = true;

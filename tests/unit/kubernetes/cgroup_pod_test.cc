@@ -52,6 +52,9 @@ TEST(CgroupPodTest, Layouts) {
        "/../kubepods-burstable.slice/kubepods-burstable-pod" + kUidU + ".slice/cri-containerd-" +
            kId + ".scope",
        kUid, kId},
+      {"private cgroupns, cgroupfs driver, same QoS", "/../../pod" + kUid + "/" + kId, kUid, kId},
+      {"private cgroupns, cgroupfs driver, other QoS",
+       "/../../../besteffort/pod" + kUid + "/" + kId, kUid, kId},
       {"process in a sub-cgroup of the container",
        "/kubepods/burstable/pod" + kUid + "/" + kId + "/init", kUid, kId},
       {"pod cgroup itself (no container)", "/kubepods/burstable/pod" + kUid, kUid, ""},
