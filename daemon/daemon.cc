@@ -285,9 +285,9 @@ int RunDaemon(const Config& config, const std::atomic<bool>& stop) {
   AggregatorObserver agg_observer(aggregator);
   auto registry = std::make_shared<prometheus::Registry>();
   const std::unique_ptr<KubernetesParts> kube = StartKubernetes(config);
-  HttpMetrics http_metrics(*registry, SeriesLimits{config.max_series, idle_ns},
-                           PodLabels{config.kubernetes.metric_labels && kube->settings.enabled,
-                                     kube->settings.node_name});
+  const PodLabels pod_labels{config.kubernetes.metric_labels && kube->settings.enabled,
+                             kube->settings.node_name};
+  HttpMetrics http_metrics(*registry, SeriesLimits{config.max_series, idle_ns}, pod_labels);
   // Database calls joined to requests (db_join below) reach both.
   db::DbLimits db_limits;
   db_limits.max_services = config.max_services;
@@ -297,7 +297,7 @@ int RunDaemon(const Config& config, const std::atomic<bool>& stop) {
   db::DbAggregator db_aggregator(config.window_max_seconds, db_limits);
   DbMetrics db_metrics(
       *registry, DbMetricsLimits{SeriesLimits{config.max_series, idle_ns}, config.top_k_query_ids,
-                                 config.max_fingerprints_per_service});
+                                 config.max_fingerprints_per_service, pod_labels});
   auto self_metrics = std::make_shared<SelfMetrics>();
   std::vector<python::CategoryRule> category_rules;
   for (const auto& r : config.category_rules) {

@@ -49,7 +49,7 @@ struct KubernetesConfig {
   std::string api_server;  // "" = https://$KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT
   std::string token_path = "/var/run/secrets/kubernetes.io/serviceaccount/token";
   std::string ca_path = "/var/run/secrets/kubernetes.io/serviceaccount/ca.crt";
-  bool metric_labels = false;  // k8s_namespace_name, k8s_pod_name, k8s_node_name on series
+  bool metric_labels = false;  // k8s_namespace_name, k8s_pod_name, k8s_node_name on http/db series
   // Pod labels that name a worker's service, tried in order after services[].
   std::vector<std::string> service_label_keys = {"app.kubernetes.io/name"};
   uint32_t max_pods = 1000;  // pods of this node kept in memory

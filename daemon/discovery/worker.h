@@ -8,6 +8,13 @@
 
 namespace perfd {
 
+// The pod a worker runs in, as metric labels see it (Worker's k8s_*; the
+// pipeline hands a pointer to it along with each request and DB call).
+struct WorkerPod {
+  std::string k8s_namespace;
+  std::string k8s_pod;
+};
+
 struct Worker {
   uint32_t pid = 0;
   uint64_t start_time = 0;  // /proc/<pid>/stat field 22: tells pid reuse apart

@@ -20,12 +20,6 @@
 
 namespace perfd {
 
-// The pod a worker runs in, as metric labels see it (Worker's k8s_*).
-struct WorkerPod {
-  std::string k8s_namespace;
-  std::string k8s_pod;
-};
-
 // A request with its service and route resolved.
 struct RoutedRequest {
   const std::string& service;
@@ -92,13 +86,15 @@ class RequestRouter : public http::RequestSink {
 
   // The service a worker pid belongs to, null if none. Event thread only.
   const std::string* ServiceOf(uint32_t pid);
+  // The pod a worker pid runs in, null if none (or kubernetes.* off).
+  // Event thread only.
+  const WorkerPod* PodOf(uint32_t pid) const;
 
  private:
   const Config& config_;
   std::vector<RequestObserver*> observers_;
   std::unordered_map<uint32_t, std::string> service_by_pid_;  // event thread only
   std::unordered_map<uint32_t, WorkerPod> pod_by_pid_;        // event thread only
-  const WorkerPod* PodOf(uint32_t pid) const;
   // Route resolved at start, reused at completion: the templates can change
   // in between (OpenAPI arrives, cap reached) and the in-flight gauge must
   // be decremented where it was incremented. Key: (pid, conn_id, start_ns).
