@@ -369,13 +369,15 @@ def test_pod_metadata_labels_watch_and_token(bins, module_dir, api, pod):
 
         # 410 Gone: perfd lists again, with the token as the file says now
         # (projected tokens rotate).
-        lists = api.lists
+        lists, watches = api.lists, api.watches
         with api.lock:
             api.token = "tok-rotated-" + uuid.uuid4().hex
         token_path.write_text(api.token + "\n")
         api.expire_watches()
-        wait_until(lambda: api.lists > lists and api.open_watches() > 0, 20,
-                   "perfd to list again after 410 Gone")
+        # A new watch (registered before it answers) after a new list: events
+        # put from now on reach perfd.
+        wait_until(lambda: api.lists > lists and api.watches > watches, 20,
+                   "perfd to list and watch again after 410 Gone")
 
         # Deleted through the watch: back to the environment's name; the
         # cgroup still gives the pod UID.
@@ -394,6 +396,21 @@ def test_pod_metadata_labels_watch_and_token(bins, module_dir, api, pod):
     assert "kubernetes: watching the pods of node" in log
     assert api.token not in log and "tok-" not in log, "a ServiceAccount token reached the log"
     assert rc == 0, perfd.proc.tail(40)
+
+
+def test_api_without_node_name_is_a_config_error(bins, module_dir):
+    """perfd would otherwise watch every pod of the cluster: exit 2, key named."""
+    cfg = module_dir / "no-node.yaml"
+    cfg.write_text('kubernetes: {enabled: true, api_server: "https://127.0.0.1:1"}\n')
+    env = {k: v for k, v in os.environ.items() if k != "NODE_NAME"}
+    r = subprocess.run([bins["perfd"], "--config", str(cfg), "--check-config"], env=env,
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 2, r
+    assert "kubernetes.enabled" in r.stderr and "NODE_NAME" in r.stderr, r.stderr
+    env["NODE_NAME"] = NODE
+    r = subprocess.run([bins["perfd"], "--config", str(cfg), "--check-config"], env=env,
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0, r
 
 
 def test_metric_labels_off(bins, module_dir, api, pod):
