@@ -110,10 +110,18 @@ void PodWatcher::ListAndWatch() {
                                    kMaxEventBytes, on_line, kWatchSeconds + 30, &error);
     if (stop_) return;
     if (!event_error.empty()) spdlog::debug("kubernetes: unreadable watch event: {}", event_error);
+    const bool short_watch =
+        std::chrono::steady_clock::now() - watch_start < std::chrono::seconds(1);
     if (relist || ws == 410) {
-      std::lock_guard<std::mutex> lock(mu_);
-      ++failures_["gone"];
-      return;  // list again at once: 410 is routine after compaction
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        ++failures_["gone"];
+      }
+      // List again at once: 410 is routine after compaction. Unless the
+      // watch was refused right after a list: a server doing that every
+      // time must not get a request loop.
+      if (short_watch) Backoff();
+      return;
     }
     if (ws != 200 || !error.empty()) {
       Fail("watch", ws == 0 || !error.empty() ? error : "HTTP " + std::to_string(ws));
@@ -121,7 +129,7 @@ void PodWatcher::ListAndWatch() {
     }
     // The server ended the watch (timeoutSeconds): watch again from rv. A
     // server that ends every watch at once would make that a busy loop.
-    if (std::chrono::steady_clock::now() - watch_start < std::chrono::seconds(1)) Backoff();
+    if (short_watch) Backoff();
   }
 }
 
