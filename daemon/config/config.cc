@@ -339,7 +339,7 @@ void ParseDb(const YAML::Node& node, const std::string& path, Config& c) {
             }}});
 }
 
-void ParseKubernetes(const YAML::Node& node, const std::string& path, Config& c) {
+void ParseK8s(const YAML::Node& node, const std::string& path, Config& c) {
   auto& k = c.kubernetes;
   WalkMap(node, path,
           {{"enabled",
@@ -386,44 +386,44 @@ Config ParseNamed(const std::string& yaml_text, const std::string& source) {
   const YAML::Node doc = LoadOneYamlDocument(yaml_text, source);
   Config c;
   if (!doc.IsDefined() || doc.IsNull()) return c;
-  WalkMap(
-      doc, "",
-      {{"listen",
-        [&](const YAML::Node& n, const std::string& p) {
-          ParseListen(n, p, c);
-          CheckListen(c);
-        }},
-       {"discovery",
-        [&](const YAML::Node& n, const std::string& p) {
-          WalkMap(n, p, {{"scan_interval_ms", [&](const YAML::Node& v, const std::string& vp) {
-                            c.scan_interval_ms = GetUint(v, vp, 10, 60000);
-                          }}});
-        }},
-       {"services",
-        [&](const YAML::Node& n, const std::string& p) {
-          WalkList(n, p, [&](const YAML::Node& item, const std::string& ip) {
-            ParseService(item, ip, c);
-          });
-        }},
-       {"routes", [&](const YAML::Node& n, const std::string& p) { ParseRoutes(n, p, c); }},
-       {"http",
-        [&](const YAML::Node& n, const std::string& p) {
-          WalkMap(n, p,
+  WalkMap(doc, "",
+          {{"listen",
+            [&](const YAML::Node& n, const std::string& p) {
+              ParseListen(n, p, c);
+              CheckListen(c);
+            }},
+           {"discovery",
+            [&](const YAML::Node& n, const std::string& p) {
+              WalkMap(n, p, {{"scan_interval_ms", [&](const YAML::Node& v, const std::string& vp) {
+                                c.scan_interval_ms = GetUint(v, vp, 10, 60000);
+                              }}});
+            }},
+           {"services",
+            [&](const YAML::Node& n, const std::string& p) {
+              WalkList(n, p, [&](const YAML::Node& item, const std::string& ip) {
+                ParseService(item, ip, c);
+              });
+            }},
+           {"routes", [&](const YAML::Node& n, const std::string& p) { ParseRoutes(n, p, c); }},
+           {"http",
+            [&](const YAML::Node& n, const std::string& p) {
+              WalkMap(
+                  n, p,
                   {{"response_idle_timeout_ms", [&](const YAML::Node& v, const std::string& vp) {
                       c.response_idle_timeout_ms = GetUint(v, vp, 1, 600000);
                     }}});
-        }},
-       {"python", [&](const YAML::Node& n, const std::string& p) { ParsePython(n, p, c); }},
-       {"aggregation",
-        [&](const YAML::Node& n, const std::string& p) { ParseAggregation(n, p, c); }},
-       {"db", [&](const YAML::Node& n, const std::string& p) { ParseDb(n, p, c); }},
-       {"kubernetes", [&](const YAML::Node& n, const std::string& p) { ParseKubernetes(n, p, c); }},
-       {"log", [&](const YAML::Node& n, const std::string& p) {
-          WalkMap(n, p, {{"level", [&](const YAML::Node& v, const std::string& vp) {
-                            c.log_level = GetString(v, vp, false);
-                            Check(vp, config_checks::CheckLogLevel(c.log_level));
-                          }}});
-        }}});
+            }},
+           {"python", [&](const YAML::Node& n, const std::string& p) { ParsePython(n, p, c); }},
+           {"aggregation",
+            [&](const YAML::Node& n, const std::string& p) { ParseAggregation(n, p, c); }},
+           {"db", [&](const YAML::Node& n, const std::string& p) { ParseDb(n, p, c); }},
+           {"kubernetes", [&](const YAML::Node& n, const std::string& p) { ParseK8s(n, p, c); }},
+           {"log", [&](const YAML::Node& n, const std::string& p) {
+              WalkMap(n, p, {{"level", [&](const YAML::Node& v, const std::string& vp) {
+                                c.log_level = GetString(v, vp, false);
+                                Check(vp, config_checks::CheckLogLevel(c.log_level));
+                              }}});
+            }}});
   return c;
 }
 
