@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <utility>
 #include <vector>
 
@@ -24,6 +25,9 @@
 #include "daemon/exporters/self_metrics.h"
 #include "daemon/fd_limits.h"
 #include "daemon/health/health_server.h"
+#include "daemon/kubernetes/kube_settings.h"
+#include "daemon/kubernetes/pod_resolver.h"
+#include "daemon/kubernetes/pod_watcher.h"
 #include "daemon/lifecycle/bpf_worker_loader.h"
 #include "daemon/lifecycle/discovery_thread.h"
 #include "daemon/lifecycle/pipeline_workers.h"
@@ -230,6 +234,52 @@ void AddPythonStats(const PySampler* sampler, const PythonProfiler& profiler,
   add("perfd_python_cpu_evicted_total", profiler.store().services_evicted(), {{"kind", "service"}});
 }
 
+// Pod metadata (kubernetes.*): the watcher runs on its own thread; the
+// resolver is what discovery asks.
+struct KubernetesParts {
+  k8s::KubeSettings settings;
+  std::unique_ptr<k8s::PodMap> map;
+  std::unique_ptr<k8s::PodWatcher> watcher;
+  std::unique_ptr<k8s::PodResolver> resolver;
+
+  void AddStats(std::vector<SelfSample>* s) const {
+    if (!watcher) return;
+    s->push_back({"perfd_kubernetes_pods", {}, double(map->size())});
+    s->push_back({"perfd_kubernetes_pods_dropped_total", {}, double(map->dropped())});
+    const auto failures = watcher->failures();
+    for (const char* kind : {"list", "watch", "gone", "event"}) {
+      const auto it = failures.find(kind);
+      s->push_back({"perfd_kubernetes_api_failures_total",
+                    {{"kind", kind}},
+                    double(it == failures.end() ? 0 : it->second)});
+    }
+  }
+};
+
+// Validated by main (ResolveKubeSettings throws ConfigError there first).
+std::unique_ptr<KubernetesParts> StartKubernetes(const Config& config) {
+  auto k = std::make_unique<KubernetesParts>();
+  k->settings =
+      k8s::ResolveKubeSettings(config.kubernetes, [](const char* n) { return std::getenv(n); });
+  if (!k->settings.enabled) return k;
+  if (k->settings.api) {
+    k->map = std::make_unique<k8s::PodMap>(config.kubernetes.max_pods,
+                                           config.kubernetes.service_label_keys);
+    k->watcher =
+        std::make_unique<k8s::PodWatcher>(k->settings.endpoint, k->settings.node_name, *k->map);
+    k->watcher->Start();
+    spdlog::info("kubernetes: watching the pods of node {} at {}", k->settings.node_name,
+                 k->settings.endpoint.server);
+  } else {
+    spdlog::info(
+        "kubernetes: no API server known (KUBERNETES_SERVICE_HOST unset, "
+        "kubernetes.api_server empty): workers get pod UID and container ID from their cgroup "
+        "only");
+  }
+  k->resolver = std::make_unique<k8s::PodResolver>("/proc", k->map.get());
+  return k;
+}
+
 }  // namespace
 
 int RunDaemon(const Config& config, const std::atomic<bool>& stop) {
@@ -306,7 +356,10 @@ int RunDaemon(const Config& config, const std::atomic<bool>& stop) {
   RequestRouter router(config);
   AggregatorObserver agg_observer(aggregator);
   auto registry = std::make_shared<prometheus::Registry>();
-  HttpMetrics http_metrics(*registry, SeriesLimits{config.max_series, idle_ns});
+  const std::unique_ptr<KubernetesParts> kube = StartKubernetes(config);
+  const PodLabels pod_labels{config.kubernetes.metric_labels && kube->settings.enabled,
+                             kube->settings.node_name};
+  HttpMetrics http_metrics(*registry, SeriesLimits{config.max_series, idle_ns}, pod_labels);
   // Database calls joined to requests (db_join below) reach both.
   db::DbLimits db_limits;
   db_limits.max_services = config.max_services;
@@ -316,7 +369,7 @@ int RunDaemon(const Config& config, const std::atomic<bool>& stop) {
   db::DbAggregator db_aggregator(config.window_max_seconds, db_limits);
   DbMetrics db_metrics(
       *registry, DbMetricsLimits{SeriesLimits{config.max_series, idle_ns}, config.top_k_query_ids,
-                                 config.max_fingerprints_per_service});
+                                 config.max_fingerprints_per_service, pod_labels});
   auto self_metrics = std::make_shared<SelfMetrics>();
   std::vector<python::CategoryRule> category_rules;
   for (const auto& r : config.category_rules) {
@@ -389,7 +442,7 @@ int RunDaemon(const Config& config, const std::atomic<bool>& stop) {
   // Discovery scans (and reads what new workers' processes map) on its own
   // thread; every worker's life (attach, verify, sample, detach) is applied
   // here, on the event thread, in scan order.
-  DiscoveryThread discovery(config, sampler != nullptr);
+  DiscoveryThread discovery(config, sampler != nullptr, kube->resolver.get());
   BpfWorkerLoader loader(*probes, sampler.get(), config.request_identity);
   PipelineWorkers pipeline(router, tracker, profiler, config.openapi ? &fetcher : nullptr, [&] {
     probes->Poll(0, on_event);
@@ -448,7 +501,12 @@ int RunDaemon(const Config& config, const std::atomic<bool>& stop) {
     }
   }
 
-  // Attach to what runs now before serving events.
+  // Attach to what runs now before serving events. Pod names first, when
+  // they come quickly: a worker found before them is renamed (detached and
+  // attached again) once they arrive.
+  if (kube->watcher && !kube->watcher->WaitSynced(std::chrono::seconds(3)))
+    spdlog::warn(
+        "kubernetes: no pod list yet; workers are named without pod labels until it comes");
   discovery.ScanOnce();
   lifecycle.Apply(discovery.Take(), MonotonicNs());
   discovery.Start(stop);
@@ -492,6 +550,7 @@ int RunDaemon(const Config& config, const std::atomic<bool>& stop) {
       AddLoopStats(loop.get(), loop_metrics, &samples);
       AddCardinalityStats(aggregator.Stats(), http_metrics.stats(), &samples);
       AddDbCardinalityStats(db_aggregator.Stats(), db_metrics.stats(), &samples);
+      kube->AddStats(&samples);
       AddClientStats(probes->Counters(), client_tracker, db_join, probes->client_events_dropped(),
                      probes->client_connections_seeded(), &samples);
       self_metrics->Publish(std::move(samples));
@@ -500,6 +559,7 @@ int RunDaemon(const Config& config, const std::atomic<bool>& stop) {
   }
   spdlog::info("stopping: detaching probes");
   discovery.Stop();
+  if (kube->watcher) kube->watcher->Stop();
   api.Shutdown();
   return 0;
 }

@@ -5,6 +5,7 @@
 #include <CLI/CLI.hpp>
 #include <atomic>
 #include <csignal>
+#include <cstdlib>
 #include <cstring>
 #include <iostream>
 
@@ -12,6 +13,7 @@
 #include "daemon/config/config.h"
 #include "daemon/daemon.h"
 #include "daemon/fd_limits.h"
+#include "daemon/kubernetes/kube_settings.h"
 #include "daemon/privileges.h"
 
 namespace {
@@ -58,6 +60,10 @@ int main(int argc, char** argv) {
     if (!grpc_tcp.empty()) config.grpc_tcp = flags.grpc_tcp;
     if (!log_level.empty()) config.log_level = flags.log_level;
     perfd::CheckListenSecurity(config);
+    // kubernetes.* depends on the environment (NODE_NAME, in-cluster
+    // variables): checked here so a bad setup exits 2 like a bad key.
+    perfd::k8s::ResolveKubeSettings(config.kubernetes,
+                                    [](const char* n) { return std::getenv(n); });
   } catch (const perfd::ConfigError& e) {
     std::cerr << "perfd: invalid configuration: " << e.what() << "\n";
     return 2;

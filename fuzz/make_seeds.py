@@ -9,6 +9,7 @@ Several targets read their input with FuzzedDataProvider, which takes
 strings from the front and numbers from the back (last byte first): the
 seeds below put their numbers after the strings for that reason.
 """
+import json
 import os
 import re
 import struct
@@ -162,6 +163,28 @@ def code_reader_seeds():
     return seeds
 
 
+def kubernetes_seeds():
+    """First byte: 0 a /proc/<pid>/cgroup text, 1 a PodList, 2 a watch stream."""
+    uid = "0f1c2d3e-4a5b-6c7d-8e9f-0a1b2c3d4e5f"
+    cid = "3b0f6c9ad0e1f2a3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7f8091a2b"
+    systemd = ("0::/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod%s.slice/"
+               "cri-containerd-%s.scope\n" % (uid.replace("-", "_"), cid))
+    cgroupfs = "12:pids:/kubepods/besteffort/pod%s/%s\n1:name=systemd:/\n0::/\n" % (uid, cid)
+    pod = {"kind": "Pod", "apiVersion": "v1",
+           "metadata": {"name": "u1", "namespace": "ns", "uid": "u1", "resourceVersion": "5",
+                        "labels": {"app": "shop"}},
+           "status": {"containerStatuses": [{"name": "api", "containerID": "containerd://" + cid}]}}
+    pod_list = {"kind": "PodList", "apiVersion": "v1", "metadata": {"resourceVersion": "7"},
+                "items": [pod]}
+    events = [{"type": "ADDED", "object": pod}, {"type": "MODIFIED", "object": pod},
+              {"type": "DELETED", "object": pod},
+              {"type": "BOOKMARK", "object": {"kind": "Pod", "metadata": {"resourceVersion": "9"}}},
+              {"type": "ERROR", "object": {"kind": "Status", "code": 410, "reason": "Expired"}}]
+    return [b"\x00" + systemd.encode(), b"\x00" + cgroupfs.encode(),
+            b"\x01" + json.dumps(pod_list).encode(),
+            b"\x02" + "\n".join(json.dumps(e) for e in events).encode() + b"\n"]
+
+
 def main():
     write("line_parser", LINES)
     write("http_tracker", [fdp_strings(l) * 2 + bytes(range(0, 64, 3)) for l in LINES[:4]] +
@@ -177,6 +200,7 @@ def main():
     write("code_reader", code_reader_seeds())
     example = open(os.path.join(ROOT, "deploy", "perfd.example.yaml")).read()
     write("config", CONFIGS + [example])
+    write("kubernetes", kubernetes_seeds())
 
 
 if __name__ == "__main__":

@@ -13,6 +13,8 @@ PKGS=(
   libbpf-dev bpftool libelf-dev zlib1g-dev
   prometheus-cpp-dev libgrpc++-dev protobuf-compiler-grpc protobuf-compiler libprotobuf-dev
   libspdlog-dev libfmt-dev libcli11-dev libyaml-cpp-dev nlohmann-json3-dev libgtest-dev libgmock-dev
+  # the Kubernetes API client (daemon/kubernetes/api_client.cc)
+  libcurl4-openssl-dev
   # workloads and test peers
   python3 python3-fastapi python3-uvicorn python3-uvloop python3-httptools
   python3-asyncpg python3-psycopg python3-jwt python3-pydantic python3-pytest gunicorn

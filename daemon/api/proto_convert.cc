@@ -47,6 +47,11 @@ void WorkerToProto(const Worker& worker, v1::Worker* out) {
     cmdline += arg;
   }
   out->set_cmdline(cmdline);
+  out->set_pod_uid(worker.pod_uid);
+  out->set_container_id(worker.container_id);
+  out->set_k8s_namespace(worker.k8s_namespace);
+  out->set_k8s_pod(worker.k8s_pod);
+  out->set_k8s_container(worker.k8s_container);
 }
 
 }  // namespace perfd

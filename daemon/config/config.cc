@@ -382,6 +382,49 @@ void ParseDb(const YAML::Node& node, const std::string& path, Config& c) {
             }}});
 }
 
+void ParseK8s(const YAML::Node& node, const std::string& path, Config& c) {
+  auto& k = c.kubernetes;
+  WalkMap(node, path,
+          {{"enabled",
+            [&](const YAML::Node& n, const std::string& p) {
+              // A plain true/false is a YAML bool; "auto" is a string.
+              if (n.IsScalar() && !IsQuoted(n) && n.Scalar() == "auto") {
+                k.enabled = "auto";
+              } else {
+                k.enabled = GetBool(n, p) ? "true" : "false";
+              }
+            }},
+           {"api_server",
+            [&](const YAML::Node& n, const std::string& p) {
+              k.api_server = GetString(n, p, true);
+              if (!k.api_server.empty() && k.api_server.rfind("https://", 0) != 0 &&
+                  k.api_server.rfind("http://", 0) != 0)
+                throw ConfigError(
+                    p, "must start with https:// (or http://), got '" + k.api_server + "'");
+              while (!k.api_server.empty() && k.api_server.back() == '/') k.api_server.pop_back();
+            }},
+           {"token_path", [&](const YAML::Node& n,
+                              const std::string& p) { k.token_path = GetString(n, p, true); }},
+           {"ca_path",
+            [&](const YAML::Node& n, const std::string& p) { k.ca_path = GetString(n, p, true); }},
+           {"metric_labels",
+            [&](const YAML::Node& n, const std::string& p) { k.metric_labels = GetBool(n, p); }},
+           {"max_pods", [&](const YAML::Node& n,
+                            const std::string& p) { k.max_pods = GetUint(n, p, 1, 100000); }},
+           {"service_label_keys", [&](const YAML::Node& n, const std::string& p) {
+              k.service_label_keys.clear();
+              WalkList(n, p, [&](const YAML::Node& item, const std::string& ip) {
+                std::string key = GetString(item, ip, false);
+                // A label key: [prefix/]name, at most 253 + 1 + 63 characters.
+                if (key.empty() || key.size() > 317 ||
+                    key.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                          "0123456789-_./") != std::string::npos)
+                  throw ConfigError(ip, "not a Kubernetes label key: '" + key + "'");
+                k.service_label_keys.push_back(std::move(key));
+              });
+            }}});
+}
+
 Config ParseNamed(const std::string& yaml_text, const std::string& source) {
   const YAML::Node doc = LoadOneYamlDocument(yaml_text, source);
   Config c;
@@ -426,6 +469,7 @@ Config ParseNamed(const std::string& yaml_text, const std::string& source) {
         [&](const YAML::Node& n, const std::string& p) { ParseAggregation(n, p, c); }},
        {"db", [&](const YAML::Node& n, const std::string& p) { ParseDb(n, p, c); }},
        {"event_loop", [&](const YAML::Node& n, const std::string& p) { ParseEventLoop(n, p, c); }},
+       {"kubernetes", [&](const YAML::Node& n, const std::string& p) { ParseK8s(n, p, c); }},
        {"log", [&](const YAML::Node& n, const std::string& p) {
           WalkMap(n, p, {{"level", [&](const YAML::Node& v, const std::string& vp) {
                             c.log_level = GetString(v, vp, false);

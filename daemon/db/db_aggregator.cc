@@ -130,7 +130,7 @@ uint32_t DbAggregator::window_max_seconds() const { return impl_->window_max; }
 void DbAggregator::OnRequestCalls(const std::string& service, const std::string& method,
                                   const std::string& route, uint64_t /*req_start_ns*/,
                                   uint64_t req_end_ns, const std::vector<DbCall>& calls,
-                                  const RequestAnalysis& analysis) {
+                                  const RequestAnalysis& analysis, const WorkerPod* /*pod*/) {
   const RequestDbTime& time = analysis.time;
   const RequestPatterns& patterns = analysis.patterns;
   std::lock_guard<std::mutex> lock(impl_->mu);
@@ -143,7 +143,8 @@ void DbAggregator::OnRequestCalls(const std::string& service, const std::string&
   for (const DbCall& call : calls) impl_->RecordCall(svc, call, label);
 }
 
-void DbAggregator::OnUnjoinedCall(const std::string& service, const DbCall& call) {
+void DbAggregator::OnUnjoinedCall(const std::string& service, const DbCall& call,
+                                  const WorkerPod* /*pod*/) {
   std::lock_guard<std::mutex> lock(impl_->mu);
   ServiceState& svc = impl_->Service(service);
   RouteEntry& entry = impl_->Route(svc, "", kNoRequestRoute);
@@ -152,7 +153,8 @@ void DbAggregator::OnUnjoinedCall(const std::string& service, const DbCall& call
   impl_->RecordCall(svc, call, entry.route);
 }
 
-void DbAggregator::OnEncryptedConnection(const std::string& service, const std::string& system) {
+void DbAggregator::OnEncryptedConnection(const std::string& service, const std::string& system,
+                                         const WorkerPod* /*pod*/) {
   std::lock_guard<std::mutex> lock(impl_->mu);
   ServiceState& svc = impl_->Service(service);
   // system is "postgresql", "redis" or "unknown" (from the classifier): bounded.

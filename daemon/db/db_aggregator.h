@@ -72,12 +72,18 @@ class DbAggregator : public DbObserver {
   explicit DbAggregator(uint32_t window_max_seconds, DbLimits limits = {});
   ~DbAggregator() override;
 
+  // The pod is not kept: perfctl's views are per service.
+  using DbObserver::OnEncryptedConnection;
   using DbObserver::OnRequestCalls;
+  using DbObserver::OnUnjoinedCall;
   void OnRequestCalls(const std::string& service, const std::string& method,
                       const std::string& route, uint64_t req_start_ns, uint64_t req_end_ns,
-                      const std::vector<DbCall>& calls, const RequestAnalysis& analysis) override;
-  void OnUnjoinedCall(const std::string& service, const DbCall& call) override;
-  void OnEncryptedConnection(const std::string& service, const std::string& system) override;
+                      const std::vector<DbCall>& calls, const RequestAnalysis& analysis,
+                      const WorkerPod* pod) override;
+  void OnUnjoinedCall(const std::string& service, const DbCall& call,
+                      const WorkerPod* pod) override;
+  void OnEncryptedConnection(const std::string& service, const std::string& system,
+                             const WorkerPod* pod) override;
 
   // Window of window_seconds (0: 60) ending at now_ns, clamped to the max.
   DbServiceSnapshot Snapshot(const std::string& service, uint32_t window_seconds,

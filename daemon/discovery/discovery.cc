@@ -10,12 +10,26 @@
 
 namespace perfd {
 
+namespace {
+
+// " pod=ns/name container=name", or the cgroup's IDs until the API names them.
+std::string PodForLog(const Worker& w) {
+  if (w.pod_uid.empty()) return "";
+  if (!w.k8s_pod.empty())
+    return " pod=" + w.k8s_namespace + "/" + w.k8s_pod + " container=" + w.k8s_container;
+  return " pod_uid=" + w.pod_uid + " container_id=" + w.container_id.substr(0, 12);
+}
+
+}  // namespace
+
 bool Discovery::MayExecIntoServer(const std::string& comm) {
   return comm.rfind("python", 0) == 0 || comm == "uvicorn" || comm == "gunicorn";
 }
 
-Discovery::Discovery(const Config& config, ProcReader& reader)
-    : reader_(reader), namer_(config.services), filter_(config.discovery_include) {}
+Discovery::Discovery(const Config& config, ProcReader& reader, const k8s::PodResolver* pods)
+    : reader_(reader), namer_(config.services), filter_(config.discovery_include), pods_(pods) {
+  if (pods_) namer_.SetPodLabelKeys(config.kubernetes.service_label_keys);
+}
 
 void Discovery::CountReadError(int error) {
   ++scan_read_errors_;
@@ -80,13 +94,24 @@ bool Discovery::Reclassify(uint32_t pid, int rechecks, Memo& memo,
     w.app_spec = c.app_spec;
     w.server = c.server;
     w.argv = info->argv;
-    w.service = namer_.Name(JoinArgv(naming_argv), info->env, c.app_spec);
+    std::map<std::string, std::string> pod_labels;
+    if (pods_) {
+      if (auto pod = pods_->Resolve(pid)) {
+        w.pod_uid = pod->pod_uid;
+        w.container_id = pod->container_id;
+        w.k8s_namespace = pod->namespace_name;
+        w.k8s_pod = pod->pod_name;
+        w.k8s_container = pod->container_name;
+        pod_labels = std::move(pod->labels);
+      }
+    }
+    w.service = namer_.Name(JoinArgv(naming_argv), info->env, c.app_spec, pod_labels);
     now = std::move(w);
   }
   auto cur = workers.find(pid);
   if (cur != workers.end() && now && cur->second.start_time == now->start_time &&
       cur->second.service == now->service && cur->second.app_spec == now->app_spec &&
-      cur->second.server == now->server) {
+      cur->second.server == now->server && cur->second.SamePod(*now)) {
     // Same worker, new title (setproctitle after fork): not a change.
     cur->second.argv = now->argv;
   } else {
@@ -161,12 +186,23 @@ Discovery::Diff Discovery::Scan() {
   // Safety net: every kFullRecheckEvery scans, python-like non-workers are
   // classified afresh, so no race around an exec can hide a worker for long.
   const bool full_recheck = ++scans_ % kFullRecheckEvery == 0;
+  // The pod map changed (a pod named, relabelled or deleted): every worker
+  // is named again. Read before the re-checks, so a change made while they
+  // run is seen by the next scan.
+  bool pods_changed = false;
+  if (pods_) {
+    const uint64_t g = pods_->generation();
+    pods_changed = g != pods_generation_;
+    pods_generation_ = g;
+  }
   for (const auto& [pid, st] : live) {
     const auto k = known_.find(pid);
     if (k == known_.end() || k->second.comm != st.comm || k->second.ppid != st.ppid) {
       todo_list.emplace_back(pid, kSameArgvRechecks);
     } else if (k->second.rechecks_left > 0) {
       todo_list.emplace_back(pid, k->second.rechecks_left - 1);
+    } else if (pods_changed && k->second.role == Role::kWorker) {
+      todo_list.emplace_back(pid, 0);
     } else if (full_recheck && k->second.role == Role::kNone && MayExecIntoServer(k->second.comm)) {
       todo_list.emplace_back(pid, 0);
     } else if (!k->second.watched_argv.empty()) {
@@ -206,8 +242,8 @@ Discovery::Diff Discovery::Scan() {
       spdlog::info("discovery: worker gone pid={} start={} service={} app={}", w.pid, w.start_time,
                    w.service, w.app_spec);
     } else {
-      spdlog::info("discovery: worker found pid={} start={} service={} app={} server={}", w.pid,
-                   w.start_time, w.service, w.app_spec, w.server);
+      spdlog::info("discovery: worker found pid={} start={} service={} app={} server={}{}", w.pid,
+                   w.start_time, w.service, w.app_spec, w.server, PodForLog(w));
     }
   }
   stats.duration = std::chrono::duration_cast<std::chrono::microseconds>(

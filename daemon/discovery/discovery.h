@@ -22,6 +22,7 @@
 #include "daemon/discovery/worker_change.h"
 #include "daemon/discovery/worker_classifier.h"
 #include "daemon/discovery/worker_filter.h"
+#include "daemon/kubernetes/pod_resolver.h"
 
 namespace perfd {
 
@@ -50,9 +51,12 @@ class Discovery {
     std::chrono::microseconds duration{0};
   };
 
-  // The reader must outlive Discovery. Throws ConfigError on a bad
-  // services[].match or discovery.include regex.
-  Discovery(const Config& config, ProcReader& reader);
+  // The reader (and pods, when given) must outlive Discovery. Throws
+  // ConfigError on a bad services[].match or discovery.include regex. pods:
+  // set when kubernetes.* is on; workers then carry their pod, and are
+  // re-checked whenever the pod map changes (a relabelled pod can rename a
+  // service).
+  Discovery(const Config& config, ProcReader& reader, const k8s::PodResolver* pods = nullptr);
 
   // Call from one thread only (the discovery loop).
   Diff Scan();
@@ -103,7 +107,9 @@ class Discovery {
 
   ProcReader& reader_;
   ServiceNamer namer_;
-  WorkerFilter filter_;                        // discovery.include
+  WorkerFilter filter_;  // discovery.include
+  const k8s::PodResolver* pods_;
+  uint64_t pods_generation_ = 0;               // Scan() thread only
   std::unordered_map<uint32_t, Known> known_;  // Scan() thread only
 
   mutable std::mutex mu_;

@@ -20,7 +20,8 @@ ServiceNamer::ServiceNamer(const std::vector<ServiceRule>& rules) {
 
 std::string ServiceNamer::Name(const std::string& cmdline,
                                const std::map<std::string, std::string>& env,
-                               const std::string& app_spec) const {
+                               const std::string& app_spec,
+                               const std::map<std::string, std::string>& pod_labels) const {
   // Search a prefix in place (no copy). When it is cut, '$' must not match
   // at the cut: the command line does not end there.
   const bool cut = cmdline.size() > kMaxRuleInputBytes;
@@ -33,6 +34,14 @@ std::string ServiceNamer::Name(const std::string& cmdline,
       std::string name = SanitizeServiceName(rule.name);
       if (!name.empty()) return name;
     }
+  }
+  // Pod labels come before the environment: in a cluster they are the
+  // deployment's own name for the workload, set where it is deployed.
+  for (const auto& key : pod_label_keys_) {
+    const auto it = pod_labels.find(key);
+    if (it == pod_labels.end()) continue;
+    std::string name = SanitizeServiceName(it->second);
+    if (!name.empty()) return name;
   }
   for (const char* var : {"PERFD_SERVICE", "OTEL_SERVICE_NAME"}) {
     const auto it = env.find(var);

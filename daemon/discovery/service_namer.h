@@ -1,7 +1,9 @@
 // Names the service a worker belongs to. Precedence: the first config
-// services[] rule whose regex is found in the command line, then the
-// PERFD_SERVICE and OTEL_SERVICE_NAME environment variables, then the top
-// package of the ASGI app ("shop.main:app" → "shop").
+// services[] rule whose regex is found in the command line, then the pod's
+// labels named by kubernetes.service_label_keys (in order; default
+// app.kubernetes.io/name), then the PERFD_SERVICE and OTEL_SERVICE_NAME
+// environment variables, then the top package of the ASGI app
+// ("shop.main:app" → "shop"). Every source is sanitized alike.
 #pragma once
 
 #include <map>
@@ -27,12 +29,17 @@ class ServiceNamer {
   // Compiles the rules once; a bad regex is a ConfigError naming
   // "services[i].match" (ParseConfig already rejects those).
   explicit ServiceNamer(const std::vector<ServiceRule>& rules);
+  // The pod labels that may name a service (kubernetes.service_label_keys),
+  // in order; none by default (no Kubernetes).
+  void SetPodLabelKeys(std::vector<std::string> keys) { pod_label_keys_ = std::move(keys); }
 
   // cmdline: argv joined by single spaces (for a spawn child, the
   // supervisor's); rules see its first kMaxRuleInputBytes only. env: the kept
-  // environment variables of the worker.
+  // environment variables of the worker. pod_labels: its pod's labels
+  // (those of pod_label_keys it has; empty outside a pod or without the API).
   std::string Name(const std::string& cmdline, const std::map<std::string, std::string>& env,
-                   const std::string& app_spec) const;
+                   const std::string& app_spec,
+                   const std::map<std::string, std::string>& pod_labels = {}) const;
 
  private:
   struct Compiled {
@@ -40,6 +47,7 @@ class ServiceNamer {
     std::string name;
   };
   std::vector<Compiled> rules_;
+  std::vector<std::string> pod_label_keys_;
 };
 
 // argv joined by single spaces: what services[].match is searched in.

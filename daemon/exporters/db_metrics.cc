@@ -87,6 +87,23 @@ bool DbMetrics::Room() {
   return false;
 }
 
+std::string DbMetrics::PodKey(const WorkerPod* pod, bool room) const {
+  if (!limits_.pod_labels.enabled) return "";
+  if (!room) return std::string(1, '\1') + Other() + '\0' + Other();
+  if (!pod) return std::string(1, '\1') + '\0';
+  return '\1' + pod->k8s_namespace + '\0' + pod->k8s_pod;
+}
+
+prometheus::Labels DbMetrics::WithPod(prometheus::Labels labels, const WorkerPod* pod,
+                                      bool room) const {
+  if (!limits_.pod_labels.enabled) return labels;
+  const std::string empty;
+  labels.emplace("k8s_namespace_name", !room ? Other() : (pod ? pod->k8s_namespace : empty));
+  labels.emplace("k8s_pod_name", !room ? Other() : (pod ? pod->k8s_pod : empty));
+  labels.emplace("k8s_node_name", limits_.pod_labels.node_name);
+  return labels;
+}
+
 std::string DbMetrics::QueryId(const std::string& service, const db::DbCall& call) const {
   if (call.housekeeping) return "housekeeping";
   if (!ranker_.IsTop(service, call.system, call.fingerprint_id)) return "other";
@@ -96,7 +113,7 @@ std::string DbMetrics::QueryId(const std::string& service, const db::DbCall& cal
 }
 
 void DbMetrics::RecordCall(const std::string& service, const std::string& route,
-                           const db::DbCall& call) {
+                           const db::DbCall& call, const WorkerPod* pod) {
   latest_ns_ = std::max(latest_ns_, call.end_ns);
   if (!call.housekeeping)
     ranker_.Add(service, call.system, call.fingerprint_id, call.duration_ns(), call.end_ns);
@@ -107,18 +124,20 @@ void DbMetrics::RecordCall(const std::string& service, const std::string& route,
   const std::string& operation = plain ? call.operation : Other();
   const std::string& collection =
       query_id == "other" && !call.collection.empty() ? Other() : call.collection;
-  const std::string key = Key({&service, &system, &operation, &collection, &route, &query_id});
+  const std::string key =
+      Key({&service, &system, &operation, &collection, &route, &query_id}) + PodKey(pod, true);
   const std::string& o = Other();
   auto& series = FindOrAdd(
-      duration_cache_, key, duration_cache_.count(key) > 0 || Room(), Key({&o, &o, &o, &o, &o, &o}),
-      [&](bool room) {
+      duration_cache_, key, duration_cache_.count(key) > 0 || Room(),
+      Key({&o, &o, &o, &o, &o, &o}) + PodKey(pod, false), [&](bool room) {
         prometheus::Labels labels = {{"service_name", room ? service : o},
                                      {"db_system_name", room ? system : o},
                                      {"db_operation_name", room ? operation : o},
                                      {"db_collection_name", room ? collection : o},
                                      {"http_route", room ? route : o},
                                      {"db_query_id", room ? query_id : o}};
-        return Series<prometheus::Histogram>{&duration_.Add(labels, DbDurationBuckets()), 0};
+        return Series<prometheus::Histogram>{
+            &duration_.Add(WithPod(std::move(labels), pod, room), DbDurationBuckets()), 0};
       });
   series.metric->Observe(static_cast<double>(call.duration_ns()) / 1e9);
   series.last_ns = std::max(series.last_ns, call.end_ns);
@@ -127,50 +146,56 @@ void DbMetrics::RecordCall(const std::string& service, const std::string& route,
 void DbMetrics::OnRequestCalls(const std::string& service, const std::string& /*method*/,
                                const std::string& route, uint64_t /*req_start_ns*/,
                                uint64_t req_end_ns, const std::vector<db::DbCall>& calls,
-                               const db::RequestAnalysis& analysis) {
+                               const db::RequestAnalysis& analysis, const WorkerPod* pod) {
   latest_ns_ = std::max(latest_ns_, req_end_ns);
-  for (const db::DbCall& call : calls) RecordCall(service, route, call);
+  for (const db::DbCall& call : calls) RecordCall(service, route, call, pod);
 
   const uint64_t queries = analysis.time.queries;
-  const std::string key = Key({&service, &route});
+  const std::string key = Key({&service, &route}) + PodKey(pod, true);
   const std::string& o = Other();
-  const std::string overflow = Key({&o, &o});
-  auto& per_request =
-      FindOrAdd(per_request_cache_, key, per_request_cache_.count(key) > 0 || Room(), overflow,
-                [&](bool room) {
-                  return Series<prometheus::Histogram>{
-                      &per_request_.Add(
-                          {{"service_name", room ? service : o}, {"http_route", room ? route : o}},
-                          QueriesPerRequestBuckets()),
-                      0};
-                });
+  const std::string overflow = Key({&o, &o}) + PodKey(pod, false);
+  auto& per_request = FindOrAdd(
+      per_request_cache_, key, per_request_cache_.count(key) > 0 || Room(), overflow,
+      [&](bool room) {
+        return Series<prometheus::Histogram>{
+            &per_request_.Add(
+                WithPod({{"service_name", room ? service : o}, {"http_route", room ? route : o}},
+                        pod, room),
+                QueriesPerRequestBuckets()),
+            0};
+      });
   per_request.metric->Observe(static_cast<double>(queries));
   per_request.last_ns = std::max(per_request.last_ns, req_end_ns);
 
   if (analysis.patterns.n_plus_one.empty()) return;
   auto& n1 = FindOrAdd(
       n_plus_one_cache_, key, n_plus_one_cache_.count(key) > 0 || Room(), overflow, [&](bool room) {
-        return Series<prometheus::Counter>{&n_plus_one_.Add({{"service_name", room ? service : o},
-                                                             {"http_route", room ? route : o}}),
-                                           0};
+        return Series<prometheus::Counter>{
+            &n_plus_one_.Add(
+                WithPod({{"service_name", room ? service : o}, {"http_route", room ? route : o}},
+                        pod, room)),
+            0};
       });
   n1.metric->Increment();
   n1.last_ns = std::max(n1.last_ns, req_end_ns);
 }
 
-void DbMetrics::OnUnjoinedCall(const std::string& service, const db::DbCall& call) {
+void DbMetrics::OnUnjoinedCall(const std::string& service, const db::DbCall& call,
+                               const WorkerPod* pod) {
   static const std::string no_request = "(no request)";
-  RecordCall(service, no_request, call);
+  RecordCall(service, no_request, call, pod);
 }
 
-void DbMetrics::OnEncryptedConnection(const std::string& service, const std::string& system) {
-  const std::string key = Key({&service, &system});
+void DbMetrics::OnEncryptedConnection(const std::string& service, const std::string& system,
+                                      const WorkerPod* pod) {
+  const std::string key = Key({&service, &system}) + PodKey(pod, true);
   const std::string& o = Other();
   auto& series = FindOrAdd(encrypted_cache_, key, encrypted_cache_.count(key) > 0 || Room(),
-                           Key({&o, &o}), [&](bool room) {
+                           Key({&o, &o}) + PodKey(pod, false), [&](bool room) {
                              return Series<prometheus::Counter>{
-                                 &encrypted_.Add({{"service_name", room ? service : o},
-                                                  {"db_system_name", room ? system : o}}),
+                                 &encrypted_.Add(WithPod({{"service_name", room ? service : o},
+                                                          {"db_system_name", room ? system : o}},
+                                                         pod, room)),
                                  0};
                            });
   series.metric->Increment();

@@ -43,6 +43,9 @@ struct DbMetricsLimits {
   SeriesLimits series;                    // max label sets over the four families, idle eviction
   size_t top_k = 20;                      // fingerprints per service with their own db_query_id
   size_t max_tracked_fingerprints = 500;  // per service, scored for the top K
+  // kubernetes.metric_labels: k8s_namespace_name, k8s_pod_name and
+  // k8s_node_name on every family, as on the HTTP ones (http_metrics.h).
+  PodLabels pod_labels;
 };
 
 struct DbMetricsStats {
@@ -58,13 +61,17 @@ class DbMetrics : public db::DbObserver {
  public:
   explicit DbMetrics(prometheus::Registry& registry, DbMetricsLimits limits = {});
 
+  using db::DbObserver::OnEncryptedConnection;
   using db::DbObserver::OnRequestCalls;
+  using db::DbObserver::OnUnjoinedCall;
   void OnRequestCalls(const std::string& service, const std::string& method,
                       const std::string& route, uint64_t req_start_ns, uint64_t req_end_ns,
-                      const std::vector<db::DbCall>& calls,
-                      const db::RequestAnalysis& analysis) override;
-  void OnUnjoinedCall(const std::string& service, const db::DbCall& call) override;
-  void OnEncryptedConnection(const std::string& service, const std::string& system) override;
+                      const std::vector<db::DbCall>& calls, const db::RequestAnalysis& analysis,
+                      const WorkerPod* pod) override;
+  void OnUnjoinedCall(const std::string& service, const db::DbCall& call,
+                      const WorkerPod* pod) override;
+  void OnEncryptedConnection(const std::string& service, const std::string& system,
+                             const WorkerPod* pod) override;
 
   // The db_query_id a call of this service gets now.
   std::string QueryId(const std::string& service, const db::DbCall& call) const;
@@ -78,7 +85,12 @@ class DbMetrics : public db::DbObserver {
     uint64_t last_ns;
   };
   bool Room();
-  void RecordCall(const std::string& service, const std::string& route, const db::DbCall& call);
+  void RecordCall(const std::string& service, const std::string& route, const db::DbCall& call,
+                  const WorkerPod* pod);
+  // What the pod adds to a series' key ("" when pod labels are off), and to
+  // its labels; room false: the overflow series' ("_OTHER" namespace, pod).
+  std::string PodKey(const WorkerPod* pod, bool room) const;
+  prometheus::Labels WithPod(prometheus::Labels labels, const WorkerPod* pod, bool room) const;
 
   const DbMetricsLimits limits_;
   QueryIdRanker ranker_;

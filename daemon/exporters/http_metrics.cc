@@ -12,8 +12,9 @@ const prometheus::Histogram::BucketBoundaries& HttpDurationBuckets() {
   return b;
 }
 
-HttpMetrics::HttpMetrics(prometheus::Registry& registry, SeriesLimits limits)
+HttpMetrics::HttpMetrics(prometheus::Registry& registry, SeriesLimits limits, PodLabels pod_labels)
     : limits_(limits),
+      pod_labels_(std::move(pod_labels)),
       duration_(prometheus::BuildHistogram()
                     .Name("http_server_request_duration_seconds")
                     .Help("Duration of HTTP server requests, first request byte queued to the "
@@ -59,6 +60,25 @@ prometheus::Labels BaseLabels(const std::string& service, const std::string& rou
 
 }  // namespace
 
+std::string HttpMetrics::PodKey(const RoutedRequest& r, bool room) const {
+  if (!pod_labels_.enabled) return "";
+  if (!room) return std::string(1, '\0') + Other() + '\0' + Other();
+  if (!r.pod) return std::string(2, '\0');
+  return '\0' + r.pod->k8s_namespace + '\0' + r.pod->k8s_pod;
+}
+
+prometheus::Labels HttpMetrics::Labels(const std::string& service, const std::string& route,
+                                       const std::string& method, const RoutedRequest& r,
+                                       bool room) const {
+  prometheus::Labels labels = BaseLabels(service, route, method);
+  if (!pod_labels_.enabled) return labels;
+  const std::string empty;
+  labels.emplace("k8s_namespace_name", !room ? Other() : (r.pod ? r.pod->k8s_namespace : empty));
+  labels.emplace("k8s_pod_name", !room ? Other() : (r.pod ? r.pod->k8s_pod : empty));
+  labels.emplace("k8s_node_name", pod_labels_.node_name);
+  return labels;
+}
+
 bool HttpMetrics::Room() {
   const size_t series = duration_cache_.size() + aborted_cache_.size() + active_cache_.size();
   if (series < limits_.max_series) return true;
@@ -74,17 +94,18 @@ const std::string& HttpMetrics::Method(const RoutedRequest& r, bool count) {
 
 void HttpMetrics::OnStart(const RoutedRequest& r) {
   const std::string& method = Method(r, false);
-  auto key = Key(r.service, r.route, method);
+  auto key = Key(r.service, r.route, method) + PodKey(r, true);
   auto it = active_cache_.find(key);
   if (it == active_cache_.end()) {
     const bool room = Room();
     const std::string& service = room ? r.service : Other();
     const std::string& route = room ? r.route : Other();
     const std::string& m = room ? method : Other();
-    if (!room) key = Key(service, route, m);
+    if (!room) key = Key(service, route, m) + PodKey(r, false);
     it = active_cache_.find(key);
     if (it == active_cache_.end())
-      it = active_cache_.emplace(key, Gauge{&active_.Add(BaseLabels(service, route, m)), 0}).first;
+      it = active_cache_.emplace(key, Gauge{&active_.Add(Labels(service, route, m, r, room)), 0})
+               .first;
   }
   it->second.gauge->Increment();
   it->second.last_ns = std::max(it->second.last_ns, r.start_ns);
@@ -92,11 +113,11 @@ void HttpMetrics::OnStart(const RoutedRequest& r) {
 
 void HttpMetrics::OnComplete(const RoutedRequest& r) {
   const std::string& method = Method(r, true);
-  auto base = Key(r.service, r.route, method);
+  auto base = Key(r.service, r.route, method) + PodKey(r, true);
   // The start was counted in the overflow gauge when its own had no room.
   auto gauge = active_cache_.find(base);
   if (gauge == active_cache_.end() || gauge->second.gauge->Value() <= 0)
-    gauge = active_cache_.find(Key(Other(), Other(), Other()));
+    gauge = active_cache_.find(Key(Other(), Other(), Other()) + PodKey(r, false));
   if (gauge != active_cache_.end() && gauge->second.gauge->Value() > 0) {
     gauge->second.gauge->Decrement();
     gauge->second.last_ns = std::max(gauge->second.last_ns, r.end_ns);
@@ -108,10 +129,11 @@ void HttpMetrics::OnComplete(const RoutedRequest& r) {
       const std::string& service = room ? r.service : Other();
       const std::string& route = room ? r.route : Other();
       const std::string& m = room ? method : Other();
-      if (!room) base = Key(service, route, m);
+      if (!room) base = Key(service, route, m) + PodKey(r, false);
       it = aborted_cache_.find(base);
       if (it == aborted_cache_.end())
-        it = aborted_cache_.emplace(base, Counter{&aborted_.Add(BaseLabels(service, route, m)), 0})
+        it = aborted_cache_
+                 .emplace(base, Counter{&aborted_.Add(Labels(service, route, m, r, room)), 0})
                  .first;
     }
     it->second.counter->Increment();
@@ -120,17 +142,17 @@ void HttpMetrics::OnComplete(const RoutedRequest& r) {
   }
   if (!IsValidStatus(r.status)) ++stats_.statuses_folded;
   const std::string status = BoundedStatus(r.status);
-  auto key = Key(r.service, r.route, method, status);
+  auto key = Key(r.service, r.route, method, status) + PodKey(r, true);
   auto it = duration_cache_.find(key);
   if (it == duration_cache_.end()) {
     const bool room = Room();
     const std::string& service = room ? r.service : Other();
     const std::string& route = room ? r.route : Other();
     const std::string& m = room ? method : Other();
-    if (!room) key = Key(service, route, m, status);
+    if (!room) key = Key(service, route, m, status) + PodKey(r, false);
     it = duration_cache_.find(key);
     if (it == duration_cache_.end()) {
-      prometheus::Labels labels = BaseLabels(service, route, m);
+      prometheus::Labels labels = Labels(service, route, m, r, room);
       labels.emplace("http_response_status_code", status);
       it = duration_cache_
                .emplace(key, Histograms{&duration_.Add(labels, HttpDurationBuckets()),

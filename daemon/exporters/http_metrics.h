@@ -13,6 +13,12 @@
 // per family whose service, route and method are "_OTHER" (status kept, so
 // error ratios stay right); series with no request for idle_ns are removed
 // from their family (Family::Remove), which frees them and makes room.
+//
+// With kubernetes.metric_labels (PodLabels.enabled) every series also has
+// k8s_namespace_name, k8s_pod_name and k8s_node_name (OpenTelemetry's
+// k8s.* resource attributes in Prometheus form); a worker outside a pod has
+// empty namespace and pod (Prometheus reads an empty label as absent). The
+// overflow series has "_OTHER" namespace and pod.
 #pragma once
 
 #include <prometheus/counter.h>
@@ -40,6 +46,12 @@ struct SeriesLimits {
   uint64_t idle_ns = 900 * 1000000000ULL;
 };
 
+// kubernetes.metric_labels: whether series carry the k8s_* labels.
+struct PodLabels {
+  bool enabled = false;
+  std::string node_name;  // k8s_node_name
+};
+
 struct HttpMetricsStats {
   size_t series = 0;             // label sets exported now
   uint64_t series_over_cap = 0;  // observations counted in an overflow series
@@ -52,7 +64,8 @@ struct HttpMetricsStats {
 // which lock themselves).
 class HttpMetrics : public RequestObserver {
  public:
-  explicit HttpMetrics(prometheus::Registry& registry, SeriesLimits limits = {});
+  explicit HttpMetrics(prometheus::Registry& registry, SeriesLimits limits = {},
+                       PodLabels pod_labels = {});
 
   void OnStart(const RoutedRequest& req) override;
   void OnComplete(const RoutedRequest& req) override;
@@ -79,8 +92,13 @@ class HttpMetrics : public RequestObserver {
   // True when a new label set may be added; else counts the overflow.
   bool Room();
   const std::string& Method(const RoutedRequest& r, bool count);
+  // The key part and labels the pod adds ("" and none when off).
+  std::string PodKey(const RoutedRequest& r, bool room) const;
+  prometheus::Labels Labels(const std::string& service, const std::string& route,
+                            const std::string& method, const RoutedRequest& r, bool room) const;
 
   const SeriesLimits limits_;
+  const PodLabels pod_labels_;
   prometheus::Family<prometheus::Histogram>& duration_;
   prometheus::Family<prometheus::Histogram>& queue_;
   prometheus::Family<prometheus::Counter>& aborted_;

@@ -110,6 +110,14 @@ const std::vector<SelfMetricDef> kSelfMetrics = {
      "Threads not sampled (each counted once), by cap: per_worker "
      "(python.max_threads_per_worker reached; the main thread is always sampled), fd_budget "
      "(perfd's descriptor budget for perf events spent, or EMFILE)"},
+    {"perfd_kubernetes_pods", SelfMetricType::kGauge,
+     "Pods of this node known from the Kubernetes API (kubernetes.*; absent when the API is "
+     "not watched)"},
+    {"perfd_kubernetes_pods_dropped_total", SelfMetricType::kCounter,
+     "Pods not kept because kubernetes.max_pods were known already"},
+    {"perfd_kubernetes_api_failures_total", SelfMetricType::kCounter,
+     "Kubernetes API failures, by kind: list, watch (retried with backoff), gone (410: the "
+     "watch's resourceVersion expired, listed again), event (an unreadable watch event)"},
     {"perfd_discovery_read_errors_total", SelfMetricType::kCounter,
      "/proc reads that failed for a reason other than the process exiting, by errno "
      "(EMFILE, ENFILE, EACCES, ENOMEM, other); the process is kept and read again next scan"},

@@ -6,8 +6,8 @@
 
 namespace perfd {
 
-DiscoveryThread::DiscoveryThread(const Config& config, bool python)
-    : config_(config), discovery_(config, reader_), inspector_(reader_, python) {}
+DiscoveryThread::DiscoveryThread(const Config& config, bool python, const k8s::PodResolver* pods)
+    : config_(config), discovery_(config, reader_, pods), inspector_(reader_, python) {}
 
 void DiscoveryThread::Start(const std::atomic<bool>& stop) {
   thread_ = std::thread([this, &stop] {

@@ -25,8 +25,9 @@ namespace perfd {
 class DiscoveryThread {
  public:
   // python: whether new workers' interpreters are inspected (sampling on).
-  // Throws ConfigError on a bad services[].match regex.
-  DiscoveryThread(const Config& config, bool python);
+  // Throws ConfigError on a bad services[].match regex. pods: see
+  // Discovery (null when kubernetes.* is off); must outlive the thread.
+  DiscoveryThread(const Config& config, bool python, const k8s::PodResolver* pods = nullptr);
   ~DiscoveryThread() { Stop(); }
 
   // Scans every discovery.scan_interval_ms until `stop` or Stop().

@@ -36,7 +36,7 @@ void DbRequestJoin::OnComplete(const RoutedRequest& req) {
   const db::RequestAnalysis analysis = db::AnalyzeRequest(calls, detector_);
   for (auto* o : observers_)
     o->OnRequestCalls(req.service, req.method, req.route, req.latency_start_ns(), req.end_ns, calls,
-                      analysis);
+                      analysis, req.pod);
 }
 
 void DbRequestJoin::OnCall(const db::DbCall& call, uint64_t owner_conn) {
@@ -80,7 +80,8 @@ void DbRequestJoin::Unjoined(const db::DbCall& call) {
     stats_.no_service++;
     return;
   }
-  for (auto* o : observers_) o->OnUnjoinedCall(*service, call);
+  const WorkerPod* pod = router_.PodOf(call.pid);
+  for (auto* o : observers_) o->OnUnjoinedCall(*service, call, pod);
 }
 
 void DbRequestJoin::OnEncrypted(uint32_t pid, const char* system) {
@@ -89,7 +90,8 @@ void DbRequestJoin::OnEncrypted(uint32_t pid, const char* system) {
     stats_.no_service++;
     return;
   }
-  for (auto* o : observers_) o->OnEncryptedConnection(*service, system);
+  const WorkerPod* pod = router_.PodOf(pid);
+  for (auto* o : observers_) o->OnEncryptedConnection(*service, system, pod);
 }
 
 }  // namespace perfd

@@ -6,10 +6,23 @@ RequestRouter::RequestRouter(const Config& config) : config_(config) {}
 
 void RequestRouter::AddWorker(const Worker& worker) {
   service_by_pid_[worker.pid] = worker.service;
+  if (worker.pod_uid.empty()) {
+    pod_by_pid_.erase(worker.pid);
+  } else {
+    pod_by_pid_[worker.pid] = WorkerPod{worker.k8s_namespace, worker.k8s_pod};
+  }
   Routes(worker.service);
 }
 
-void RequestRouter::ForgetWorker(uint32_t pid) { service_by_pid_.erase(pid); }
+void RequestRouter::ForgetWorker(uint32_t pid) {
+  service_by_pid_.erase(pid);
+  pod_by_pid_.erase(pid);
+}
+
+const WorkerPod* RequestRouter::PodOf(uint32_t pid) const {
+  const auto it = pod_by_pid_.find(pid);
+  return it == pod_by_pid_.end() ? nullptr : &it->second;
+}
 
 std::shared_ptr<RouteTable> RequestRouter::Routes(const std::string& service) {
   std::lock_guard<std::mutex> lock(routes_mu_);
@@ -63,6 +76,7 @@ void RequestRouter::OnRequestStart(const http::RequestStart& start) {
   if (!service) return;  // counted at completion
   std::string route = Routes(*service)->Route(start.path);
   RoutedRequest r{*service, route, start.method, start.pid, start.conn_id};
+  r.pod = PodOf(start.pid);
   r.start_ns = start.start_ns;
   r.arrival_ns = start.arrival_ns;
   for (auto* o : observers_) o->OnStart(r);
@@ -83,6 +97,7 @@ void RequestRouter::OnRequestComplete(const http::CompletedRequest& req) {
   }
   if (route.empty()) route = Routes(*service)->Route(req.path);
   RoutedRequest r{*service, route, req.method, req.pid, req.conn_id};
+  r.pod = PodOf(req.pid);
   r.status = req.status;
   r.aborted = req.outcome == http::Outcome::kAborted;
   r.start_ns = req.start_ns;

@@ -14,8 +14,8 @@
 #include <vector>
 
 #include "daemon/config/config.h"
-#include "daemon/protocols/http/http_types.h"
 #include "daemon/discovery/worker.h"
+#include "daemon/protocols/http/http_types.h"
 #include "daemon/routes/route_table.h"
 
 namespace perfd {
@@ -29,10 +29,11 @@ struct RoutedRequest {
   uint64_t conn_id = 0;
   int status = 0;  // 0 when aborted before a status line
   bool aborted = false;
-  uint64_t start_ns = 0;    // first byte of the request read (the worker saw it)
-  uint64_t arrival_ns = 0;  // first byte queued to the socket; 0 or > start_ns: unknown
-  uint64_t end_ns = 0;      // 0 at start
-  uint64_t py_root = 0;     // see http::CompletedRequest
+  uint64_t start_ns = 0;           // first byte of the request read (the worker saw it)
+  uint64_t arrival_ns = 0;         // first byte queued to the socket; 0 or > start_ns: unknown
+  uint64_t end_ns = 0;             // 0 at start
+  uint64_t py_root = 0;            // see http::CompletedRequest
+  const WorkerPod* pod = nullptr;  // null: not in a pod (or kubernetes.* off)
 
   // Where the request's latency starts: its arrival when known, else the
   // first read.
@@ -85,12 +86,15 @@ class RequestRouter : public http::RequestSink {
 
   // The service a worker pid belongs to, null if none. Event thread only.
   const std::string* ServiceOf(uint32_t pid);
+  // The pod a worker pid runs in, null if none (or kubernetes.* off).
+  // Event thread only.
+  const WorkerPod* PodOf(uint32_t pid) const;
 
  private:
-
   const Config& config_;
   std::vector<RequestObserver*> observers_;
   std::unordered_map<uint32_t, std::string> service_by_pid_;  // event thread only
+  std::unordered_map<uint32_t, WorkerPod> pod_by_pid_;        // event thread only
   // Route resolved at start, reused at completion: the templates can change
   // in between (OpenAPI arrives, cap reached) and the in-flight gauge must
   // be decremented where it was incremented. Key: (pid, conn_id, start_ns).

@@ -54,6 +54,32 @@ TEST(RenderServicesTable, HostileNamesCannotEmitEscapeSequences) {
             "svc\\x1b[2J        1         0  uvi\\x0acorn  evil\\x1b]0;title\\x07:app\\u009b  7\n");
 }
 
+TEST(RenderServicesTable, PodColumnsOnlyWhenAWorkerRunsInAPod) {
+  v1::ListServicesResponse list;
+  v1::Service* s = list.add_services();
+  s->set_name("shop");
+  v1::Worker* named = AddWorker(s, 7, "shop:app");
+  named->set_pod_uid("0f1c2d3e-4a5b-6c7d-8e9f-0a1b2c3d4e5f");
+  named->set_container_id(std::string(64, 'a'));
+  named->set_k8s_namespace("prod");
+  named->set_k8s_pod("shop-7d9f");
+  named->set_k8s_container("api");
+  // The API has not named this one (yet): UID and short container ID.
+  v1::Worker* bare = AddWorker(s, 8, "shop:app");
+  bare->set_pod_uid("11111111-4a5b-6c7d-8e9f-0a1b2c3d4e5f");
+  bare->set_container_id("0123456789ab" + std::string(52, 'c'));
+  AddWorker(list.add_services(), 9, "host:app")->set_server("uvicorn");
+  list.mutable_services(1)->set_name("host");
+  const std::string pad(56, ' ');  // POD is as wide as shop's cell
+  EXPECT_EQ(RenderServicesTable(list),
+            "SERVICE  WORKERS  REQUESTS  SERVER   APP       PIDS  POD" + pad +
+                "  CONTAINER\n"
+                "shop           2         0  uvicorn  shop:app  7,8   "
+                "prod/shop-7d9f,pod-uid:11111111-4a5b-6c7d-8e9f-0a1b2c3d4e5f  api,0123456789ab\n"
+                "host           1         0  uvicorn  host:app  9     -  " +
+                pad + "  -\n");
+}
+
 TEST(RenderServicesTable, EmptySaysSo) {
   EXPECT_EQ(RenderServicesTable({}),
             "SERVICE  WORKERS  REQUESTS  SERVER  APP  PIDS\n(no services traced yet)\n");

@@ -101,3 +101,37 @@ TEST(ServiceNamerTest, JoinArgv) {
 
 }  // namespace
 }  // namespace perfd
+
+namespace perfd {
+namespace {
+
+TEST(ServiceNamerTest, PodLabelsAfterRulesBeforeEnvironment) {
+  ServiceNamer namer(std::vector<ServiceRule>{{"--port 9000", "admin"}});
+  namer.SetPodLabelKeys({"app.kubernetes.io/name", "app"});
+  const Env env = {{"PERFD_SERVICE", "from-perfd"}, {"OTEL_SERVICE_NAME", "from-otel"}};
+  const std::map<std::string, std::string> both = {{"app.kubernetes.io/name", "shop"},
+                                                   {"app", "legacy"}};
+  // A rule still wins.
+  EXPECT_EQ(namer.Name("uvicorn a:app --port 9000", env, "a:app", both), "admin");
+  // Keys in their configured order, before the environment.
+  EXPECT_EQ(namer.Name("uvicorn a:app", env, "a:app", both), "shop");
+  EXPECT_EQ(namer.Name("uvicorn a:app", env, "a:app", {{"app", "legacy"}}), "legacy");
+  // An empty or unusable value counts as unset: the next source is tried.
+  EXPECT_EQ(namer.Name("uvicorn a:app", env, "a:app", {{"app.kubernetes.io/name", " ?? "}}),
+            "from-perfd");
+  EXPECT_EQ(namer.Name("uvicorn a:app", {}, "a:app", {{"app.kubernetes.io/name", ""}}), "a");
+  // Label values are untrusted like the rest: sanitized and bounded.
+  EXPECT_EQ(namer.Name("uvicorn a:app", {}, "a:app",
+                       {{"app.kubernetes.io/name", "shop api\x1b[31m" + std::string(100, 'x')}}),
+            ("shop_api__31m" + std::string(100, 'x')).substr(0, kMaxServiceNameLength));
+  // A label key not configured is not used.
+  EXPECT_EQ(namer.Name("uvicorn a:app", {}, "a:app", {{"team", "t"}}), "a");
+}
+
+TEST(ServiceNamerTest, NoPodLabelKeysMeansNoPodNaming) {
+  const ServiceNamer namer(std::vector<ServiceRule>{});
+  EXPECT_EQ(namer.Name("uvicorn a:app", {}, "a:app", {{"app.kubernetes.io/name", "shop"}}), "a");
+}
+
+}  // namespace
+}  // namespace perfd

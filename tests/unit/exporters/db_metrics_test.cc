@@ -166,5 +166,38 @@ TEST(QueryIdRankerTest, TrackedFingerprintsAreBoundedAndForgottenWhenIdle) {
   EXPECT_EQ(ranker.tracked(), 0u);
 }
 
+TEST(DbMetricsTest, PodLabelsWhenOn) {
+  DbMetricsLimits limits;
+  limits.pod_labels = PodLabels{true, "node-1"};
+  Fixture f(limits);
+  const WorkerPod a{"prod", "api-1"};
+  const uint64_t t = 100 * kSec;
+  f.metrics.OnRequestCalls("shop", "GET", "/u", t, t + kSec, {Call(1, t, 5)},
+                           db::AnalyzeRequest({Call(1, t, 5)}, db::NPlusOneDetector()), &a);
+  f.metrics.OnUnjoinedCall("shop", Call(1, t, 5));  // a worker outside any pod
+  f.metrics.OnEncryptedConnection("shop", "postgresql", &a);
+  auto e = f.Exported();
+  const std::string pod_a = "k8s_namespace_name=prod,k8s_node_name=node-1,k8s_pod_name=api-1,";
+  const std::string no_pod = "k8s_namespace_name=,k8s_node_name=node-1,k8s_pod_name=,";
+  EXPECT_EQ(e["perfd_db_queries_per_request"],
+            (std::map<std::string, double>{{"http_route=/u," + pod_a + "service_name=shop,", 1}}));
+  EXPECT_EQ(e["perfd_db_connections_encrypted_total"],
+            (std::map<std::string, double>{
+                {"db_system_name=postgresql," + pod_a + "service_name=shop,", 1}}));
+  ASSERT_EQ(e[kDuration].size(), 2u);
+  for (const auto& [labels, n] : e[kDuration]) {
+    EXPECT_TRUE(labels.find(pod_a) != std::string::npos || labels.find(no_pod) != std::string::npos)
+        << labels;
+  }
+}
+
+TEST(DbMetricsTest, NoPodLabelsByDefault) {
+  Fixture f;
+  const WorkerPod a{"prod", "api-1"};
+  f.metrics.OnEncryptedConnection("shop", "postgresql", &a);
+  EXPECT_EQ(f.Exported()["perfd_db_connections_encrypted_total"],
+            (std::map<std::string, double>{{"db_system_name=postgresql,service_name=shop,", 1}}));
+}
+
 }  // namespace
 }  // namespace perfd

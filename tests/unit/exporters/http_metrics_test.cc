@@ -18,11 +18,13 @@ namespace {
 constexpr uint64_t kSec = 1000000000ULL;
 
 struct Fixture {
-  explicit Fixture(SeriesLimits limits = {}) : metrics(registry, limits) {}
+  explicit Fixture(SeriesLimits limits = {}, PodLabels pods = {})
+      : metrics(registry, limits, pods) {}
 
   void Request(const std::string& service, const std::string& route, const std::string& method,
-               int status, uint64_t end_s, bool aborted = false) {
+               int status, uint64_t end_s, bool aborted = false, const WorkerPod* pod = nullptr) {
     RoutedRequest r{service, route, method};
+    r.pod = pod;
     r.start_ns = end_s * kSec - 1000000;
     metrics.OnStart(r);
     r.status = status;
@@ -95,6 +97,58 @@ TEST(HttpMetricsTest, SeriesOverTheCapGoToOneOverflowSeries) {
     EXPECT_EQ(total, 50u);
   }
   // The in-flight gauges went back to zero, the overflow one included.
+  for (const auto& family : f.registry.Collect()) {
+    if (family.name != "http_server_active_requests") continue;
+    for (const auto& m : family.metric) EXPECT_EQ(m.gauge.value, 0);
+  }
+}
+
+TEST(HttpMetricsTest, PodLabelsWhenOn) {
+  const WorkerPod a{"prod", "shop-1"}, b{"prod", "shop-2"};
+  Fixture off;
+  off.Request("shop", "/a", "GET", 200, 100, false, &a);
+  EXPECT_EQ(off.Exported()[kDuration],
+            (std::set<std::string>{"http_request_method=GET,http_response_status_code=200,"
+                                   "http_route=/a,service_name=shop,"}));
+
+  Fixture on({}, PodLabels{true, "node-1"});
+  on.Request("shop", "/a", "GET", 200, 100, false, &a);
+  on.Request("shop", "/a", "GET", 200, 100, false, &b);
+  on.Request("shop", "/a", "GET", 200, 100);  // a worker outside any pod
+  on.Request("shop", "/a", "GET", 0, 100, /*aborted=*/true, &a);
+  const std::string tail = "http_request_method=GET,http_response_status_code=200,http_route=/a,";
+  EXPECT_EQ(on.Exported()[kDuration],
+            (std::set<std::string>{
+                tail + "k8s_namespace_name=prod,k8s_node_name=node-1,k8s_pod_name=shop-1,"
+                       "service_name=shop,",
+                tail + "k8s_namespace_name=prod,k8s_node_name=node-1,k8s_pod_name=shop-2,"
+                       "service_name=shop,",
+                tail + "k8s_namespace_name=,k8s_node_name=node-1,k8s_pod_name=,service_name=shop,",
+            }));
+  EXPECT_EQ(on.Exported()["perfd_http_server_aborted_requests_total"],
+            (std::set<std::string>{"http_request_method=GET,http_route=/a,k8s_namespace_name=prod,"
+                                   "k8s_node_name=node-1,k8s_pod_name=shop-1,service_name=shop,"}));
+  // In-flight gauges came back to zero per pod.
+  for (const auto& family : on.registry.Collect()) {
+    if (family.name != "http_server_active_requests") continue;
+    EXPECT_EQ(family.metric.size(), 3u);
+    for (const auto& m : family.metric) EXPECT_EQ(m.gauge.value, 0);
+  }
+}
+
+TEST(HttpMetricsTest, PodLabelsCountAgainstTheSeriesCap) {
+  SeriesLimits limits;
+  limits.max_series = 4;
+  Fixture f(limits, PodLabels{true, "n"});
+  std::vector<WorkerPod> pods;
+  for (int i = 0; i < 10; ++i) pods.push_back({"ns", "p" + std::to_string(i)});
+  for (const auto& p : pods) f.Request("shop", "/a", "GET", 200, 100, false, &p);
+  auto exported = f.Exported()[kDuration];
+  EXPECT_EQ(exported.size(), 3u);  // 2 pods' own sets + the overflow one
+  EXPECT_EQ(exported.count("http_request_method=_OTHER,http_response_status_code=200,"
+                           "http_route=_OTHER,k8s_namespace_name=_OTHER,k8s_node_name=n,"
+                           "k8s_pod_name=_OTHER,service_name=_OTHER,"),
+            1u);
   for (const auto& family : f.registry.Collect()) {
     if (family.name != "http_server_active_requests") continue;
     for (const auto& m : family.metric) EXPECT_EQ(m.gauge.value, 0);

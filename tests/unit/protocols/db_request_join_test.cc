@@ -20,20 +20,26 @@ struct Observer : db::DbObserver {
   };
   void OnRequestCalls(const std::string& service, const std::string& method,
                       const std::string& route, uint64_t s, uint64_t e,
-                      const std::vector<db::DbCall>& calls, const db::RequestAnalysis&) override {
+                      const std::vector<db::DbCall>& calls, const db::RequestAnalysis&,
+                      const WorkerPod* pod) override {
     EXPECT_EQ(service, "api");
+    pods.push_back(pod ? pod->k8s_pod : "-");
     requests.push_back({method + " " + route, s, e, calls});
   }
-  void OnUnjoinedCall(const std::string& service, const db::DbCall& c) override {
+  void OnUnjoinedCall(const std::string& service, const db::DbCall& c,
+                      const WorkerPod* pod) override {
     EXPECT_EQ(service, "api");
+    pods.push_back(pod ? pod->k8s_pod : "-");
     unjoined.push_back(c);
   }
-  void OnEncryptedConnection(const std::string&, const std::string& system) override {
+  void OnEncryptedConnection(const std::string&, const std::string& system,
+                             const WorkerPod*) override {
     encrypted.push_back(system);
   }
   std::vector<Req> requests;
   std::vector<db::DbCall> unjoined;
   std::vector<std::string> encrypted;
+  std::vector<std::string> pods;  // per request/unjoined call: its pod's name, "-" for none
 };
 
 class DbRequestJoinTest : public ::testing::Test {
@@ -170,6 +176,42 @@ TEST_F(DbRequestJoinTest, CallsPerRequestAreCapped) {
   Complete(1, 100, 100000);
   EXPECT_EQ(obs_.requests[0].calls.size(), DbRequestJoin::kMaxCallsPerRequest);
   EXPECT_EQ(join_.stats().calls_over_cap, 5u);
+}
+
+// The worker's pod (kubernetes.*) reaches DB observers with its requests and
+// unjoined calls, for the k8s_* metric labels.
+TEST(DbRequestJoinPodTest, PodTravelsWithRequestsAndUnjoinedCalls) {
+  Config config;
+  RequestRouter router(config);
+  DbRequestJoin join(router);
+  Observer obs;
+  join.AddObserver(&obs);
+  Worker w;
+  w.pid = 10;
+  w.service = "api";
+  w.pod_uid = "u";
+  w.k8s_namespace = "prod";
+  w.k8s_pod = "api-1";
+  router.AddWorker(w);
+  const std::string service = "api", route = "/items", method = "GET";
+  RoutedRequest r{service, route, method, 10, 1};
+  r.pod = router.PodOf(10);
+  ASSERT_NE(r.pod, nullptr);
+  r.start_ns = 100;
+  join.OnStart(r);
+  r.end_ns = 200;
+  r.status = 200;
+  join.OnComplete(r);
+  db::DbCall c;
+  c.pid = 10;
+  c.start_ns = 300;
+  c.end_ns = 310;
+  join.OnCall(c, 0);
+  EXPECT_EQ(obs.pods, (std::vector<std::string>{"api-1", "api-1"}));
+  // Outside a pod: none.
+  w.pod_uid.clear();
+  router.AddWorker(w);
+  EXPECT_EQ(router.PodOf(10), nullptr);
 }
 
 }  // namespace
