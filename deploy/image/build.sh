@@ -81,7 +81,7 @@ FROM scratch
 COPY rootfs/ /
 USER 0:0
 ENTRYPOINT ["/usr/bin/perfd"]
-CMD ["--config", "/etc/perfd/perfd.yaml"]
+CMD ["--config", "/etc/perfd/config/perfd.yaml"]
 CF
 
 SOURCE_DATE_EPOCH="$epoch" buildah build --quiet --timestamp "$epoch" --layers=false \
