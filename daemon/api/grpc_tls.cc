@@ -15,34 +15,18 @@
 #include <memory>
 #include <string>
 
+#include "daemon/config/config_file.h"
+
 namespace perfd {
 namespace {
 
 // The largest PEM file perfd accepts (a long chain is a few KiB).
 constexpr size_t kMaxPemBytes = 1 << 20;
 
-// The file's bytes; a ConfigError naming the key when it cannot be read.
+// The file's bytes; a ConfigError naming the key when it cannot be read or
+// is larger than kMaxPemBytes. Buffers are wiped (the key file is secret).
 std::string ReadPemFile(const char* key, const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) throw ConfigError(key, "cannot open " + path + ": " + std::strerror(errno));
-  std::string text;
-  char buf[4096];
-  for (;;) {
-    const ssize_t n = ::read(fd, buf, sizeof buf);
-    if (n == 0) break;
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      const int err = errno;
-      ::close(fd);
-      OPENSSL_cleanse(text.data(), text.size());
-      throw ConfigError(key, "cannot read " + path + ": " + std::strerror(err));
-    }
-    text.append(buf, static_cast<size_t>(n));
-    if (text.size() > kMaxPemBytes) break;
-  }
-  OPENSSL_cleanse(buf, sizeof buf);
-  ::close(fd);
-  return text;
+  return ReadConfiguredFile(key, path, kMaxPemBytes, /*wipe=*/true);
 }
 
 struct X509Free {

@@ -20,6 +20,7 @@
 #include <utility>
 
 #include "daemon/config/config_checks.h"
+#include "daemon/config/config_file.h"
 #include "daemon/config/yaml_document.h"
 
 namespace perfd {
@@ -517,28 +518,13 @@ void CheckListenSecurity(const Config& c) {
   }
 }
 
+// A perfd config is a few KiB; far more is a mistake (the wrong file).
+constexpr size_t kMaxConfigBytes = 16 << 20;
+
 Config ParseConfig(const std::string& yaml_text) { return ParseNamed(yaml_text, "config"); }
 
 Config LoadConfigFile(const std::string& path) {
-  // POSIX read() rather than ifstream: ifstream reads a directory as an empty
-  // file, which would silently mean "all defaults".
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) throw ConfigError("config", "cannot open " + path + ": " + std::strerror(errno));
-  std::string text;
-  char buf[8192];
-  for (;;) {
-    const ssize_t n = ::read(fd, buf, sizeof buf);
-    if (n == 0) break;
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      const int err = errno;
-      ::close(fd);
-      throw ConfigError("config", "cannot read " + path + ": " + std::strerror(err));
-    }
-    text.append(buf, static_cast<size_t>(n));
-  }
-  ::close(fd);
-  return ParseNamed(text, path);
+  return ParseNamed(ReadConfiguredFile("config", path, kMaxConfigBytes), path);
 }
 
 }  // namespace perfd
