@@ -189,6 +189,17 @@ MergedTop MergeTop(const std::vector<NodeTop>& nodes) {
       merged.route_nodes[key].push_back(node.node);
     }
     exact.Add(t.cpu_exact_share(), node_cpu);
+    if (t.has_loop() && t.loop().traced()) {  // sums over nodes; the worst is the max
+      v1::EventLoopStats* l = top.mutable_loop();
+      l->set_traced(true);
+      l->set_busy_seconds(l->busy_seconds() + t.loop().busy_seconds());
+      l->set_iterations(l->iterations() + t.loop().iterations());
+      l->set_blocking_events(l->blocking_events() + t.loop().blocking_events());
+      l->set_worst_blocking_seconds(
+          std::max(l->worst_blocking_seconds(), t.loop().worst_blocking_seconds()));
+      l->set_blocking_threshold_seconds(
+          std::max(l->blocking_threshold_seconds(), t.loop().blocking_threshold_seconds()));
+    }
   }
   top.set_cpu_exact_share(exact.Get());
   for (const RouteKey& key : order) Finish(sums[key], top.add_routes());

@@ -159,6 +159,22 @@ std::vector<v1::RouteStats> SortRoutes(const v1::GetTopResponse& top, SortKey ke
   return routes;
 }
 
+std::string RenderLoopLine(const v1::GetTopResponse& top, int workers) {
+  if (!top.has_loop() || !top.loop().traced() || top.window_seconds() == 0) return "";
+  const v1::EventLoopStats& l = top.loop();
+  const double window = top.window_seconds();
+  std::string out = "loop    busy ";
+  if (workers > 0)
+    out += FormatShare(l.busy_seconds(), window * workers) + " of " + std::to_string(workers) +
+           (workers == 1 ? " loop" : " loops");
+  else
+    out += FormatShare(l.busy_seconds(), window) + " of one loop (summed over workers)";
+  out += "   blocking " + FormatRate(60.0 * double(l.blocking_events()) / window) +
+         "/min (>= " + FormatLatency(l.blocking_threshold_seconds()) + ")";
+  if (l.blocking_events() > 0) out += "   worst " + FormatLatency(l.worst_blocking_seconds());
+  return out + "\n";
+}
+
 std::string RenderTopTable(const v1::GetTopResponse& top, const TopTableOptions& options) {
   const bool cpu = top.sample_period_seconds() > 0;
   double total_rps = 0, total_cpu = 0;
@@ -184,6 +200,7 @@ std::string RenderTopTable(const v1::GetTopResponse& top, const TopTableOptions&
     out += "   at " + at;
   }
   out += "\n";
+  out += RenderLoopLine(top, options.workers);
   if (!options.failed_nodes.empty()) {
     std::string names;
     for (const auto& node : options.failed_nodes) {

@@ -86,6 +86,13 @@ struct TopTableOptions {
 // fingerprint cut to 60 characters). With route_nodes the header adds
 // "nodes N" and the table NODES; with failed_nodes a second line reads
 // "PARTIAL: no answer from <node>, ..." (the numbers leave those nodes out).
+// With event-loop figures a "loop" line follows the header (RenderLoopLine).
 std::string RenderTopTable(const v1::GetTopResponse& top, const TopTableOptions& options);
+
+// "loop    busy 12.3% of 2 loops   blocking 3.0/min (>= 20.0ms)   worst 152ms\n":
+// the service's event loops over the window (busy: iterations' busy time
+// over the loops' wall time), or "" when the response has no loop figures
+// (event-loop tracing off, or an older perfd).
+std::string RenderLoopLine(const v1::GetTopResponse& top, int workers);
 
 }  // namespace perfd::cli

@@ -380,6 +380,8 @@ int RunDaemon(const Config& config, const std::atomic<bool>& stop) {
   PythonProfiler profiler(std::move(category_rules), config.window_max_seconds,
                           1.0 / config.sample_hz, *registry);
   LoopMetrics loop_metrics(*registry, idle_ns);
+  LoopWindows loop_windows(config.window_max_seconds);
+  loop_metrics.SetWindows(&loop_windows);
   GcMetrics gc_metrics(*registry, idle_ns);
   if (sampler)
     sampler->SetGcPauseHandler([&router, &gc_metrics](const py_gc_pause& p) {
@@ -485,6 +487,7 @@ int RunDaemon(const Config& config, const std::atomic<bool>& stop) {
                        sampling ? &profiler.store() : nullptr,
                        sampling ? &profiler.stacks() : nullptr);
   service.SetDbAggregator(&db_aggregator);
+  if (loop) service.SetLoopWindows(&loop_windows, config.loop_blocking_threshold_ms / 1000.0);
   ApiServer api(service);
   if (config.grpc_socket.empty() && config.grpc_tcp.empty()) {
     // Both listeners switched off on purpose: a metrics-only perfd.
@@ -541,6 +544,7 @@ int RunDaemon(const Config& config, const std::atomic<bool>& stop) {
       if (loop) {
         for (const auto& [pid, h] : loop->Histograms()) update_loop(pid, h, now);
         loop_metrics.EvictIdle(now);
+        loop_windows.EvictIdle(now, idle_ns);
       }
       profiler.EvictIdle(now, idle_ns);
       auto samples =

@@ -158,6 +158,16 @@ grpc::Status PerfdService::GetTop(grpc::ServerContext* /*context*/,
   response->set_timestamp_unix_nanos(clocks_.unix_ns());
   for (const auto& route : snapshot.routes) RouteToProto(route, response->add_routes());
   if (db_ != nullptr) AddRouteDbToTop(db_->Snapshot(request->service(), used, now), response);
+  if (loop_ != nullptr) {
+    const LoopWindowSnapshot l = loop_->Snapshot(request->service(), used, now);
+    v1::EventLoopStats* out = response->mutable_loop();
+    out->set_traced(true);
+    out->set_busy_seconds(double(l.busy_ns) / 1e9);
+    out->set_iterations(l.iterations);
+    out->set_blocking_events(l.blocking_events);
+    out->set_worst_blocking_seconds(double(l.worst_blocking_ns) / 1e9);
+    out->set_blocking_threshold_seconds(loop_threshold_s_);
+  }
   if (cpu_ == nullptr) return grpc::Status::OK;
 
   response->set_sample_period_seconds(cpu_->seconds_per_sample());

@@ -6,6 +6,7 @@
 #include <functional>
 
 #include "daemon/aggregator/aggregator.h"
+#include "daemon/aggregator/loop_windows.h"
 #include "daemon/api/worker_directory.h"
 #include "daemon/db/db_aggregator.h"
 #include "daemon/profile/cpu_profile.h"
@@ -45,6 +46,11 @@ class PerfdService final : public v1::Perfd::Service {
   // the default) those fields stay empty and GetQueries answers
   // FAILED_PRECONDITION. Call before serving; db must outlive the service.
   void SetDbAggregator(const db::DbAggregator* db) { db_ = db; }
+  // Event-loop windows (GetTop's loop); nullptr: tracing is off.
+  void SetLoopWindows(const LoopWindows* loop, double blocking_threshold_seconds) {
+    loop_ = loop;
+    loop_threshold_s_ = blocking_threshold_seconds;
+  }
 
   // Services = aggregator services ∪ services of current workers, by name.
   grpc::Status ListServices(grpc::ServerContext* context, const v1::ListServicesRequest* request,
@@ -81,6 +87,8 @@ class PerfdService final : public v1::Perfd::Service {
   const StackTable* const stacks_;
   const ApiClocks clocks_;
   const db::DbAggregator* db_ = nullptr;
+  const LoopWindows* loop_ = nullptr;
+  double loop_threshold_s_ = 0;
 };
 
 }  // namespace perfd

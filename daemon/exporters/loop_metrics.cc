@@ -86,7 +86,9 @@ void LoopMetrics::Update(uint32_t pid, const std::string& service, const loop_hi
   std::vector<double> increments(kBoundaries + 1, 0.0);
   for (size_t k = 0; k < LOOP_HIST_BUCKETS; ++k)
     increments[BucketOf(k)] += double(Delta(h.buckets[k], before.buckets[k]));
-  s.busy->ObserveMultiple(increments, double(Delta(h.busy_ns, before.busy_ns)) / 1e9);
+  const uint64_t busy_ns = Delta(h.busy_ns, before.busy_ns);
+  s.busy->ObserveMultiple(increments, double(busy_ns) / 1e9);
+  if (windows_) windows_->AddIterations(service, now_ns, busy_ns, iterations);
   s.parts[0]->Increment(double(Delta(h.oncpu_ns, before.oncpu_ns)) / 1e9);
   s.parts[1]->Increment(double(Delta(h.runnable_ns, before.runnable_ns)) / 1e9);
   for (size_t r = 0; r < LOOP_BLOCK_REASONS; ++r)
@@ -97,6 +99,7 @@ void LoopMetrics::OnBlockingEvent(const std::string& service, const loop_block_e
                                   uint64_t now_ns) {
   ++stats_.blocking_events;
   Service& s = Of(service, now_ns);
+  if (windows_) windows_->AddBlocking(service, now_ns, e.busy_ns);
   uint64_t blocked = 0;
   for (uint64_t b : e.blocked_ns) blocked += b;
   // Named by its largest part: on CPU (a hog), blocked (a sync call), or

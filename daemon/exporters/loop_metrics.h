@@ -25,6 +25,7 @@
 #include <string>
 
 #include "bpf/loop_trace.h"
+#include "daemon/aggregator/loop_windows.h"
 
 namespace perfd {
 
@@ -44,6 +45,8 @@ class LoopMetrics {
   // A blocking event of a worker of `service`.
   void OnBlockingEvent(const std::string& service, const loop_block_event& e, uint64_t now_ns);
   void OnUnknownProcess() { ++stats_.unknown_process; }
+  // Also record into perfctl's windows (GetTop's loop figures); must outlive this.
+  void SetWindows(LoopWindows* windows) { windows_ = windows; }
   // The worker is gone (after its last Update).
   void ProcessGone(uint32_t pid) { last_.erase(pid); }
   // Removes services with no iteration since now_ns - idle_ns.
@@ -73,6 +76,7 @@ class LoopMetrics {
   std::map<std::string, Service> services_;
   std::map<uint32_t, loop_hist> last_;  // pid → histogram at the last Update
   LoopMetricsStats stats_;
+  LoopWindows* windows_ = nullptr;
 };
 
 }  // namespace perfd

@@ -85,6 +85,14 @@ def test_sleep_in_async_def_blocks_the_loop_off_cpu(perfd, app):
     assert d["oncpu"] < 0.25 * d["sleep"], d
     # The sleeps are busy loop time, not idle time.
     assert d["busy_s"] >= d["sleep"], d
+    # perfctl top: the loop figures of the window name the blocking.
+    loop = perfd.top_raw(app.service)["loop"]
+    assert loop["traced"], loop
+    assert int(loop["blockingEvents"]) >= d["ev_offcpu"], loop
+    assert 0.05 <= float(loop["worstBlockingSeconds"]) <= 0.05 * CLIENTS + 0.2, loop
+    assert float(loop["busySeconds"]) >= d["sleep"], loop
+    line = perfd.perfctl("top", "--service", app.service, "--once").stdout
+    assert "\nloop    busy " in line and "worst " in line, line
     print(f"[ measured ] {app.service}: blocked_sleep {d['sleep'] * 1e3:.1f} ms for "
           f"{want * 1e3:.0f} ms of time.sleep, {d['ev_offcpu']:.0f} off-CPU blocking events")
 

@@ -132,6 +132,34 @@ TEST(MergeTop, DbAndCpuAreWeightedAndFindingsMergeById) {
   EXPECT_EQ(r.p50_seconds(), 0);
 }
 
+// Event-loop figures add over nodes (each node's loops are its own); the
+// worst blocking iteration is the longest any node saw; a node without
+// loop tracing adds nothing.
+TEST(MergeTop, EventLoopFiguresAddAndTheWorstIsTheMax) {
+  std::vector<NodeTop> nodes(3);
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    nodes[i].node = "node" + std::to_string(i);
+    nodes[i].top.set_service("api");
+    nodes[i].top.set_window_seconds(60);
+  }
+  for (size_t i = 0; i < 2; ++i) {
+    v1::EventLoopStats* l = nodes[i].top.mutable_loop();
+    l->set_traced(true);
+    l->set_busy_seconds(1.5 + double(i));
+    l->set_iterations(1000 * (i + 1));
+    l->set_blocking_events(2 + i);
+    l->set_worst_blocking_seconds(i == 0 ? 0.150 : 0.055);
+    l->set_blocking_threshold_seconds(0.020);
+  }
+  const v1::EventLoopStats& m = MergeTop(nodes).top.loop();
+  EXPECT_TRUE(m.traced());
+  EXPECT_DOUBLE_EQ(m.busy_seconds(), 4.0);
+  EXPECT_EQ(m.iterations(), 3000u);
+  EXPECT_EQ(m.blocking_events(), 5u);
+  EXPECT_DOUBLE_EQ(m.worst_blocking_seconds(), 0.150);
+  EXPECT_DOUBLE_EQ(m.blocking_threshold_seconds(), 0.020);
+}
+
 TEST(MergeServices, UnionByNameWithEveryNodesWorkers) {
   std::vector<v1::ListServicesResponse> nodes(2);
   for (int n = 0; n < 2; ++n) {

@@ -11,6 +11,29 @@
 namespace perfd::cli {
 namespace {
 
+TEST(RenderLoopLine, BusyShareOfTheLoopsBlockingRateAndWorst) {
+  v1::GetTopResponse top;
+  top.set_window_seconds(60);
+  EXPECT_EQ(RenderLoopLine(top, 2), "");  // no loop figures: no line
+  v1::EventLoopStats* l = top.mutable_loop();
+  l->set_traced(true);
+  l->set_busy_seconds(30);  // of 2 loops x 60 s
+  l->set_blocking_events(3);
+  l->set_worst_blocking_seconds(0.152);
+  l->set_blocking_threshold_seconds(0.020);
+  const std::string line = RenderLoopLine(top, 2);
+  EXPECT_NE(line.find("busy 25% of 2 loops"), std::string::npos) << line;
+  EXPECT_NE(line.find("blocking 3.0/min (>= 20.0ms)"), std::string::npos) << line;
+  EXPECT_NE(line.find("worst 152ms"), std::string::npos) << line;
+  // Workers unknown: the share of one loop, said so.
+  EXPECT_NE(RenderLoopLine(top, -1).find("of one loop (summed over workers)"), std::string::npos);
+  // No blocking event: no worst.
+  l->set_blocking_events(0);
+  EXPECT_EQ(RenderLoopLine(top, 2).find("worst"), std::string::npos);
+  // The table's header carries it.
+  EXPECT_NE(RenderTopTable(top, TopTableOptions{}).find("\nloop    busy"), std::string::npos);
+}
+
 TEST(FormatLatency, ThreeSignificantDigitsInTheRightUnit) {
   EXPECT_EQ(FormatLatency(0), "0");
   EXPECT_EQ(FormatLatency(850e-6), "850µs");
