@@ -281,7 +281,10 @@ def test_merged_top_equals_one_perfd_watching_all_workers(cluster, loaded):
     assert r.returncode == 0, r.stderr
     header = r.stdout.splitlines()[0]
     assert f"service {SERVICE}" in header and "   workers 6   nodes 3   " in header, r.stdout
-    assert "NODES" in r.stdout.splitlines()[2], r.stdout
+    columns = next(line for line in r.stdout.splitlines() if line.startswith("ROUTE"))
+    assert "NODES" in columns, r.stdout
+    # The three nodes' event loops, merged: one line over the six workers' loops.
+    assert "\nloop    busy " in r.stdout and " of 6 loops " in r.stdout, r.stdout
     for endpoint in cluster.endpoints():
         assert f"  @ {endpoint}" in r.stdout, r.stdout
 
