@@ -19,6 +19,7 @@
 
 #include "bpf/http_trace.h"
 #include "daemon/db/db_call.h"
+#include "daemon/protocols/conn_key.h"
 #include "daemon/protocols/pgsql/stitch.h"
 #include "daemon/protocols/redis/stitch.h"
 
@@ -90,16 +91,8 @@ class ClientTracker {
 
  private:
   struct Conn;
-  struct Key {
-    uint32_t tgid;
-    uint64_t conn_id;
-    bool operator==(const Key& o) const { return tgid == o.tgid && conn_id == o.conn_id; }
-  };
-  struct KeyHash {
-    size_t operator()(const Key& k) const {
-      return std::hash<uint64_t>()(k.conn_id ^ (uint64_t{k.tgid} * 0x9e3779b97f4a7c15ull));
-    }
-  };
+  using Key = ConnKey;
+  using KeyHash = ConnKeyHash;
 
   Conn& Find(const perfd_http_event_header& h);
   void Classify(Conn& c, uint8_t proto);

@@ -8,6 +8,7 @@
 #include <unordered_map>
 
 #include "bpf/http_trace.h"
+#include "daemon/protocols/conn_key.h"
 #include "daemon/protocols/http/conn_stitcher.h"
 #include "daemon/protocols/http/http_types.h"
 
@@ -59,16 +60,8 @@ class HttpTracker {
   size_t connections() const { return conns_.size(); }
 
  private:
-  struct Key {
-    uint32_t tgid;
-    uint64_t conn_id;
-    bool operator==(const Key& o) const { return tgid == o.tgid && conn_id == o.conn_id; }
-  };
-  struct KeyHash {
-    size_t operator()(const Key& k) const {
-      return std::hash<uint64_t>()(k.conn_id ^ (uint64_t{k.tgid} * 0x9e3779b97f4a7c15ull));
-    }
-  };
+  using Key = protocols::ConnKey;
+  using KeyHash = protocols::ConnKeyHash;
   using Map = std::unordered_map<Key, ConnStitcher, KeyHash>;
 
   void CountEvent(const perfd_http_event_header& h);
