@@ -502,8 +502,7 @@ std::variant<PythonTarget, std::string> InspectPython(uint32_t pid, const RowLoo
       target.context_hook = FindContextHook(interp.elf, row->off.context_vars);
       if (auto set_add = interp.elf.FindSymbol("PySet_Add"))
         target.set_add_offset = interp.elf.FileOffset(*set_add, /*code=*/true).value_or(0);
-      target.gc_probes = HasUsdtProbe(interp.elf, "python", "gc__start") &&
-                         HasUsdtProbe(interp.elf, "python", "gc__done");
+      target.gc_probes = HasUsdtProbes(interp.elf, "python", {"gc__start", "gc__done"});
       return target;
     }
     walk_error = "no thread's frame chain reaches a code object with a str co_filename";

@@ -62,10 +62,15 @@ std::vector<UsdtProbe> ParseStapsdtNotes(std::string_view section) {
   return probes;
 }
 
-bool HasUsdtProbe(const ElfFile& elf, std::string_view provider, std::string_view name) {
-  for (const UsdtProbe& p : ParseStapsdtNotes(elf.SectionData(".note.stapsdt")))
-    if (p.provider == provider && p.name == name) return true;
-  return false;
+bool HasUsdtProbes(const ElfFile& elf, std::string_view provider,
+                   std::initializer_list<std::string_view> names) {
+  const std::vector<UsdtProbe> probes = ParseStapsdtNotes(elf.SectionData(".note.stapsdt"));
+  for (std::string_view name : names) {
+    bool found = false;
+    for (const UsdtProbe& p : probes) found = found || (p.provider == provider && p.name == name);
+    if (!found) return false;
+  }
+  return true;
 }
 
 }  // namespace perfd::python

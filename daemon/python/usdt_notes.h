@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <initializer_list>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -28,7 +29,12 @@ struct UsdtProbe {
 // "stapsdt"). Malformed notes end the parse; what was read before is kept.
 std::vector<UsdtProbe> ParseStapsdtNotes(std::string_view section);
 
-// Whether the ELF has the probe provider:name.
-bool HasUsdtProbe(const ElfFile& elf, std::string_view provider, std::string_view name);
+// Whether the ELF has every probe provider:name of `names` (its notes are
+// read and parsed once).
+bool HasUsdtProbes(const ElfFile& elf, std::string_view provider,
+                   std::initializer_list<std::string_view> names);
+inline bool HasUsdtProbe(const ElfFile& elf, std::string_view provider, std::string_view name) {
+  return HasUsdtProbes(elf, provider, {name});
+}
 
 }  // namespace perfd::python
