@@ -1,5 +1,7 @@
 #include "daemon/exporters/gc_metrics.h"
 
+#include <iterator>
+
 namespace perfd {
 
 namespace {
@@ -27,30 +29,37 @@ GcMetrics::GcMetrics(prometheus::Registry& registry, uint64_t idle_ns)
 void GcMetrics::OnPause(const std::string& service, int generation, uint64_t duration_ns,
                         uint64_t end_ns) {
   ++stats_.pauses;
-  std::string gen = generation >= 0 && generation <= 2 ? std::to_string(generation) : "_OTHER";
-  auto key = std::make_pair(service, std::move(gen));
-  auto it = series_.find(key);
-  if (it == series_.end()) {
-    auto& h = pauses_.Add({{"service_name", key.first}, {"generation", key.second}}, GcBuckets());
-    it = series_.emplace(std::move(key), Series{&h, end_ns}).first;
+  // Looked up by the service's name as it is: no key is built per pause.
+  auto it = series_.find(service);
+  if (it == series_.end()) it = series_.emplace(service, Generations{}).first;
+  const size_t g = generation >= 0 && generation <= 2 ? size_t(generation) : kOtherGeneration;
+  Series& s = it->second[g];
+  if (s.histogram == nullptr) {
+    s.histogram = &pauses_.Add(
+        {{"service_name", service},
+         {"generation", g == kOtherGeneration ? std::string("_OTHER") : std::to_string(g)}},
+        GcBuckets());
+    ++stats_.series;
   }
-  it->second.histogram->Observe(double(duration_ns) / 1e9);
-  it->second.last_ns = end_ns;
-  stats_.series = series_.size();
+  s.histogram->Observe(double(duration_ns) / 1e9);
+  s.last_ns = end_ns;
 }
 
 void GcMetrics::EvictIdle(uint64_t now_ns) {
   if (now_ns < idle_ns_) return;
   for (auto it = series_.begin(); it != series_.end();) {
-    if (it->second.last_ns < now_ns - idle_ns_) {
-      pauses_.Remove(it->second.histogram);
-      it = series_.erase(it);
-      ++stats_.series_evicted;
-    } else {
-      ++it;
+    bool any = false;
+    for (Series& s : it->second) {
+      if (s.histogram != nullptr && s.last_ns < now_ns - idle_ns_) {
+        pauses_.Remove(s.histogram);
+        s.histogram = nullptr;
+        --stats_.series;
+        ++stats_.series_evicted;
+      }
+      any = any || s.histogram != nullptr;
     }
+    it = any ? std::next(it) : series_.erase(it);
   }
-  stats_.series = series_.size();
 }
 
 }  // namespace perfd

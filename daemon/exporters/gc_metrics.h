@@ -15,10 +15,10 @@
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
 
+#include <array>
 #include <cstdint>
 #include <map>
 #include <string>
-#include <utility>
 
 namespace perfd {
 
@@ -42,12 +42,14 @@ class GcMetrics {
 
  private:
   struct Series {
-    prometheus::Histogram* histogram;
-    uint64_t last_ns;
+    prometheus::Histogram* histogram = nullptr;  // nullptr: not exported
+    uint64_t last_ns = 0;
   };
+  static constexpr size_t kOtherGeneration = 3;  // index of "_OTHER"
+  using Generations = std::array<Series, 4>;     // 0, 1, 2, _OTHER
   prometheus::Family<prometheus::Histogram>& pauses_;
   uint64_t idle_ns_;
-  std::map<std::pair<std::string, std::string>, Series> series_;  // (service, generation)
+  std::map<std::string, Generations> series_;  // by service
   GcMetricsStats stats_;
 };
 
