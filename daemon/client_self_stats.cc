@@ -9,9 +9,7 @@ namespace perfd {
 void AddClientStats(const std::array<uint64_t, PERFD_CNT_MAX>& k,
                     const protocols::ClientTracker& tracker, const DbRequestJoin& join,
                     uint64_t events_dropped, uint64_t seeded, std::vector<SelfSample>* out) {
-  auto add = [out](std::string name, double v, std::map<std::string, std::string> labels = {}) {
-    out->push_back({std::move(name), std::move(labels), v});
-  };
+  const SelfSampleSink add{out};
   const auto t = tracker.stats();
   add("perfd_client_connections", tracker.connections());
   add("perfd_client_connects_total", k[PERFD_CNT_CLIENT_CONNECTS]);

@@ -69,9 +69,7 @@ std::vector<SelfSample> CollectSelfStats(const HttpProbes& probes, const http::H
                                          const BpfWorkerLoader& loader,
                                          const DiscoveryThread& discovery) {
   std::vector<SelfSample> s;
-  auto add = [&s](std::string name, double v, std::map<std::string, std::string> labels = {}) {
-    s.push_back({std::move(name), std::move(labels), v});
-  };
+  const SelfSampleSink add{&s};
   add("perfd_tracked_workers", lifecycle.Workers().size());
   add("perfd_tracked_connections", tracker.connections());
   auto k = probes.Counters();
@@ -130,9 +128,7 @@ std::vector<SelfSample> CollectSelfStats(const HttpProbes& probes, const http::H
 
 // Event-loop tracing: what the kernel side did, and what became of it.
 void AddLoopStats(const LoopProbes* loop, const LoopMetrics& m, std::vector<SelfSample>* s) {
-  auto add = [s](std::string name, double v, std::map<std::string, std::string> labels = {}) {
-    s->push_back({std::move(name), std::move(labels), v});
-  };
+  const SelfSampleSink add{s};
   add("perfd_event_loop_tracing", loop ? 1 : 0);
   if (!loop) return;
   const auto k = loop->Counters();
@@ -148,21 +144,12 @@ void AddLoopStats(const LoopProbes* loop, const LoopMetrics& m, std::vector<Self
 
 // GC pauses (perfd_python_gc_pause_seconds): which workers can have them
 // measured, and what became of the probes' records.
-void AddGcStats(const PySampler* sampler, const BpfWorkerLoader& loader, const GcMetrics& gc,
-                std::vector<SelfSample>* s) {
-  auto add = [s](std::string name, double v, std::map<std::string, std::string> labels = {}) {
-    s->push_back({std::move(name), std::move(labels), v});
-  };
+void AddGcStats(const BpfWorkerLoader& loader, const GcMetrics& gc, std::vector<SelfSample>* s) {
+  const SelfSampleSink add{s};
   const auto probes = loader.gc_probes();
   add("perfd_python_gc_probes", probes.attached, {{"state", "attached"}});
   add("perfd_python_gc_probes", probes.no_usdt, {{"state", "no_usdt"}});
   add("perfd_python_gc_probes", probes.failed, {{"state", "failed"}});
-  if (sampler) {
-    auto k = sampler->Counters();
-    add("perfd_python_gc_pauses_total", k[PY_CNT_GC_PAUSES], {{"result", "measured"}});
-    add("perfd_python_gc_pauses_total", k[PY_CNT_GC_UNPAIRED], {{"result", "unpaired"}});
-    add("perfd_python_gc_pauses_total", k[PY_CNT_GC_DROPS], {{"result", "ringbuf_drop"}});
-  }
   add("perfd_python_gc_pauses_total", gc.stats().unknown_process, {{"result", "unknown_process"}});
   add("perfd_python_gc_series", gc.stats().series);
   add("perfd_python_gc_series_evicted_total", gc.stats().series_evicted);
@@ -171,9 +158,7 @@ void AddGcStats(const PySampler* sampler, const BpfWorkerLoader& loader, const G
 void AddPythonStats(const PySampler* sampler, const PythonProfiler& profiler,
                     const WorkerLifecycle& lifecycle, const BpfWorkerLoader& loader,
                     std::vector<SelfSample>* s) {
-  auto add = [s](std::string name, double v, std::map<std::string, std::string> labels = {}) {
-    s->push_back({std::move(name), std::move(labels), v});
-  };
+  const SelfSampleSink add{s};
   add("perfd_python_workers", lifecycle.python_verified(), {{"result", "verified"}});
   add("perfd_python_workers", lifecycle.python_unverified(), {{"result", "refused"}});
   const auto opens = python::MappedFileOpenCounts();
@@ -195,6 +180,10 @@ void AddPythonStats(const PySampler* sampler, const PythonProfiler& profiler,
     add("perfd_python_sampler_total", k[PY_CNT_READ_ERRORS], {{"kind", "read_error"}});
     add("perfd_python_sampler_total", k[PY_CNT_RINGBUF_DROPS], {{"kind", "ringbuf_drop"}});
     add("perfd_python_sampler_total", sampler->attach_failures(), {{"kind", "attach_failure"}});
+    // The GC probes' records share the sampler's counters (read once here).
+    add("perfd_python_gc_pauses_total", k[PY_CNT_GC_PAUSES], {{"result", "measured"}});
+    add("perfd_python_gc_pauses_total", k[PY_CNT_GC_UNPAIRED], {{"result", "unpaired"}});
+    add("perfd_python_gc_pauses_total", k[PY_CNT_GC_DROPS], {{"result", "ringbuf_drop"}});
     auto c = sampler->ContextCounters();
     add("perfd_request_identity_contexts_total", c[PY_CTX_CNT_COPIES], {{"kind", "copied"}});
     add("perfd_request_identity_contexts_total", c[PY_CTX_CNT_INHERITED], {{"kind", "inherited"}});
@@ -550,7 +539,7 @@ int RunDaemon(const Config& config, const std::atomic<bool>& stop) {
       auto samples =
           CollectSelfStats(*probes, tracker, router, fetcher, lifecycle, loader, discovery);
       AddPythonStats(sampler.get(), profiler, lifecycle, loader, &samples);
-      AddGcStats(sampler.get(), loader, gc_metrics, &samples);
+      AddGcStats(loader, gc_metrics, &samples);
       AddLoopStats(loop.get(), loop_metrics, &samples);
       AddCardinalityStats(aggregator.Stats(), http_metrics.stats(), &samples);
       AddDbCardinalityStats(db_aggregator.Stats(), db_metrics.stats(), &samples);

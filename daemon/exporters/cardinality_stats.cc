@@ -8,9 +8,7 @@ namespace perfd {
 
 void AddCardinalityStats(const AggregatorStats& a, const HttpMetricsStats& h,
                          std::vector<SelfSample>* out) {
-  auto add = [out](std::string name, double v, std::map<std::string, std::string> labels = {}) {
-    out->push_back({std::move(name), std::move(labels), v});
-  };
+  const SelfSampleSink add{out};
   add("perfd_aggregator_entries", double(a.services), {{"kind", "services"}});
   add("perfd_aggregator_entries", double(a.routes), {{"kind", "routes"}});
   add("perfd_aggregator_entries", double(a.slots), {{"kind", "slots"}});
@@ -29,9 +27,7 @@ void AddCardinalityStats(const AggregatorStats& a, const HttpMetricsStats& h,
 
 void AddDbCardinalityStats(const db::DbAggregatorStats& a, const DbMetricsStats& m,
                            std::vector<SelfSample>* out) {
-  auto add = [out](std::string name, double v, std::map<std::string, std::string> labels = {}) {
-    out->push_back({std::move(name), std::move(labels), v});
-  };
+  const SelfSampleSink add{out};
   add("perfd_db_aggregator_entries", double(a.services), {{"kind", "services"}});
   add("perfd_db_aggregator_entries", double(a.routes), {{"kind", "routes"}});
   add("perfd_db_aggregator_entries", double(a.fingerprints), {{"kind", "fingerprints"}});

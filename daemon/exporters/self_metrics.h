@@ -33,6 +33,16 @@ struct SelfSample {
   double value = 0;
 };
 
+// add(name, value[, labels]) appends one sample to *s: how the Add*Stats
+// functions fill the list they publish.
+struct SelfSampleSink {
+  std::vector<SelfSample>* s;
+  void operator()(std::string name, double v,
+                  std::map<std::string, std::string> labels = {}) const {
+    s->push_back({std::move(name), std::move(labels), v});
+  }
+};
+
 class SelfMetrics : public prometheus::Collectable {
  public:
   // Replaces the snapshot. Unknown names throw std::invalid_argument (a
