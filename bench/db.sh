@@ -93,11 +93,8 @@ printf 'pair\tmode\trequests\tworker_s\tperfd_s\tpg_s\tbpf_s\tctx_runs\tset_add_
 echo "db: $ROUNDS pairs x {off,on} x ${DURATION}s of wrk -t1 -c$CONNECTIONS $ROUTE, $LOOP loop" >&2
 taskset -c 0 wrk -t1 -c"$CONNECTIONS" -d3s "$URL" >/dev/null # warm-up
 
-tck="$(getconf CLK_TCK)"
 for pair in $(seq "$ROUNDS"); do
-  order="off on"
-  [ $((pair % 2)) -eq 0 ] && order="on off"
-  for mode in $order; do
+  for mode in $(pair_order "$pair" off on); do
     [ "$mode" = on ] && start_perfd
     w0="$(cpu_ticks "$APP_PID")"
     p0=0
@@ -117,9 +114,9 @@ for pair in $(seq "$ROUNDS"); do
     fi
     reqs="$(awk '/requests in/ {print $1}' "$TMP/wrk.txt")"
     printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$pair" "$mode" "$reqs" \
-      "$(awk -v a="$w0" -v b="$w1" -v t="$tck" 'BEGIN {printf "%.3f", (b - a) / t}')" \
-      "$(awk -v a="$p0" -v b="$p1" -v t="$tck" 'BEGIN {printf "%.3f", (b - a) / t}')" \
-      "$(awk -v a="$g0" -v b="$g1" -v t="$tck" 'BEGIN {printf "%.3f", (b - a) / t}')" \
+      "$(ticks_to_s "$w0" "$w1")" \
+      "$(ticks_to_s "$p0" "$p1")" \
+      "$(ticks_to_s "$g0" "$g1")" \
       "$(awk -v a="$b0" -v b="$b1" 'BEGIN {printf "%.6f", b - a}')" "$((c1 - c0))" "$((q1 - q0))" >>"$RESULTS"
     tail -n 1 "$RESULTS" | awk -F'\t' '{printf "  pair %s perfd %-3s %7d req  worker %.0f us/req  perfd %.1f us/req  postgres %.0f us/req\n", $1, $2, $3, $4 / $3 * 1e6, $5 / $3 * 1e6, $6 / $3 * 1e6}' >&2
   done

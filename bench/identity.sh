@@ -91,11 +91,8 @@ printf 'pair\tmode\trequests\tworker_s\tperfd_s\tbpf_s\tctx_runs\n' >"$RESULTS"
 echo "identity: $ROUNDS pairs x {off,on} x ${DURATION}s of wrk -t1 -c$CONNECTIONS $ROUTE, $LOOP loop" >&2
 taskset -c 0 wrk -t1 -c"$CONNECTIONS" -d3s "$URL" >/dev/null # warm-up
 
-tck="$(getconf CLK_TCK)"
 for pair in $(seq "$ROUNDS"); do
-  order="false true"
-  [ $((pair % 2)) -eq 0 ] && order="true false"
-  for mode in $order; do
+  for mode in $(pair_order "$pair" false true); do
     start_perfd "$mode"
     read -r bpf0 ctx0 <<<"$(bpf_snapshot)"
     w0="$(cpu_ticks "$APP_PID")"
@@ -108,8 +105,8 @@ for pair in $(seq "$ROUNDS"); do
     PERFD_PID=""
     reqs="$(awk '/requests in/ {print $1}' "$TMP/wrk.txt")"
     printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$pair" "$mode" "$reqs" \
-      "$(awk -v a="$w0" -v b="$w1" -v t="$tck" 'BEGIN {printf "%.3f", (b - a) / t}')" \
-      "$(awk -v a="$p0" -v b="$p1" -v t="$tck" 'BEGIN {printf "%.3f", (b - a) / t}')" \
+      "$(ticks_to_s "$w0" "$w1")" \
+      "$(ticks_to_s "$p0" "$p1")" \
       "$(awk -v a="$bpf0" -v b="$bpf1" 'BEGIN {printf "%.6f", b - a}')" \
       "$((ctx1 - ctx0))" >>"$RESULTS"
     tail -n 1 "$RESULTS" | awk -F'\t' '{printf "  pair %s identity %-5s %7d req  worker %.0f us/req  perfd %.2f ms/1k  bpf %.2f us/req  ctx probe %.2f/req\n", $1, $2, $3, $4 / $3 * 1e6, $5 / $3 * 1e6, $6 / $3 * 1e6, $7 / $3}' >&2

@@ -79,3 +79,7 @@ pg_ticks() { # CPU of the cluster: live backends, plus the postmaster's own and 
   echo "$t"
 }
 ticks_to_s() { awk -v a="$1" -v b="$2" -v t="$(getconf CLK_TCK)" 'BEGIN {printf "%.3f", (b - a) / t}'; }
+
+pair_order() { # pair a b: "a b" in odd pairs, "b a" in even ones, so drift cancels
+  if [ $(($1 % 2)) -eq 0 ]; then echo "$3 $2"; else echo "$2 $3"; fi
+}

@@ -123,9 +123,7 @@ echo "overhead: $ROUNDS pairs x {off,on} x ${DURATION}s, $URL, $load_desc, $LOOP
 taskset -c 0 wrk -t1 -c"$CONNECTIONS" -d3s "${WRK_H[@]}" "$URL" >/dev/null # warm-up
 
 for pair in $(seq "$ROUNDS"); do
-  order="off on"
-  [ $((pair % 2)) -eq 0 ] && order="on off"
-  for mode in $order; do
+  for mode in $(pair_order "$pair" off on); do
     [ "$mode" = on ] && start_perfd
     w0="$(cpu_ticks "$APP_PID")"
     p0=0
