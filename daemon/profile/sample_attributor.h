@@ -54,6 +54,12 @@ struct ProfileSample {
   uint32_t stack_id = 0;
   bool identity = false;  // request identity was on for the sample
   uint64_t conn_id = 0;   // with identity: the owning connection, 0 = none
+  // Not a CPU sample: the stack of an event-loop thread at the longest
+  // off-CPU stretch of a blocking iteration (bpf/loop_trace.bpf.c), which
+  // held the loop this long, blocked in `offcpu_reason` (enum
+  // loop_block_reason). Attributed like a CPU sample, counted as none.
+  uint64_t offcpu_ns = 0;
+  uint8_t offcpu_reason = 0;
 };
 
 // How a sample reached its route.
