@@ -12,13 +12,21 @@
  *
  * The scheduler tracepoints fire for every task on the host: each costs one
  * or two hash lookups that miss for every thread that is not a busy loop
- * thread (bench/README.md has the measured cost). */
+ * thread (bench/README.md has the measured cost).
+ *
+ * Off-CPU stacks: when a busy loop thread of a verified interpreter
+ * (py_procs, shared with the sampler) blocks, its Python stack is walked
+ * into a spare slot (the memory it names changes once it runs again); if
+ * that stretch off CPU turns out the iteration's longest, the slot becomes
+ * the kept one. A blocking iteration sends its kept stack with its event:
+ * one stack per blocking event, none for other iterations. */
 #include "vmlinux.h"
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 
 #include "loop_trace.h"
+#include "py_walk.bpf.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -59,6 +67,25 @@ struct {
   __type(key, __u32);
   __type(value, __u64);
 } loop_counters SEC(".maps");
+
+/* Two stack slots per loop thread: the kept stack of the iteration's longest
+ * off-CPU stretch, and the one being taken. LRU: loop threads exit without
+ * telling us; one evicted loses at most one stack. */
+struct loop_stack_slots {
+  struct py_sample slot[2];
+};
+
+struct {
+  __uint(type, BPF_MAP_TYPE_LRU_HASH);
+  __uint(max_entries, 1024);
+  __type(key, __u32); /* tid */
+  __type(value, struct loop_stack_slots);
+} loop_stacks SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_RINGBUF);
+  __uint(max_entries, 1024 * 1024);
+} loop_offcpu SEC(".maps");
 
 static __always_inline void loop_count(__u32 idx) {
   __u64 *v = bpf_map_lookup_elem(&loop_counters, &idx);
@@ -191,6 +218,19 @@ static __always_inline int wait_enter(void) {
   };
   for (int r = 0; r < LOOP_BLOCK_REASONS; r++) e.blocked_ns[r] = t->blocked_ns[r];
   loop_count(LOOP_CNT_BLOCKING);
+  /* The stack first: user space joins it to the event by thread and time. */
+  if (t->best_stretch_ns) {
+    struct loop_stack_slots *slots = bpf_map_lookup_elem(&loop_stacks, &tid);
+    if (slots) {
+      struct py_sample *kept = &slots->slot[t->best_slot & 1];
+      kept->h.offcpu_ns = t->best_stretch_ns;
+      kept->h.offcpu_reason = t->best_reason;
+      if (bpf_ringbuf_output(&loop_offcpu, kept, sizeof(*kept), 0))
+        loop_count(LOOP_CNT_STACK_DROPS);
+      else
+        loop_count(LOOP_CNT_STACKS);
+    }
+  }
   if (bpf_ringbuf_output(&loop_events, &e, sizeof(e), 0)) loop_count(LOOP_CNT_DROPS);
   return 0;
 }
@@ -205,8 +245,54 @@ static __always_inline int wait_exit(void) {
   t->off_start = 0;
   t->wake_ns = 0;
   t->runnable_ns = 0;
+  t->best_stretch_ns = 0;
+  t->stack_pending = 0;
   for (int r = 0; r < LOOP_BLOCK_REASONS; r++) t->blocked_ns[r] = 0;
   return 0;
+}
+
+/* prev, a busy loop thread of tgid, is switching out blocked: its Python
+ * stack into the slot that is not kept. Runs as prev (current), so the
+ * walker's user-memory reads are prev's. */
+static __always_inline void take_offcpu_stack(struct loop_thread *t, __u32 tid, __u64 now) {
+  const struct py_proc *proc = bpf_map_lookup_elem(&py_procs, &t->tgid);
+  if (!proc) return; /* sampling off, or not a verified interpreter */
+  struct loop_stack_slots *slots = bpf_map_lookup_elem(&loop_stacks, &tid);
+  if (!slots) {
+    static const struct loop_stack_slots zero;
+    if (bpf_map_update_elem(&loop_stacks, &tid, &zero, BPF_NOEXIST) &&
+        !bpf_map_lookup_elem(&loop_stacks, &tid)) {
+      loop_count(LOOP_CNT_STACKS_FULL);
+      return;
+    }
+    slots = bpf_map_lookup_elem(&loop_stacks, &tid);
+    if (!slots) return;
+  }
+  __u64 id = ((__u64)t->tgid << 32) | tid;
+  __u64 tstate = py_tstate_cached(proc, id);
+  if (!tstate) return;
+  struct py_sample *s = &slots->slot[(t->best_slot & 1) ^ 1];
+  s->h.ts_ns = now;
+  s->h.tgid = t->tgid;
+  s->h.tid = tid;
+  s->h.root_frame = 0;
+  s->h.conn_id = 0;
+  s->h.fd = -1;
+  s->h.flags = PY_SAMPLE_OFFCPU;
+  s->h.offcpu_reason = 0;
+  s->h.offcpu_ns = 0;
+  if (proc->ctx_tracking) {
+    s->h.conn_id = py_context_conn(t->tgid, proc, tstate);
+    s->h.flags |= PY_SAMPLE_CTX_TRACKED;
+  }
+  struct py_walk_ctx c = {.proc = proc, .frame = py_top_frame(proc, tstate), .frames = s->frames};
+  bpf_loop(PY_MAX_FRAMES + 16, py_walk_step, &c, 0);
+  if (c.frame && !(c.flags & PY_SAMPLE_READ_ERROR)) c.flags |= PY_SAMPLE_TRUNCATED;
+  s->h.nframes = c.n;
+  s->h.flags |= c.flags;
+  s->h.root_frame = c.root;
+  t->stack_pending = 1;
+  loop_count(LOOP_CNT_STACK_WALKS);
 }
 
 SEC("tracepoint/syscalls/sys_enter_epoll_wait")
@@ -234,9 +320,11 @@ int BPF_PROG(loop_sched_switch, bool preempt, struct task_struct *prev, struct t
     t->wake_ns = 0;
     /* TASK_RUNNING (0): preempted, still runnable; else it blocked. */
     t->off_blocked = prev_state != 0;
+    t->stack_pending = 0;
     if (t->off_blocked) {
       struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(prev);
       t->off_reason = block_reason(regs ? (long)BPF_CORE_READ(regs, orig_ax) : -1);
+      take_offcpu_stack(t, prev_tid, now);
     }
   }
   __u32 next_tid = BPF_CORE_READ(next, pid);
@@ -251,6 +339,13 @@ int BPF_PROG(loop_sched_switch, bool preempt, struct task_struct *prev, struct t
   } else {
     t->runnable_ns += now - t->off_start;
   }
+  /* The whole stretch held the loop, its runnable tail included. */
+  if (t->stack_pending && now - t->off_start > t->best_stretch_ns) {
+    t->best_slot = (t->best_slot & 1) ^ 1;
+    t->best_stretch_ns = now - t->off_start;
+    t->best_reason = t->off_reason;
+  }
+  t->stack_pending = 0;
   t->off_start = 0;
   t->wake_ns = 0;
   return 0;

@@ -29,11 +29,18 @@ struct loop_thread {
   __u64 wake_ns;    /* woken after a blocking switch-out (0: not yet) */
   __u64 runnable_ns;
   __u64 blocked_ns[LOOP_BLOCK_REASONS];
+  /* The longest off-CPU stretch of this iteration whose Python stack was
+   * taken: its length (0: none yet) and reason; its stack is
+   * loop_stacks[tid].slot[best_slot]. */
+  __u64 best_stretch_ns;
   __u32 tgid;
   __u8 in_wait;
-  __u8 off_blocked; /* the switch-out was a block (else a preemption) */
-  __u8 off_reason;  /* enum loop_block_reason */
-  __u8 pad;
+  __u8 off_blocked;   /* the switch-out was a block (else a preemption) */
+  __u8 off_reason;    /* enum loop_block_reason */
+  __u8 best_slot;     /* 0 or 1; the other slot takes the next switch-out's stack */
+  __u8 stack_pending; /* the other slot holds the current stretch's stack */
+  __u8 best_reason;
+  __u8 pad[6];
 };
 
 /* Per traced process (key: tgid), summed over its loop threads. */
@@ -65,13 +72,17 @@ enum loop_counter {
   LOOP_CNT_BLOCKING,     /* blocking events emitted */
   LOOP_CNT_DROPS,        /* blocking event lost: ring buffer full */
   LOOP_CNT_THREADS_FULL, /* a loop thread not tracked: loop_threads full */
+  LOOP_CNT_STACK_WALKS,  /* Python stacks taken at a busy loop thread's switch-out */
+  LOOP_CNT_STACKS,       /* off-CPU stacks sent with a blocking event */
+  LOOP_CNT_STACK_DROPS,  /* off-CPU stack lost: ring buffer full */
+  LOOP_CNT_STACKS_FULL,  /* stack not taken: loop_stacks full */
   LOOP_CNT_MAX,
 };
 
 #ifdef __cplusplus
 static_assert(sizeof(struct loop_hist) == (LOOP_HIST_BUCKETS + 10) * 8, "loop_hist layout");
 static_assert(sizeof(struct loop_block_event) == 72, "loop_block_event layout");
-static_assert(sizeof(struct loop_thread) == 72, "loop_thread layout");
+static_assert(sizeof(struct loop_thread) == 88, "loop_thread layout");
 #endif
 
 #endif

@@ -48,28 +48,6 @@ struct {
  * unrelated copy much later. */
 #define PY_DELIVERY_MAX_AGE_NS (50ull * 1000 * 1000)
 
-/* pid_tgid → the thread's PyThreadState: the thread-list walk costs two
- * probe reads per thread, the check of a cached entry one (its thread_id
- * must still be the thread's fs base). LRU: threads exit without telling us. */
-struct {
-  __uint(type, BPF_MAP_TYPE_LRU_HASH);
-  __uint(max_entries, 16384);
-  __type(key, __u64);
-  __type(value, __u64);
-} py_tstates SEC(".maps");
-
-static __always_inline __u64 py_tstate_cached(const struct py_proc *proc, __u64 id) {
-  __u64 *cached = bpf_map_lookup_elem(&py_tstates, &id);
-  if (cached && *cached) {
-    struct task_struct *task = bpf_get_current_task_btf();
-    __u64 fsbase = BPF_CORE_READ(task, thread.fsbase);
-    if (fsbase && py_read_ptr(*cached + proc->off.tstate_thread_id) == fsbase) return *cached;
-  }
-  __u64 tstate = py_find_tstate(proc);
-  if (tstate) bpf_map_update_elem(&py_tstates, &id, &tstate, BPF_ANY);
-  return tstate;
-}
-
 static __always_inline void ctx_count(__u32 idx) {
   __u64 *v = bpf_map_lookup_elem(&py_ctx_counters, &idx);
   if (v) *v += 1;
@@ -100,8 +78,9 @@ int py_sample(struct bpf_perf_event_data *ctx) {
   s->h.conn_id = 0;
   s->h.nframes = 0;
   s->h.flags = 0;
-  s->h.pad = 0;
+  s->h.offcpu_reason = 0;
   s->h.fd = -1;
+  s->h.offcpu_ns = 0;
 
   __u64 tstate = py_tstate_cached(proc, id);
   if (!tstate) {

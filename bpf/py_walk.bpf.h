@@ -226,6 +226,28 @@ static long py_walk_step(__u32 i, void *data) {
   return 0;
 }
 
+/* pid_tgid → the thread's PyThreadState: the thread-list walk costs two
+ * probe reads per thread, the check of a cached entry one (its thread_id
+ * must still be the thread's fs base). LRU: threads exit without telling us. */
+struct {
+  __uint(type, BPF_MAP_TYPE_LRU_HASH);
+  __uint(max_entries, 16384);
+  __type(key, __u64);
+  __type(value, __u64);
+} py_tstates SEC(".maps");
+
+static __always_inline __u64 py_tstate_cached(const struct py_proc *proc, __u64 id) {
+  __u64 *cached = bpf_map_lookup_elem(&py_tstates, &id);
+  if (cached && *cached) {
+    struct task_struct *task = bpf_get_current_task_btf();
+    __u64 fsbase = BPF_CORE_READ(task, thread.fsbase);
+    if (fsbase && py_read_ptr(*cached + proc->off.tstate_thread_id) == fsbase) return *cached;
+  }
+  __u64 tstate = py_find_tstate(proc);
+  if (tstate) bpf_map_update_elem(&py_tstates, &id, &tstate, BPF_ANY);
+  return tstate;
+}
+
 /* The stack of the task writing to client connection fd for request conn
  * (a database call's call site), if the process's capture budget allows. */
 static __always_inline void py_capture_site(__u32 tgid, __u32 tid, const struct py_proc *proc,
@@ -252,7 +274,8 @@ static __always_inline void py_capture_site(__u32 tgid, __u32 tid, const struct 
   s->h.root_frame = 0;
   s->h.conn_id = conn;
   s->h.fd = fd;
-  s->h.pad = 0;
+  s->h.offcpu_reason = 0;
+  s->h.offcpu_ns = 0;
   s->h.flags = PY_SAMPLE_CALL_SITE | PY_SAMPLE_CTX_TRACKED;
   struct py_walk_ctx c = {.proc = proc, .frame = py_top_frame(proc, tstate), .frames = s->frames};
   bpf_loop(PY_MAX_FRAMES + 16, py_walk_step, &c, 0);

@@ -78,6 +78,11 @@ enum py_sample_flags {
    * connection fd (a database call's call site), rate-limited per process
    * (bpf/py_walk.bpf.h, py_capture_site). */
   PY_SAMPLE_CALL_SITE = 1 << 4,
+  /* Not a CPU sample: an event-loop thread's stack when it went off CPU in
+   * the longest off-CPU stretch of a blocking iteration
+   * (bpf/loop_trace.bpf.c); offcpu_ns says how long that stretch held the
+   * loop, offcpu_reason in what (enum loop_block_reason). */
+  PY_SAMPLE_OFFCPU = 1 << 5,
 };
 
 /* Request identity (docs/ARCHITECTURE.md, "Request identity"). Every
@@ -156,8 +161,9 @@ struct py_sample_header {
   __u64 conn_id;    /* connection whose request owns the context (PY_SAMPLE_CTX_TRACKED), or 0 */
   __u16 nframes;    /* frames[0] is the leaf */
   __u8 flags;       /* enum py_sample_flags */
-  __u8 pad;
-  __s32 fd; /* PY_SAMPLE_CALL_SITE: the client connection written to */
+  __u8 offcpu_reason; /* PY_SAMPLE_OFFCPU: enum loop_block_reason */
+  __s32 fd;           /* PY_SAMPLE_CALL_SITE: the client connection written to */
+  __u64 offcpu_ns;    /* PY_SAMPLE_OFFCPU: the stretch's length */
 };
 
 struct py_sample {
@@ -169,7 +175,7 @@ struct py_sample {
 static_assert(sizeof(struct py_offsets) == 48, "py_offsets layout");
 static_assert(sizeof(struct py_proc) == 72, "py_proc layout");
 static_assert(sizeof(struct py_frame) == 16, "py_frame layout");
-static_assert(sizeof(struct py_sample_header) == 40, "py_sample_header layout");
+static_assert(sizeof(struct py_sample_header) == 48, "py_sample_header layout");
 static_assert(sizeof(struct py_ctx_key) == 16, "py_ctx_key layout");
 static_assert(sizeof(struct py_delivery) == 16, "py_delivery layout");
 static_assert(sizeof(struct py_owner) == 24, "py_owner layout");
@@ -178,7 +184,7 @@ static_assert(sizeof(struct py_gc_pause) == 48, "py_gc_pause layout");
 _Static_assert(sizeof(struct py_offsets) == 48, "py_offsets layout");
 _Static_assert(sizeof(struct py_proc) == 72, "py_proc layout");
 _Static_assert(sizeof(struct py_frame) == 16, "py_frame layout");
-_Static_assert(sizeof(struct py_sample_header) == 40, "py_sample_header layout");
+_Static_assert(sizeof(struct py_sample_header) == 48, "py_sample_header layout");
 _Static_assert(sizeof(struct py_ctx_key) == 16, "py_ctx_key layout");
 _Static_assert(sizeof(struct py_delivery) == 16, "py_delivery layout");
 _Static_assert(sizeof(struct py_owner) == 24, "py_owner layout");

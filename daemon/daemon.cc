@@ -296,8 +296,8 @@ int RunDaemon(const Config& config, const std::atomic<bool>& stop) {
     }
   }
   std::unique_ptr<HttpProbes> probes;
+  HttpProbes::SharedPyMaps py;
   try {
-    HttpProbes::SharedPyMaps py;
     if (sampler) {
       py.procs_fd = sampler->py_procs_fd();
       py.ctx_conns_fd = sampler->py_ctx_conns_fd();
@@ -306,6 +306,7 @@ int RunDaemon(const Config& config, const std::atomic<bool>& stop) {
       py.client_fds_fd = sampler->py_client_fds_fd();
       py.sites_fd = sampler->py_sites_fd();
       py.site_last_fd = sampler->py_site_last_fd();
+      py.tstates_fd = sampler->py_tstates_fd();
     }
     probes = HttpProbes::Open(py);
   } catch (const LoaderError& e) {
@@ -318,7 +319,7 @@ int RunDaemon(const Config& config, const std::atomic<bool>& stop) {
   std::unique_ptr<LoopProbes> loop;
   if (config.event_loop) {
     try {
-      loop = LoopProbes::Open(probes->tracked_pids_fd(),
+      loop = LoopProbes::Open(probes->tracked_pids_fd(), py,
                               uint64_t(config.loop_blocking_threshold_ms) * 1000000ull);
       spdlog::info("event-loop tracing on (blocking events from {} ms)",
                    config.loop_blocking_threshold_ms);
@@ -451,6 +452,13 @@ int RunDaemon(const Config& config, const std::atomic<bool>& stop) {
     else
       loop_metrics.OnUnknownProcess();
   };
+  // The stack that held a blocking iteration's loop off CPU: attributed to
+  // its request like a sample (then joined to its event).
+  const LoopProbes::StackFn on_offcpu_stack = [prof](const py_sample& s) {
+    spdlog::debug("pid {} tid {}: off-CPU stack, {} frames, {:.1f} ms", s.h.tgid, s.h.tid,
+                  s.h.nframes, s.h.offcpu_ns / 1e6);
+    prof->OnSample(s);
+  };
   // Each worker's cumulative loop histogram into its service's series.
   auto update_loop = [&](uint32_t pid, const loop_hist& h, uint64_t now) {
     if (const std::string* service = router.ServiceOf(pid))
@@ -461,7 +469,7 @@ int RunDaemon(const Config& config, const std::atomic<bool>& stop) {
     db_join.DropProcess(pid);
     if (loop) {
       // Its last iterations first: nothing it measured is lost.
-      loop->Poll(on_blocking);
+      loop->Poll(on_blocking, on_offcpu_stack);
       loop_hist h{};
       if (loop->Histogram(pid, &h)) update_loop(pid, h, MonotonicNs());
       loop->ForgetProcess(pid);
@@ -514,7 +522,7 @@ int RunDaemon(const Config& config, const std::atomic<bool>& stop) {
     if (sampler) sampler->Poll(0, on_sample);
     int n = probes->Poll(0, on_event);
     if (n < 0) spdlog::warn("ring buffer poll failed: {}", n);
-    if (loop) loop->Poll(on_blocking);
+    if (loop) loop->Poll(on_blocking, on_offcpu_stack);
     const uint64_t now = MonotonicNs();
     health.Beat(now);
     lifecycle.Apply(discovery.Take(), now);

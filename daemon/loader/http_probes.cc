@@ -49,7 +49,8 @@ std::unique_ptr<HttpProbes> HttpProbes::Open(const SharedPyMaps& py) {
                                              {p->skel_->maps.py_owners, py.owners_fd},
                                              {p->skel_->maps.py_client_fds, py.client_fds_fd},
                                              {p->skel_->maps.py_sites, py.sites_fd},
-                                             {p->skel_->maps.py_site_last, py.site_last_fd}};
+                                             {p->skel_->maps.py_site_last, py.site_last_fd},
+                                             {p->skel_->maps.py_tstates, py.tstates_fd}};
   for (const auto& [map, fd] : shared) {
     if (fd < 0) continue;
     if (int err = bpf_map__reuse_fd(map, fd))

@@ -49,6 +49,7 @@ class HttpProbes {
     int client_fds_fd = -1;
     int sites_fd = -1;
     int site_last_fd = -1;
+    int tstates_fd = -1;
   };
   // Loads and attaches every program. Throws LoaderError with the reason.
   static std::unique_ptr<HttpProbes> Open(const SharedPyMaps& py);

@@ -16,7 +16,9 @@ namespace {
 std::string Errno(int err) { return std::strerror(err < 0 ? -err : err); }
 }  // namespace
 
-std::unique_ptr<LoopProbes> LoopProbes::Open(int tracked_pids_fd, uint64_t blocking_threshold_ns) {
+std::unique_ptr<LoopProbes> LoopProbes::Open(int tracked_pids_fd,
+                                             const HttpProbes::SharedPyMaps& py,
+                                             uint64_t blocking_threshold_ns) {
   std::unique_ptr<LoopProbes> p(new LoopProbes());
   p->threshold_ns_ = blocking_threshold_ns;
   p->skel_ = loop_trace__open();
@@ -24,6 +26,29 @@ std::unique_ptr<LoopProbes> LoopProbes::Open(int tracked_pids_fd, uint64_t block
   p->skel_->rodata->loop_threshold_ns = blocking_threshold_ns;
   if (int err = bpf_map__reuse_fd(p->skel_->maps.tracked_pids, tracked_pids_fd))
     throw LoaderError("loop_trace: sharing tracked_pids failed: " + Errno(err));
+  // The walker's maps are the sampler's. Without it there is nothing to
+  // walk: the object's own copies (and the stack slots) shrink to nothing
+  // instead of holding megabytes of preallocated entries.
+  const std::pair<bpf_map*, int> shared[] = {{p->skel_->maps.py_procs, py.procs_fd},
+                                             {p->skel_->maps.py_ctx_conns, py.ctx_conns_fd},
+                                             {p->skel_->maps.py_deliveries, py.deliveries_fd},
+                                             {p->skel_->maps.py_owners, py.owners_fd},
+                                             {p->skel_->maps.py_client_fds, py.client_fds_fd},
+                                             {p->skel_->maps.py_sites, py.sites_fd},
+                                             {p->skel_->maps.py_site_last, py.site_last_fd},
+                                             {p->skel_->maps.py_tstates, py.tstates_fd}};
+  for (const auto& [map, fd] : shared) {
+    int err = fd >= 0 ? bpf_map__reuse_fd(map, fd)
+                      : bpf_map__set_max_entries(
+                            map, bpf_map__type(map) == BPF_MAP_TYPE_RINGBUF ? 4096 : 1);
+    if (err)
+      throw LoaderError(std::string("loop_trace: sharing ") + bpf_map__name(map) +
+                        " failed: " + Errno(err));
+  }
+  if (py.procs_fd < 0) {
+    bpf_map__set_max_entries(p->skel_->maps.loop_stacks, 1);
+    bpf_map__set_max_entries(p->skel_->maps.loop_offcpu, 4096);
+  }
   if (int err = loop_trace__load(p->skel_))
     throw LoaderError("loop_trace: load failed (verifier or missing BTF?): " + Errno(err));
   if (int err = loop_trace__attach(p->skel_))
@@ -32,6 +57,9 @@ std::unique_ptr<LoopProbes> LoopProbes::Open(int tracked_pids_fd, uint64_t block
   p->ring_ = ring_buffer__new(bpf_map__fd(p->skel_->maps.loop_events), &LoopProbes::OnRecord,
                               p.get(), nullptr);
   if (!p->ring_) throw LoaderError("loop_trace: ring buffer setup failed: " + Errno(errno));
+  if (int err = ring_buffer__add(p->ring_, bpf_map__fd(p->skel_->maps.loop_offcpu),
+                                 &LoopProbes::OnStack, p.get()))
+    throw LoaderError("loop_trace: stack ring buffer setup failed: " + Errno(err));
   return p;
 }
 
@@ -47,10 +75,19 @@ int LoopProbes::OnRecord(void* ctx, void* data, size_t size) {
   return 0;
 }
 
-int LoopProbes::Poll(const BlockFn& fn) {
+int LoopProbes::OnStack(void* ctx, void* data, size_t size) {
+  auto* self = static_cast<LoopProbes*>(ctx);
+  if (size < sizeof(py_sample) || !self->current_stack_fn_) return 0;
+  (*self->current_stack_fn_)(*static_cast<const py_sample*>(data));
+  return 0;
+}
+
+int LoopProbes::Poll(const BlockFn& fn, const StackFn& stack_fn) {
   current_fn_ = &fn;
+  current_stack_fn_ = &stack_fn;
   int n = ring_buffer__consume(ring_);
   current_fn_ = nullptr;
+  current_stack_fn_ = nullptr;
   return n;
 }
 
@@ -88,7 +125,10 @@ void LoopProbes::ForgetProcess(uint32_t tgid) {
     key = next;
     prev = &key;
   }
-  for (uint32_t tid : doomed) bpf_map__delete_elem(skel_->maps.loop_threads, &tid, sizeof(tid), 0);
+  for (uint32_t tid : doomed) {
+    bpf_map__delete_elem(skel_->maps.loop_threads, &tid, sizeof(tid), 0);
+    bpf_map__delete_elem(skel_->maps.loop_stacks, &tid, sizeof(tid), 0);
+  }
 }
 
 std::array<uint64_t, LOOP_CNT_MAX> LoopProbes::Counters() const {

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "bpf/loop_trace.h"
+#include "bpf/python.h"
 #include "daemon/loader/http_probes.h"
 #include "daemon/loader/program_stats.h"
 
@@ -24,16 +25,23 @@ namespace perfd {
 class LoopProbes {
  public:
   using BlockFn = std::function<void(const loop_block_event& e)>;
+  // The Python stack of a blocking iteration's longest off-CPU stretch
+  // (PY_SAMPLE_OFFCPU), sent just before its event.
+  using StackFn = std::function<void(const py_sample& s)>;
 
   // Loads and attaches; tracked_pids_fd is HttpProbes::tracked_pids_fd()
-  // (the same processes are traced). Throws LoaderError.
-  static std::unique_ptr<LoopProbes> Open(int tracked_pids_fd, uint64_t blocking_threshold_ns);
+  // (the same processes are traced), py the sampler's maps (off-CPU stacks
+  // are taken only for its verified interpreters; all -1: none are).
+  // Throws LoaderError.
+  static std::unique_ptr<LoopProbes> Open(int tracked_pids_fd, const HttpProbes::SharedPyMaps& py,
+                                          uint64_t blocking_threshold_ns);
   ~LoopProbes();
   LoopProbes(const LoopProbes&) = delete;
   LoopProbes& operator=(const LoopProbes&) = delete;
 
-  // Drains blocking events (one thread only). Returns events handled.
-  int Poll(const BlockFn& fn);
+  // Drains blocking events and their off-CPU stacks (one thread only).
+  // Returns records handled.
+  int Poll(const BlockFn& fn, const StackFn& stack_fn);
   // The cumulative histogram of every process that ended an iteration.
   std::map<uint32_t, loop_hist> Histograms() const;
   // One process's histogram; false if it has none.
@@ -47,10 +55,12 @@ class LoopProbes {
  private:
   LoopProbes() = default;
   static int OnRecord(void* ctx, void* data, size_t size);
+  static int OnStack(void* ctx, void* data, size_t size);
 
   loop_trace* skel_ = nullptr;
   ring_buffer* ring_ = nullptr;
   const BlockFn* current_fn_ = nullptr;
+  const StackFn* current_stack_fn_ = nullptr;
   uint64_t threshold_ns_ = 0;
 };
 

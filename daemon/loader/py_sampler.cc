@@ -87,6 +87,7 @@ int PySampler::py_owners_fd() const { return bpf_map__fd(skel_->maps.py_owners);
 int PySampler::py_client_fds_fd() const { return bpf_map__fd(skel_->maps.py_client_fds); }
 int PySampler::py_sites_fd() const { return bpf_map__fd(skel_->maps.py_sites); }
 int PySampler::py_site_last_fd() const { return bpf_map__fd(skel_->maps.py_site_last); }
+int PySampler::py_tstates_fd() const { return bpf_map__fd(skel_->maps.py_tstates); }
 
 void PySampler::AttachContextHook(uint32_t tgid, const std::string& path, uint64_t file_offset) {
   // A return probe: the new context is the return value. The hooked

@@ -96,6 +96,7 @@ class PySampler {
   int py_client_fds_fd() const;
   int py_sites_fd() const;
   int py_site_last_fd() const;
+  int py_tstates_fd() const;
   size_t attached_threads() const;
   // Most descriptors all sampled threads together may hold (default:
   // unlimited). Threads beyond it are not sampled. Thread-safe.

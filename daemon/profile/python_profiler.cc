@@ -57,18 +57,21 @@ std::string PythonProfiler::CallSite(const py_sample& s) {
 }
 
 void PythonProfiler::OnSample(const py_sample& s) {
-  ++stats_.samples;
+  const bool offcpu = s.h.flags & PY_SAMPLE_OFFCPU;
+  if (!offcpu) ++stats_.samples;
   auto it = procs_.find(s.h.tgid);
   if (it == procs_.end()) {
-    ++stats_.unknown_process;
+    if (!offcpu) ++stats_.unknown_process;
     return;
   }
   Proc& p = it->second;
   const bool truncated = s.h.flags & PY_SAMPLE_TRUNCATED;
-  if (truncated) ++stats_.truncated_samples;
-  if (s.h.flags & PY_SAMPLE_READ_ERROR) ++stats_.partial_samples;
   const size_t n = std::min<size_t>(s.h.nframes, PY_MAX_FRAMES);
-  if (n == 0) ++stats_.empty_samples;
+  if (!offcpu) {
+    if (truncated) ++stats_.truncated_samples;
+    if (s.h.flags & PY_SAMPLE_READ_ERROR) ++stats_.partial_samples;
+    if (n == 0) ++stats_.empty_samples;
+  }
 
   std::vector<python::Symbol> symbols;
   symbols.reserve(n);
@@ -99,11 +102,17 @@ void PythonProfiler::OnSample(const py_sample& s) {
   ps.conn_id = s.h.conn_id;
   ps.category = static_cast<int>(classifier_.Classify(leaf_first));
   ps.stack_id = stacks_.Intern(frames, truncated);
+  if (offcpu) {
+    ps.offcpu_ns = s.h.offcpu_ns;
+    ps.offcpu_reason = s.h.offcpu_reason;
+  }
   attributor_.OnSample(ps);
 }
 
 void PythonProfiler::Record(const std::string& service, const std::string& route,
                             const ProfileSample& s, JoinKind join) {
+  if (listener_) listener_(service, route, s);
+  if (s.offcpu_ns) return;  // a stack that held the loop, not CPU time
   store_.Add(service, route, s.category, s.stack_id, s.ts_ns, join == JoinKind::kExact);
   const std::string category = kCategoryNames[s.category];
   // The Prometheus label is the bare template (http_route semantics).

@@ -10,6 +10,7 @@
 #include <prometheus/registry.h>
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -50,8 +51,16 @@ class PythonProfiler : public RequestObserver {
   PythonProfiler(std::vector<python::CategoryRule> user_rules, uint32_t window_max_seconds,
                  double seconds_per_sample, prometheus::Registry& registry);
 
+  // Sees every sample once attributed (service, route key, sample): CPU
+  // samples and off-CPU stacks (ProfileSample::offcpu_ns > 0) alike.
+  using SampleListener = std::function<void(const std::string& service, const std::string& route,
+                                            const ProfileSample& s)>;
+  void SetSampleListener(SampleListener listener) { listener_ = std::move(listener); }
+
   void AddProcess(uint32_t pid, const std::string& service, const py_offsets& offsets);
   void RemoveProcess(uint32_t pid, uint64_t now_ns);
+  // A CPU sample, or an off-CPU stack (PY_SAMPLE_OFFCPU): attributed like
+  // one, but kept out of every CPU figure (it is not CPU time).
   void OnSample(const py_sample& sample);
   // A call-site stack (PY_SAMPLE_CALL_SITE): its leaf-most application
   // frame as "qualname (file:line)", skipping the interpreter's library and
@@ -88,6 +97,7 @@ class PythonProfiler : public RequestObserver {
   CpuSeries cpu_series_;
   std::unordered_map<uint32_t, Proc> procs_;
   Stats stats_;
+  SampleListener listener_;
 };
 
 }  // namespace perfd
