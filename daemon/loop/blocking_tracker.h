@@ -62,7 +62,7 @@ class BlockingTracker : public RequestObserver {
   // off-CPU (s.offcpu_ns > 0), with its service and route key.
   void OnAttributedSample(const std::string& service, const std::string& route,
                           const ProfileSample& s);
-  void OnStart(const RoutedRequest& req) override {}
+  void OnStart(const RoutedRequest& /*req*/) override {}
   void OnComplete(const RoutedRequest& req) override;
   // Decides events whose end is at least finalize_delay_ns before now_ns.
   void Tick(uint64_t now_ns);
@@ -80,6 +80,7 @@ class BlockingTracker : public RequestObserver {
     uint64_t conn_id = 0;
     uint64_t offcpu_ns = 0;  // 0: an on-CPU sample
     std::string route;
+    bool used = false;  // evidence of a decided event (for offcpu_stacks_orphan)
   };
   struct Victim {
     uint64_t conn_id = 0;
@@ -96,6 +97,13 @@ class BlockingTracker : public RequestObserver {
   };
 
   void Decide(Proc& p, const Pending& ev);
+  // Drops samples no pending or future event can use (see OnAttributedSample).
+  void Prune(Proc& p);
+  // A sample leaves the buffer (counts an off-CPU stack that matched nothing).
+  void Forget(const Evidence& s);
+  // The frame a site names: the stack's leaf-most application frame, else
+  // its leaf; false for an empty stack.
+  bool SiteFrame(uint32_t stack_id, FrameInfo* frame) const;
   // "qualname (file:line)" of the stack's leaf-most application frame.
   std::string SiteOf(uint32_t stack_id) const;
 
@@ -104,6 +112,7 @@ class BlockingTracker : public RequestObserver {
   Sink sink_;
   const uint64_t finalize_delay_ns_;
   std::unordered_map<uint32_t, Proc> procs_;
+  uint64_t now_ns_ = 0;  // the newest time seen (events, samples, requests, ticks)
   BlockingTrackerStats stats_;
 };
 
