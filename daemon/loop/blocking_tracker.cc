@@ -58,6 +58,7 @@ void BlockingTracker::OnLoopEvent(const loop_block_event& e) {
     return;
   }
   Proc& p = it->second;
+  if (p.loop_tids.size() < kMaxLoopThreads) p.loop_tids.insert(e.tid);
   if (p.pending.size() >= kMaxPendingEvents) {
     ++stats_.pending_overflow;
     return;
@@ -75,6 +76,15 @@ void BlockingTracker::OnAttributedSample(const std::string& /*service*/, const s
                                          const ProfileSample& s) {
   now_ns_ = std::max(now_ns_, s.ts_ns);
   if (s.offcpu_ns > 0) ++stats_.offcpu_stacks;
+  auto it = procs_.find(s.pid);
+  if (it == procs_.end()) {
+    if (s.offcpu_ns > 0) ++stats_.offcpu_stacks_orphan;
+    return;
+  }
+  Proc& p = it->second;
+  // Not a loop thread's: no event will take it as evidence. (Off-CPU stacks
+  // are always a loop thread's; before the first event every thread counts.)
+  if (s.offcpu_ns == 0 && !p.loop_tids.empty() && !p.loop_tids.count(s.tid)) return;
   Evidence ev;
   ev.ts_ns = s.ts_ns;
   ev.tid = s.tid;
@@ -82,12 +92,6 @@ void BlockingTracker::OnAttributedSample(const std::string& /*service*/, const s
   ev.conn_id = s.conn_id;
   ev.offcpu_ns = s.offcpu_ns;
   ev.route = route;
-  auto it = procs_.find(s.pid);
-  if (it == procs_.end()) {
-    Forget(ev);
-    return;
-  }
-  Proc& p = it->second;
   // Full: the oldest arrival goes (O(1) per sample; Tick prunes by age).
   if (p.samples.size() >= kMaxSamples) {
     ++stats_.samples_overflow;

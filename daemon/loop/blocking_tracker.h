@@ -22,6 +22,7 @@
 #include <functional>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "bpf/loop_trace.h"
@@ -94,7 +95,13 @@ class BlockingTracker : public RequestObserver {
     std::string service;
     std::deque<Pending> pending;   // by end time
     std::deque<Evidence> samples;  // recent attributed samples, by arrival
+    // Threads that had a blocking event (its loop threads, at most
+    // kMaxLoopThreads): once one is known, other threads' on-CPU samples
+    // are not kept (they are never evidence), so a worker with a busy
+    // thread pool does not fill the buffer with them.
+    std::unordered_set<uint32_t> loop_tids;
   };
+  static constexpr size_t kMaxLoopThreads = 64;
 
   void Decide(Proc& p, const Pending& ev);
   // Drops samples no pending or future event can use (see OnAttributedSample).

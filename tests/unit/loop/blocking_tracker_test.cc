@@ -380,5 +380,21 @@ TEST_F(BlockingTrackerTest, SamplesAreCappedOldestFirst) {
   EXPECT_EQ(decided_[1].e.oncpu_samples, BlockingTracker::kMaxSamples);
 }
 
+// Once the loop thread is known, a busy thread pool's on-CPU samples do not
+// take the buffer from it.
+TEST_F(BlockingTrackerTest, OtherThreadsAreNotKeptOnceTheLoopThreadIsKnown) {
+  const uint32_t stack = Stack({{"hog", "/app/main.py", 5, 1}});
+  tracker_.OnLoopEvent(Event(5 * kSec, 30 * kMs));
+  tracker_.OnLoopEvent(Event(10 * kSec, 30 * kMs));
+  Sample("GET /hog", 10 * kSec + 1 * kMs, stack, 1);
+  for (size_t i = 0; i < BlockingTracker::kMaxSamples + 10; ++i)
+    Sample("GET /sync", 10 * kSec + i * 1000, stack, 2, 0, kLoopTid + 1 + i % 40);
+  EXPECT_EQ(tracker_.stats().samples_overflow, 0u);
+  tracker_.Tick(10030 * kMs + kDelay);
+  ASSERT_EQ(decided_.size(), 2u);
+  EXPECT_EQ(decided_[1].e.route, "GET /hog");
+  EXPECT_EQ(decided_[1].e.oncpu_samples, 1u);
+}
+
 }  // namespace
 }  // namespace perfd
