@@ -97,14 +97,17 @@ class BlockingTracker : public RequestObserver {
     std::deque<Evidence> samples;  // recent attributed samples, by arrival
     // Threads that had a blocking event (its loop threads, at most
     // kMaxLoopThreads): once one is known, other threads' on-CPU samples
-    // are not kept (they are never evidence), so a worker with a busy
-    // thread pool does not fill the buffer with them.
+    // are not kept (only a loop thread's are evidence), so a worker with a
+    // busy thread pool does not fill the buffer with them. The price: the
+    // first event of a second loop thread in one process lacks its on-CPU
+    // samples.
     std::unordered_set<uint32_t> loop_tids;
   };
   static constexpr size_t kMaxLoopThreads = 64;
 
   void Decide(Proc& p, const Pending& ev);
-  // Drops samples no pending or future event can use (see OnAttributedSample).
+  // Drops samples older than the oldest pending event's start and than
+  // finalize_delay + 5 s before the newest time seen: no event can use them.
   void Prune(Proc& p);
   // A sample leaves the buffer (counts an off-CPU stack that matched nothing).
   void Forget(const Evidence& s);
