@@ -2,6 +2,9 @@
 
 #include <vector>
 
+#include "daemon/aggregator/bounded_labels.h"
+#include "daemon/profile/route_label.h"
+
 namespace perfd {
 
 namespace {
@@ -53,6 +56,13 @@ LoopMetrics::LoopMetrics(prometheus::Registry& registry, uint64_t idle_ns)
                           "part: oncpu (a CPU hog), offcpu (blocked in a sync call), runnable "
                           "(ready but the host's CPUs were taken)")
                     .Register(registry)),
+      blocked_(prometheus::BuildCounter()
+                   .Name("perfd_event_loop_blocked_seconds_total")
+                   .Help("Busy time of the event-loop iterations past "
+                         "event_loop.blocking_threshold_ms, by the route whose Python stacks held "
+                         "the loop (each route's share of an iteration by its on-CPU samples and "
+                         "off-CPU stack in it; (unattributed) without a stack)")
+                   .Register(registry)),
       idle_ns_(idle_ns) {}
 
 LoopMetrics::Service& LoopMetrics::Of(const std::string& service, uint64_t now_ns) {
@@ -102,14 +112,41 @@ void LoopMetrics::OnBlockingEvent(const std::string& service, const loop_block_e
   if (windows_) windows_->AddBlocking(service, now_ns, e.busy_ns);
   uint64_t blocked = 0;
   for (uint64_t b : e.blocked_ns) blocked += b;
-  // Named by its largest part: on CPU (a hog), blocked (a sync call), or
-  // runnable (the host's CPUs were taken: not the code's doing).
-  if (e.oncpu_ns >= blocked && e.oncpu_ns >= e.runnable_ns)
-    s.blocking_oncpu->Increment();
-  else if (blocked >= e.runnable_ns)
-    s.blocking_offcpu->Increment();
-  else
-    s.blocking_runnable->Increment();
+  // Named by its largest part (the rule BlockingEvent::kind follows too).
+  switch (BlockingKindOf(e.oncpu_ns, blocked, e.runnable_ns)) {
+    case BlockingKind::kOnCpu:
+      s.blocking_oncpu->Increment();
+      break;
+    case BlockingKind::kOffCpu:
+      s.blocking_offcpu->Increment();
+      break;
+    case BlockingKind::kRunnable:
+      s.blocking_runnable->Increment();
+      break;
+  }
+}
+
+void LoopMetrics::OnBlockingDecided(const std::string& service, const BlockingEvent& e,
+                                    uint64_t now_ns) {
+  Service& s = Of(service, now_ns);
+  for (const BlockingRouteShare& share : e.routes) {
+    std::string route = HttpRouteLabel(share.route);
+    auto it = s.blocked.find(route);
+    if (it == s.blocked.end()) {
+      // Routes are bounded by the route tables, but a service's templates
+      // can still be many: past the cap, one "_OTHER" series.
+      if (s.blocked.size() >= kMaxBlockedRoutes + s.blocked.count(kOtherLabel)) {
+        ++stats_.blocked_routes_folded;
+        route = kOtherLabel;
+        it = s.blocked.find(route);
+      }
+      if (it == s.blocked.end())
+        it = s.blocked
+                 .emplace(route, &blocked_.Add({{"service_name", service}, {"http_route", route}}))
+                 .first;
+    }
+    it->second->Increment(double(share.ns) / 1e9);
+  }
 }
 
 void LoopMetrics::EvictIdle(uint64_t now_ns) {
@@ -121,6 +158,7 @@ void LoopMetrics::EvictIdle(uint64_t now_ns) {
       blocking_.Remove(it->second.blocking_oncpu);
       blocking_.Remove(it->second.blocking_offcpu);
       blocking_.Remove(it->second.blocking_runnable);
+      for (auto& [route, c] : it->second.blocked) blocked_.Remove(c);
       it = services_.erase(it);
       ++stats_.series_evicted;
     } else {

@@ -8,7 +8,12 @@
 //   perfd_event_loop_blocking_events_total{service_name, kind}: iterations
 //     busy past event_loop.blocking_threshold_ms, by their largest part:
 //     oncpu (a CPU hog), offcpu (blocked: a sync call inside async code) or
-//     runnable (ready, but the host's CPUs were taken by others).
+//     runnable (ready, but the host's CPUs were taken by others);
+//   perfd_event_loop_blocked_seconds_total{service_name, http_route}: the
+//     busy time of those events once decided (BlockingTracker), split over
+//     the routes whose stacks held the loop (the bare template, or
+//     "(no request)" / "(unattributed)"); at most kMaxBlockedRoutes routes
+//     per service, the rest under "_OTHER".
 // Each process's histogram is read every second and its increase since the
 // last read is added to its service's series (a process's kernel entry is
 // its own, so a new pid starts from zero). Used by the event thread only.
@@ -26,13 +31,15 @@
 
 #include "bpf/loop_trace.h"
 #include "daemon/aggregator/loop_windows.h"
+#include "daemon/loop/blocking_event.h"
 
 namespace perfd {
 
 struct LoopMetricsStats {
   uint64_t blocking_events = 0;
-  uint64_t unknown_process = 0;  // event or histogram of a pid with no service
-  uint64_t series_evicted = 0;   // services removed as idle
+  uint64_t unknown_process = 0;        // event or histogram of a pid with no service
+  uint64_t series_evicted = 0;         // services removed as idle
+  uint64_t blocked_routes_folded = 0;  // route shares counted under "_OTHER" (route cap)
   size_t services = 0;
 };
 
@@ -44,6 +51,9 @@ class LoopMetrics {
   void Update(uint32_t pid, const std::string& service, const loop_hist& h, uint64_t now_ns);
   // A blocking event of a worker of `service`.
   void OnBlockingEvent(const std::string& service, const loop_block_event& e, uint64_t now_ns);
+  // A blocking event decided by BlockingTracker: each route's share of its
+  // busy time into perfd_event_loop_blocked_seconds_total.
+  void OnBlockingDecided(const std::string& service, const BlockingEvent& e, uint64_t now_ns);
   void OnUnknownProcess() { ++stats_.unknown_process; }
   // Also record into perfctl's windows (GetTop's loop figures); must outlive this.
   void SetWindows(LoopWindows* windows) { windows_ = windows; }
@@ -57,6 +67,9 @@ class LoopMetrics {
   // bucket k ([2^k, 2^(k+1)) ns). Exposed for tests.
   static size_t BucketOf(size_t k);
   static constexpr size_t kBoundaries = 21;  // 2^10 .. 2^30 ns
+  // Route series of perfd_event_loop_blocked_seconds_total per service
+  // (besides "_OTHER"): routes come from the traffic's templates.
+  static constexpr size_t kMaxBlockedRoutes = 256;
 
  private:
   struct Service {
@@ -65,6 +78,7 @@ class LoopMetrics {
     prometheus::Counter* blocking_oncpu;
     prometheus::Counter* blocking_offcpu;
     prometheus::Counter* blocking_runnable;
+    std::map<std::string, prometheus::Counter*> blocked;  // http_route → series
     uint64_t last_ns;
   };
   Service& Of(const std::string& service, uint64_t now_ns);
@@ -72,6 +86,7 @@ class LoopMetrics {
   prometheus::Family<prometheus::Histogram>& busy_;
   prometheus::Family<prometheus::Counter>& time_;
   prometheus::Family<prometheus::Counter>& blocking_;
+  prometheus::Family<prometheus::Counter>& blocked_;
   uint64_t idle_ns_;
   std::map<std::string, Service> services_;
   std::map<uint32_t, loop_hist> last_;  // pid → histogram at the last Update

@@ -19,6 +19,9 @@ namespace perfd {
 // perfd_event_loop_blocking_events_total{kind}).
 enum class BlockingKind { kOnCpu, kOffCpu, kRunnable };
 const char* BlockingKindName(BlockingKind k);  // "oncpu", "offcpu", "runnable"
+// The largest of the three parts; ties go to oncpu, then offcpu (offcpu_ns:
+// the sum of the blocked parts). The one rule for the kind of an event.
+BlockingKind BlockingKindOf(uint64_t oncpu_ns, uint64_t offcpu_ns, uint64_t runnable_ns);
 
 // One route's share of an event's busy time (by its evidence: each on-CPU
 // sample weighs one sample period, the off-CPU stack its stretch).

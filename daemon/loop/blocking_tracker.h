@@ -22,6 +22,7 @@
 #include <functional>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "bpf/loop_trace.h"
@@ -62,7 +63,7 @@ class BlockingTracker : public RequestObserver {
   // off-CPU (s.offcpu_ns > 0), with its service and route key.
   void OnAttributedSample(const std::string& service, const std::string& route,
                           const ProfileSample& s);
-  void OnStart(const RoutedRequest& req) override {}
+  void OnStart(const RoutedRequest& /*req*/) override {}
   void OnComplete(const RoutedRequest& req) override;
   // Decides events whose end is at least finalize_delay_ns before now_ns.
   void Tick(uint64_t now_ns);
@@ -80,6 +81,7 @@ class BlockingTracker : public RequestObserver {
     uint64_t conn_id = 0;
     uint64_t offcpu_ns = 0;  // 0: an on-CPU sample
     std::string route;
+    bool used = false;  // evidence of a decided event (for offcpu_stacks_orphan)
   };
   struct Victim {
     uint64_t conn_id = 0;
@@ -93,9 +95,25 @@ class BlockingTracker : public RequestObserver {
     std::string service;
     std::deque<Pending> pending;   // by end time
     std::deque<Evidence> samples;  // recent attributed samples, by arrival
+    // Threads that had a blocking event (its loop threads, at most
+    // kMaxLoopThreads): once one is known, other threads' on-CPU samples
+    // are not kept (only a loop thread's are evidence), so a worker with a
+    // busy thread pool does not fill the buffer with them. The price: the
+    // first event of a second loop thread in one process lacks its on-CPU
+    // samples.
+    std::unordered_set<uint32_t> loop_tids;
   };
+  static constexpr size_t kMaxLoopThreads = 64;
 
   void Decide(Proc& p, const Pending& ev);
+  // Drops samples older than the oldest pending event's start and than
+  // finalize_delay + 5 s before the newest time seen: no event can use them.
+  void Prune(Proc& p);
+  // A sample leaves the buffer (counts an off-CPU stack that matched nothing).
+  void Forget(const Evidence& s);
+  // The frame a site names: the stack's leaf-most application frame, else
+  // its leaf; false for an empty stack.
+  bool SiteFrame(uint32_t stack_id, FrameInfo* frame) const;
   // "qualname (file:line)" of the stack's leaf-most application frame.
   std::string SiteOf(uint32_t stack_id) const;
 
@@ -104,6 +122,7 @@ class BlockingTracker : public RequestObserver {
   Sink sink_;
   const uint64_t finalize_delay_ns_;
   std::unordered_map<uint32_t, Proc> procs_;
+  uint64_t now_ns_ = 0;  // the newest time seen (events, samples, requests, ticks)
   BlockingTrackerStats stats_;
 };
 

@@ -2,6 +2,9 @@
 
 #include <vector>
 
+#include "daemon/profile/route_label.h"
+#include "daemon/python/library_file.h"
+
 namespace perfd {
 
 PythonProfiler::PythonProfiler(std::vector<python::CategoryRule> user_rules,
@@ -29,20 +32,6 @@ void PythonProfiler::RemoveProcess(uint32_t pid, uint64_t now_ns) {
   procs_.erase(pid);
 }
 
-namespace {
-
-// Frames of code the application did not write: installed packages and the
-// interpreter's own library (under .../lib/python3.X/), or no file at all.
-bool LibraryFile(const std::string& f) {
-  if (f.empty() || f[0] == '<') return true;
-  if (f.find("/site-packages/") != std::string::npos ||
-      f.find("/dist-packages/") != std::string::npos)
-    return true;
-  return f.find("/lib/python3") != std::string::npos;
-}
-
-}  // namespace
-
 std::string PythonProfiler::CallSite(const py_sample& s) {
   auto it = procs_.find(s.h.tgid);
   if (it == procs_.end()) return "";
@@ -50,7 +39,7 @@ std::string PythonProfiler::CallSite(const py_sample& s) {
   const size_t n = std::min<size_t>(s.h.nframes, PY_MAX_FRAMES);
   for (size_t i = 0; i < n; ++i) {
     python::Symbol sym = symbolizer_.Resolve(*p.memory, s.h.tgid, p.offsets, s.frames[i]);
-    if (!sym.ok || LibraryFile(sym.filename)) continue;
+    if (!sym.ok || IsLibraryFile(sym.filename)) continue;
     return sym.qualname + " (" + sym.filename + ":" + std::to_string(sym.line) + ")";
   }
   return "";
@@ -116,9 +105,7 @@ void PythonProfiler::Record(const std::string& service, const std::string& route
   store_.Add(service, route, s.category, s.stack_id, s.ts_ns, join == JoinKind::kExact);
   const std::string category = kCategoryNames[s.category];
   // The Prometheus label is the bare template (http_route semantics).
-  const size_t space = route.find(' ');
-  const std::string http_route =
-      route[0] != '(' && space != std::string::npos ? route.substr(space + 1) : route;
+  const std::string http_route = HttpRouteLabel(route);
   cpu_series_.Add(service, http_route, category, store_.seconds_per_sample(), s.ts_ns);
   ++stats_.attributed[route == kNoRequestRoute      ? "no_request"
                       : route == kUnattributedRoute ? "unattributed"

@@ -1,12 +1,15 @@
 // LoopMetrics: kernel log2 buckets onto Prometheus buckets, per-process
 // deltas of the cumulative kernel histograms (a recreated entry starts from
-// zero), blocking events named by their largest part, idle services removed.
+// zero), blocking events named by their largest part, decided events' route
+// shares in blocked seconds (bare templates, capped routes), idle services
+// removed.
 #include "daemon/exporters/loop_metrics.h"
 
 #include <gtest/gtest.h>
 #include <prometheus/registry.h>
 
 #include <string>
+#include <vector>
 
 namespace perfd {
 namespace {
@@ -108,6 +111,88 @@ TEST(LoopMetrics, BlockingEventsAreNamedByTheirLargestPart) {
   EXPECT_EQ(Value(registry, "perfd_event_loop_blocking_events_total", "api", "kind", "runnable"),
             1);
   EXPECT_EQ(m.stats().blocking_events, 3u);
+}
+
+BlockingEvent Decided(std::vector<BlockingRouteShare> routes) {
+  BlockingEvent e;
+  e.routes = std::move(routes);
+  for (const auto& r : e.routes) e.busy_ns += r.ns;
+  e.route = e.routes.front().route;
+  return e;
+}
+
+// The number of series of `family` for `service`.
+size_t Series(const prometheus::Registry& registry, const std::string& family,
+              const std::string& service) {
+  size_t n = 0;
+  for (const auto& f : registry.Collect()) {
+    if (f.name != family) continue;
+    for (const auto& m : f.metric)
+      for (const auto& l : m.label)
+        if (l.name == "service_name" && l.value == service) ++n;
+  }
+  return n;
+}
+
+TEST(LoopMetrics, DecidedEventsAddTheirRouteSharesInSeconds) {
+  prometheus::Registry registry;
+  LoopMetrics m(registry, 900 * kSec);
+  m.OnBlockingDecided("api", Decided({{"GET /users/{id}", 75000000}, {"(no request)", 25000000}}),
+                      kSec);
+  m.OnBlockingDecided("api", Decided({{"POST /users/{id}", 50000000}}), 2 * kSec);
+  m.OnBlockingDecided("api", Decided({{"(unattributed)", 30000000}}), 2 * kSec);
+  m.OnBlockingDecided("web", Decided({{"GET /", 20000000}}), 2 * kSec);
+  const std::string family = "perfd_event_loop_blocked_seconds_total";
+  // The bare template: both methods of /users/{id} add to one series.
+  EXPECT_DOUBLE_EQ(Value(registry, family, "api", "http_route", "/users/{id}"), 0.125);
+  EXPECT_DOUBLE_EQ(Value(registry, family, "api", "http_route", "(no request)"), 0.025);
+  EXPECT_DOUBLE_EQ(Value(registry, family, "api", "http_route", "(unattributed)"), 0.03);
+  EXPECT_DOUBLE_EQ(Value(registry, family, "web", "http_route", "/"), 0.02);
+  EXPECT_EQ(Value(registry, family, "api", "http_route", "GET /users/{id}"), -1);
+  EXPECT_EQ(Series(registry, family, "api"), 3u);
+  // Exactly the labels service_name and http_route.
+  for (const auto& f : registry.Collect()) {
+    if (f.name != family) continue;
+    for (const auto& metric : f.metric) {
+      ASSERT_EQ(metric.label.size(), 2u);
+      EXPECT_EQ(metric.label[0].name, "http_route");
+      EXPECT_EQ(metric.label[1].name, "service_name");
+    }
+  }
+}
+
+TEST(LoopMetrics, BlockedRoutesPerServiceAreCapped) {
+  prometheus::Registry registry;
+  LoopMetrics m(registry, 900 * kSec);
+  const size_t routes = LoopMetrics::kMaxBlockedRoutes + 10;
+  for (size_t i = 0; i < routes; ++i)
+    m.OnBlockingDecided("api", Decided({{"GET /r" + std::to_string(i), 1000000}}), kSec);
+  // Routes seen before the cap keep their series.
+  m.OnBlockingDecided("api", Decided({{"GET /r0", 1000000}}), kSec);
+  const std::string family = "perfd_event_loop_blocked_seconds_total";
+  EXPECT_EQ(Series(registry, family, "api"), LoopMetrics::kMaxBlockedRoutes + 1);
+  EXPECT_DOUBLE_EQ(Value(registry, family, "api", "http_route", "/r0"), 0.002);
+  EXPECT_DOUBLE_EQ(Value(registry, family, "api", "http_route", "_OTHER"), 0.010);
+  EXPECT_EQ(Value(registry, family, "api", "http_route", "/r" + std::to_string(routes - 1)), -1);
+  EXPECT_EQ(m.stats().blocked_routes_folded, 10u);
+  // The cap is per service.
+  m.OnBlockingDecided("web", Decided({{"GET /new", 1000000}}), kSec);
+  EXPECT_DOUBLE_EQ(Value(registry, family, "web", "http_route", "/new"), 0.001);
+}
+
+TEST(LoopMetrics, BlockedSecondsLeaveWithTheirService) {
+  prometheus::Registry registry;
+  LoopMetrics m(registry, 60 * kSec);
+  m.OnBlockingDecided("old", Decided({{"GET /a", 1000000}, {"GET /b", 1000000}}), 10 * kSec);
+  m.OnBlockingDecided("new", Decided({{"GET /a", 1000000}}), 65 * kSec);
+  m.EvictIdle(80 * kSec);
+  const std::string family = "perfd_event_loop_blocked_seconds_total";
+  EXPECT_EQ(Series(registry, family, "old"), 0u);
+  EXPECT_DOUBLE_EQ(Value(registry, family, "new", "http_route", "/a"), 0.001);
+  EXPECT_EQ(m.stats().series_evicted, 1u);
+  // A service that comes back starts from zero.
+  m.OnBlockingDecided("old", Decided({{"GET /a", 3000000}}), 90 * kSec);
+  EXPECT_DOUBLE_EQ(Value(registry, family, "old", "http_route", "/a"), 0.003);
 }
 
 TEST(LoopMetrics, IdleServicesAreRemoved) {
