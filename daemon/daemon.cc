@@ -35,6 +35,7 @@
 #include "daemon/loader/http_probes.h"
 #include "daemon/loader/loop_probes.h"
 #include "daemon/loader/py_sampler.h"
+#include "daemon/loop/blocking_tracker.h"
 #include "daemon/pipeline/aggregator_observer.h"
 #include "daemon/pipeline/db_request_join.h"
 #include "daemon/pipeline/openapi_fetcher.h"
@@ -127,7 +128,8 @@ std::vector<SelfSample> CollectSelfStats(const HttpProbes& probes, const http::H
 }
 
 // Event-loop tracing: what the kernel side did, and what became of it.
-void AddLoopStats(const LoopProbes* loop, const LoopMetrics& m, std::vector<SelfSample>* s) {
+void AddLoopStats(const LoopProbes* loop, const LoopMetrics& m, const BlockingTracker& b,
+                  std::vector<SelfSample>* s) {
   const SelfSampleSink add{s};
   add("perfd_event_loop_tracing", loop ? 1 : 0);
   if (!loop) return;
@@ -136,6 +138,23 @@ void AddLoopStats(const LoopProbes* loop, const LoopMetrics& m, std::vector<Self
   add("perfd_event_loop_kernel_total", k[LOOP_CNT_BLOCKING], {{"kind", "blocking_events"}});
   add("perfd_event_loop_kernel_total", k[LOOP_CNT_DROPS], {{"kind", "ringbuf_drop"}});
   add("perfd_event_loop_kernel_total", k[LOOP_CNT_THREADS_FULL], {{"kind", "threads_full"}});
+  add("perfd_event_loop_kernel_total", k[LOOP_CNT_STACK_WALKS], {{"kind", "stack_walks"}});
+  add("perfd_event_loop_kernel_total", k[LOOP_CNT_STACKS], {{"kind", "offcpu_stacks"}});
+  add("perfd_event_loop_kernel_total", k[LOOP_CNT_STACK_DROPS], {{"kind", "offcpu_stack_drop"}});
+  add("perfd_event_loop_kernel_total", k[LOOP_CNT_STACKS_FULL], {{"kind", "stack_slots_full"}});
+  const BlockingTrackerStats& bs = b.stats();
+  add("perfd_event_loop_blocking_joined_total", bs.decided, {{"result", "decided"}});
+  add("perfd_event_loop_blocking_joined_total", bs.without_evidence,
+      {{"result", "without_evidence"}});
+  add("perfd_event_loop_blocking_joined_total", bs.unknown_process,
+      {{"result", "unknown_process"}});
+  add("perfd_event_loop_blocking_joined_total", bs.pending_overflow,
+      {{"result", "pending_overflow"}});
+  add("perfd_event_loop_blocking_pending", b.pending_events());
+  add("perfd_event_loop_offcpu_stacks_total", bs.offcpu_stacks, {{"result", "received"}});
+  add("perfd_event_loop_offcpu_stacks_total", bs.offcpu_stacks_orphan, {{"result", "orphan"}});
+  add("perfd_event_loop_samples_overflow_total", bs.samples_overflow);
+  add("perfd_event_loop_blocked_routes_folded_total", m.stats().blocked_routes_folded);
   add("perfd_event_loop_unknown_process_total", m.stats().unknown_process);
   add("perfd_event_loop_services", m.stats().services);
   add("perfd_event_loop_services_evicted_total", m.stats().series_evicted);
@@ -372,6 +391,17 @@ int RunDaemon(const Config& config, const std::atomic<bool>& stop) {
   LoopMetrics loop_metrics(*registry, idle_ns);
   LoopWindows loop_windows(config.window_max_seconds);
   loop_metrics.SetWindows(&loop_windows);
+  // Blocking events joined with the stacks and requests around them.
+  BlockingTracker blocking(profiler.stacks(), 1.0 / config.sample_hz,
+                           [&loop_metrics](const std::string& service, const BlockingEvent& e) {
+                             loop_metrics.OnBlockingDecided(service, e, MonotonicNs());
+                           });
+  if (loop) {
+    profiler.SetSampleListener(
+        [&blocking](const std::string& service, const std::string& route, const ProfileSample& s) {
+          blocking.OnAttributedSample(service, route, s);
+        });
+  }
   GcMetrics gc_metrics(*registry, idle_ns);
   if (sampler)
     sampler->SetGcPauseHandler([&router, &gc_metrics](const py_gc_pause& p) {
@@ -388,6 +418,7 @@ int RunDaemon(const Config& config, const std::atomic<bool>& stop) {
   // Client connections (databases, caches): decoded, joined to requests.
   DbRequestJoin db_join(router, config.n_plus_one_min_calls);
   router.AddObserver(&db_join);
+  if (loop) router.AddObserver(&blocking);
   db_join.AddObserver(&db_aggregator);
   db_join.AddObserver(&db_metrics);
   protocols::ClientTracker client_tracker(db_join);
@@ -436,20 +467,19 @@ int RunDaemon(const Config& config, const std::atomic<bool>& stop) {
   // here, on the event thread, in scan order.
   DiscoveryThread discovery(config, sampler != nullptr, kube->resolver.get());
   BpfWorkerLoader loader(*probes, sampler.get(), config.request_identity);
-  PipelineWorkers pipeline(router, tracker, profiler, config.openapi ? &fetcher : nullptr, [&] {
-    probes->Poll(0, on_event);
-    if (sampler) sampler->Poll(0, on_sample);
-  });
-  const LoopProbes::BlockFn on_blocking = [&router, &loop_metrics](const loop_block_event& e) {
+  const LoopProbes::BlockFn on_blocking = [&router, &loop_metrics,
+                                           &blocking](const loop_block_event& e) {
     spdlog::debug(
         "pid {} tid {}: loop blocked {:.1f} ms (on CPU {:.1f}, runnable {:.1f}, "
         "sleep {:.1f}, lock {:.1f}, io {:.1f}, other {:.1f})",
         e.tgid, e.tid, e.busy_ns / 1e6, e.oncpu_ns / 1e6, e.runnable_ns / 1e6,
         e.blocked_ns[LOOP_BLOCK_SLEEP] / 1e6, e.blocked_ns[LOOP_BLOCK_LOCK] / 1e6,
         e.blocked_ns[LOOP_BLOCK_IO] / 1e6, e.blocked_ns[LOOP_BLOCK_OTHER] / 1e6);
-    if (const std::string* service = router.ServiceOf(e.tgid))
+    if (const std::string* service = router.ServiceOf(e.tgid)) {
       loop_metrics.OnBlockingEvent(*service, e, MonotonicNs());
-    else
+      blocking.SetService(e.tgid, *service);
+      blocking.OnLoopEvent(e);
+    } else
       loop_metrics.OnUnknownProcess();
   };
   // The stack that held a blocking iteration's loop off CPU: attributed to
@@ -459,6 +489,11 @@ int RunDaemon(const Config& config, const std::atomic<bool>& stop) {
                   s.h.nframes, s.h.offcpu_ns / 1e6);
     prof->OnSample(s);
   };
+  PipelineWorkers pipeline(router, tracker, profiler, config.openapi ? &fetcher : nullptr, [&] {
+    probes->Poll(0, on_event);
+    if (sampler) sampler->Poll(0, on_sample);
+    if (loop) loop->Poll(on_blocking, on_offcpu_stack);
+  });
   // Each worker's cumulative loop histogram into its service's series.
   auto update_loop = [&](uint32_t pid, const loop_hist& h, uint64_t now) {
     if (const std::string* service = router.ServiceOf(pid))
@@ -468,12 +503,12 @@ int RunDaemon(const Config& config, const std::atomic<bool>& stop) {
     client_tracker.DropProcess(pid);
     db_join.DropProcess(pid);
     if (loop) {
-      // Its last iterations first: nothing it measured is lost.
-      loop->Poll(on_blocking, on_offcpu_stack);
+      // Its last iterations were drained before (PipelineWorkers).
       loop_hist h{};
       if (loop->Histogram(pid, &h)) update_loop(pid, h, MonotonicNs());
       loop->ForgetProcess(pid);
       loop_metrics.ProcessGone(pid);
+      blocking.DropProcess(pid, MonotonicNs());
     }
   });
   client_tracker.SetOnFirstConnection(
@@ -529,6 +564,7 @@ int RunDaemon(const Config& config, const std::atomic<bool>& stop) {
     if (now - last_flush > 100000000ull) {
       tracker.FlushIdle(now);
       profiler.Tick(now);
+      if (loop) blocking.Tick(now);
       last_flush = now;
     }
     if (now - last_stats > 1000000000ull) {
@@ -548,7 +584,7 @@ int RunDaemon(const Config& config, const std::atomic<bool>& stop) {
           CollectSelfStats(*probes, tracker, router, fetcher, lifecycle, loader, discovery);
       AddPythonStats(sampler.get(), profiler, lifecycle, loader, &samples);
       AddGcStats(loader, gc_metrics, &samples);
-      AddLoopStats(loop.get(), loop_metrics, &samples);
+      AddLoopStats(loop.get(), loop_metrics, blocking, &samples);
       AddCardinalityStats(aggregator.Stats(), http_metrics.stats(), &samples);
       AddDbCardinalityStats(db_aggregator.Stats(), db_metrics.stats(), &samples);
       kube->AddStats(&samples);

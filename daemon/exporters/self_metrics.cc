@@ -125,7 +125,24 @@ const std::vector<SelfMetricDef> kSelfMetrics = {
      "1 when the event-loop probes are loaded (event_loop.enabled and they attached), else 0"},
     {"perfd_event_loop_kernel_total", SelfMetricType::kCounter,
      "Event-loop probes in the kernel, by kind: iterations ended, blocking_events emitted, "
-     "ringbuf_drop (a blocking event lost), threads_full (a loop thread not tracked)"},
+     "ringbuf_drop (a blocking event lost), threads_full (a loop thread not tracked), "
+     "stack_walks (Python stacks taken when a busy loop thread blocked), offcpu_stacks (the "
+     "longest stretch's stack sent with a blocking event), offcpu_stack_drop (lost: ring "
+     "buffer full), stack_slots_full (not taken: no stack slot for the thread)"},
+    {"perfd_event_loop_blocking_joined_total", SelfMetricType::kCounter,
+     "Blocking events joined with their stacks, requests and victims, by result: decided "
+     "(reported; includes without_evidence), without_evidence (no stack seen: route "
+     "\"(unattributed)\"), unknown_process (no service), pending_overflow (dropped: too many "
+     "waiting for their worker)"},
+    {"perfd_event_loop_blocking_pending", SelfMetricType::kGauge,
+     "Blocking events waiting for their samples and victims (decided ~2 s after they end)"},
+    {"perfd_event_loop_offcpu_stacks_total", SelfMetricType::kCounter,
+     "Off-CPU stacks of blocking events, by result: received, orphan (matched no event)"},
+    {"perfd_event_loop_samples_overflow_total", SelfMetricType::kCounter,
+     "Samples not kept for the blocking-event join: the worker's buffer was full"},
+    {"perfd_event_loop_blocked_routes_folded_total", SelfMetricType::kCounter,
+     "Blocked time reported under http_route=\"_OTHER\": the service had 256 route series "
+     "in perfd_event_loop_blocked_seconds_total"},
     {"perfd_event_loop_unknown_process_total", SelfMetricType::kCounter,
      "Blocking events of a process with no service (it exited before they were read)"},
     {"perfd_event_loop_services", SelfMetricType::kGauge,

@@ -10,12 +10,14 @@ void PipelineWorkers::OnAttached(const Worker& worker, const py_offsets* sampled
 
 void PipelineWorkers::OnDetached(const Worker& worker, uint64_t now_ns) {
   // Drain what the kernel already queued for it, then close its books:
-  // completed requests are kept, in-flight ones reported as aborted.
+  // completed requests are kept, in-flight ones reported as aborted. The
+  // profiler decides its last samples before the others drop it: they may
+  // listen to them (blocking events).
   drain_();
   tracker_.DropProcess(worker.pid, now_ns);
+  profiler_.RemoveProcess(worker.pid, now_ns);
   for (auto& drop : also_drop_) drop(worker.pid);
   router_.ForgetWorker(worker.pid);
-  profiler_.RemoveProcess(worker.pid, now_ns);
 }
 
 }  // namespace perfd
