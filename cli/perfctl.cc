@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <chrono>
 #include <csignal>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -20,6 +21,7 @@
 #include <thread>
 #include <vector>
 
+#include "cli/blocking_table.h"
 #include "cli/duration.h"
 #include "cli/endpoint.h"
 #include "cli/fan_out.h"
@@ -43,6 +45,7 @@ constexpr const char* kDefaultTimeout = "3s";
 constexpr auto kProfileDeadlineSlack = std::chrono::seconds(30);
 constexpr size_t kDefaultFunctionLimit = 30;
 constexpr size_t kDefaultQueryLimit = 20;
+constexpr size_t kDefaultBlockingLimit = 20;
 constexpr const char* kDefaultPprofFile = "profile.pb.gz";
 volatile std::sig_atomic_t g_stop = 0;
 
@@ -60,6 +63,7 @@ struct Flags {
   bool once = false;
   bool functions = false;
   bool by_node = false;
+  bool stacks = false;  // blocking --stacks
   std::string route;
   size_t limit = 0;  // routes: 0 = all; functions: see limit_set
   bool limit_set = false;
@@ -109,6 +113,17 @@ class Client {
     request.set_window_seconds(window);
     request.set_route(route);
     return stub_->GetQueries(&ctx, request, out);
+  }
+  grpc::Status GetBlocking(const std::string& service, uint32_t window, const std::string& route,
+                           uint32_t limit, v1::GetBlockingResponse* out) {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + timeout_);
+    v1::GetBlockingRequest request;
+    request.set_service(service);
+    request.set_window_seconds(window);
+    request.set_route(route);
+    request.set_limit(limit);
+    return stub_->GetBlocking(&ctx, request, out);
   }
   grpc::Status GetProfile(const std::string& service, uint32_t seconds, const std::string& route,
                           v1::GetProfileResponse* out) {
@@ -293,9 +308,37 @@ int FunctionsOnce(Client& client, const Flags& flags, uint32_t window, const std
   return kExitOk;
 }
 
+// One frame: its exit code, and the text in *text. warn: print warning
+// lines on stderr (not in live mode, where they would scroll the screen).
+using DrawFrame = std::function<int(bool warn, std::string* text)>;
+
+// --once or -o json: one frame. Else redraws every --interval until Ctrl-C
+// or SIGTERM (exit 0), or until a frame fails.
+int RunLive(const Flags& flags, const DrawFrame& once) {
+  std::string text;
+  if (flags.once || flags.output == "json") {
+    const int rc = once(true, &text);
+    std::cout << text << std::flush;
+    return rc;
+  }
+  const auto interval = *ParseDuration(flags.interval);
+  std::signal(SIGINT, OnSignal);
+  std::signal(SIGTERM, OnSignal);
+  while (!g_stop) {
+    // A partial frame is drawn (its header says PARTIAL); no node at all ends it.
+    if (int rc = once(false, &text); rc != kExitOk && rc != kExitPartial) return rc;
+    // Home + clear, then the frame: one write so the screen never flickers empty.
+    std::cout << "\x1b[H\x1b[2J" << text << std::flush;
+    for (auto slept = std::chrono::milliseconds(0); slept < interval && !g_stop;
+         slept += std::chrono::milliseconds(50)) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+  }
+  return kExitOk;
+}
+
 int RunTop(const Flags& flags, const std::vector<Node>& nodes) {
   const auto window = static_cast<uint32_t>(ParseDuration(flags.window)->count() / 1000);
-  const auto interval = *ParseDuration(flags.interval);
   // --by-node with one perfd still shows the node: the same table as several.
   const bool several = nodes.size() > 1 || flags.by_node;
   std::optional<Node> single;
@@ -312,25 +355,7 @@ int RunTop(const Flags& flags, const std::vector<Node>& nodes) {
     if (several) return TopAcrossNodes(nodes, clients, flags, window, warn, text);
     return TopOnce(*client, flags, window, single->name, text);
   };
-  std::string text;
-  if (flags.once || flags.output == "json") {
-    const int rc = once(true, &text);
-    std::cout << text << std::flush;
-    return rc;
-  }
-  std::signal(SIGINT, OnSignal);
-  std::signal(SIGTERM, OnSignal);
-  while (!g_stop) {
-    // A partial frame is drawn (its header says PARTIAL); no node at all ends it.
-    if (int rc = once(false, &text); rc != kExitOk && rc != kExitPartial) return rc;
-    // Home + clear, then the frame: one write so the screen never flickers empty.
-    std::cout << "\x1b[H\x1b[2J" << text << std::flush;
-    for (auto slept = std::chrono::milliseconds(0); slept < interval && !g_stop;
-         slept += std::chrono::milliseconds(50)) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-  }
-  return kExitOk;
+  return RunLive(flags, once);
 }
 
 // Columns of the terminal on stdout; 0 (no cut) when it is not a terminal,
@@ -359,6 +384,31 @@ int RunQueries(const Flags& flags, const std::vector<Node>& nodes) {
   options.width = TerminalWidth();
   std::cout << RenderQueriesTable(queries, options) << std::flush;
   return kExitOk;
+}
+
+// Reads one perfd, as `queries` does: several endpoints are a usage error.
+int RunBlocking(const Flags& flags, const std::vector<Node>& nodes) {
+  const std::optional<Node> node = SingleNode(nodes, "blocking");
+  if (!node) return kExitUsage;
+  Client client(*node, flags);
+  const auto window = static_cast<uint32_t>(ParseDuration(flags.window)->count() / 1000);
+  // --limit 0 is "all", as for queries; the server's 0 is its default.
+  const size_t limit = flags.limit_set ? flags.limit : kDefaultBlockingLimit;
+  const auto request_limit =
+      static_cast<uint32_t>(std::min<size_t>(limit == 0 ? UINT32_MAX : limit, UINT32_MAX));
+  BlockingTableOptions options;
+  options.route = flags.route;
+  options.stacks = flags.stacks;
+  return RunLive(flags, [&](bool /*warn*/, std::string* text) {
+    v1::GetBlockingResponse blocking;
+    if (grpc::Status s =
+            client.GetBlocking(flags.service, window, flags.route, request_limit, &blocking);
+        !s.ok()) {
+      return Fail(s, node->name);
+    }
+    *text = flags.output == "json" ? ToJson(blocking) : RenderBlockingTable(blocking, options);
+    return kExitOk;
+  });
 }
 
 bool WriteFile(const std::string& path, const std::string& bytes) {
@@ -509,13 +559,34 @@ int main(int argc, char** argv) {
   CLI::Option* query_limit = queries->add_option(
       "--limit", flags.limit, "Show at most N fingerprints (default 20; 0: all)");
 
+  CLI::App* blocking = app.add_subcommand(
+      "blocking", "Event-loop blocking events by call site: what held the loop, who waited");
+  blocking->add_option("-s,--service", flags.service, "Service name (see `perfctl services`)")
+      ->required();
+  blocking->add_option("-r,--route", flags.route,
+                       "Only events this route held the loop for (\"/users/{user_id}\" or \"GET "
+                       "/...\")");
+  blocking->add_option("-w,--window", flags.window, "Sliding window, whole seconds (30s, 5m)")
+      ->check(DurationValidator(CheckWindow, "DURATION"))
+      ->capture_default_str();
+  CLI::Option* blocking_limit = blocking->add_option(
+      "--limit", flags.limit, "Show at most N sites, largest total first (default 20; 0: all)");
+  blocking->add_flag("--stacks", flags.stacks, "Under each site, its Python stack (leaf first)");
+  blocking->add_flag("--once", flags.once, "Print one table and exit");
+  blocking->add_option("--interval", flags.interval, "Redraw period in live mode (>= 100ms)")
+      ->check(DurationValidator(CheckInterval, "DURATION"))
+      ->capture_default_str();
+  blocking->add_option("-o,--output", flags.output, "table or json (json implies --once)")
+      ->check(CLI::IsMember({"table", "json"}))
+      ->capture_default_str();
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     // --help/--version exit 0; every usage error is 2, whatever CLI11's code.
     return app.exit(e) == 0 ? kExitOk : kExitUsage;
   }
-  flags.limit_set = limit->count() > 0 || query_limit->count() > 0;
+  flags.limit_set = limit->count() > 0 || query_limit->count() > 0 || blocking_limit->count() > 0;
   if (top->parsed() && !flags.sort.empty()) {
     // One --sort flag serves both tables; each takes only its own keys.
     const bool function_key = ParseFunctionSortKey(flags.sort).has_value();
@@ -535,5 +606,6 @@ int main(int argc, char** argv) {
   const std::vector<Node> nodes = ExpandEndpoints(flags.endpoints);
   if (services->parsed()) return RunServices(flags, nodes);
   if (queries->parsed()) return RunQueries(flags, nodes);
+  if (blocking->parsed()) return RunBlocking(flags, nodes);
   return profile->parsed() ? RunProfile(flags, nodes) : RunTop(flags, nodes);
 }

@@ -11,6 +11,7 @@
 #include <tuple>
 #include <vector>
 
+#include "daemon/api/blocking_convert.h"
 #include "daemon/api/db_convert.h"
 #include "daemon/api/profile_convert.h"
 #include "daemon/api/proto_convert.h"
@@ -291,6 +292,33 @@ grpc::Status PerfdService::GetQueries(grpc::ServerContext* /*context*/,
   response->set_timestamp_unix_nanos(clocks_.unix_ns());
   response->set_route(request->route());
   QueriesToProto(snapshot, request->route(), response);
+  return grpc::Status::OK;
+}
+
+grpc::Status PerfdService::GetBlocking(grpc::ServerContext* /*context*/,
+                                       const v1::GetBlockingRequest* request,
+                                       v1::GetBlockingResponse* response) {
+  if (request->service().empty()) {
+    return {grpc::StatusCode::INVALID_ARGUMENT, "service is required"};
+  }
+  uint32_t window = request->window_seconds();
+  if (window == 0) window = kDefaultWindowSeconds;
+  if (grpc::Status s = CheckWindow(window); !s.ok()) return s;
+  if (grpc::Status s = CheckService(request->service()); !s.ok()) return s;
+
+  response->set_service(request->service());
+  response->set_window_seconds(window);
+  // Tracing off is a state of this perfd, not an error: perfctl says so.
+  if (blocking_ == nullptr) return grpc::Status::OK;
+  response->set_traced(true);
+  response->set_blocking_threshold_seconds(blocking_threshold_s_);
+  const std::string& route = request->route();
+  const bool bare = IsBareTemplate(route);
+  BlockingWindowSnapshot snapshot =
+      blocking_->Snapshot(request->service(), window, clocks_.monotonic_ns(), bare ? "" : route);
+  if (bare) KeepTemplate(route, &snapshot);
+  const size_t limit = request->limit() != 0 ? request->limit() : kDefaultBlockingSites;
+  BlockingToProto(snapshot, blocking_stacks_, limit, response);
   return grpc::Status::OK;
 }
 

@@ -6,6 +6,7 @@
 #include <functional>
 
 #include "daemon/aggregator/aggregator.h"
+#include "daemon/aggregator/blocking_window.h"
 #include "daemon/aggregator/loop_windows.h"
 #include "daemon/api/worker_directory.h"
 #include "daemon/db/db_aggregator.h"
@@ -26,6 +27,7 @@ ApiClocks SystemClocks();
 class PerfdService final : public v1::Perfd::Service {
  public:
   static constexpr uint32_t kDefaultWindowSeconds = 60;
+  static constexpr uint32_t kDefaultBlockingSites = 20;  // GetBlocking's limit 0
   // How long GetProfile waits after recording for late attribution.
   static constexpr int kAttributionSettleMs = 2500;
 
@@ -51,6 +53,15 @@ class PerfdService final : public v1::Perfd::Service {
     loop_ = loop;
     loop_threshold_s_ = blocking_threshold_seconds;
   }
+  // Blocking events (GetBlocking); nullptr: event-loop tracing is off.
+  // stacks: the profiler's table for the sites' stacks, nullptr when Python
+  // sampling is off. Call before serving; both must outlive the service.
+  void SetBlocking(const BlockingWindow* blocking, const StackTable* stacks,
+                   double threshold_seconds) {
+    blocking_ = blocking;
+    blocking_stacks_ = stacks;
+    blocking_threshold_s_ = threshold_seconds;
+  }
 
   // Services = aggregator services ∪ services of current workers, by name.
   grpc::Status ListServices(grpc::ServerContext* context, const v1::ListServicesRequest* request,
@@ -73,6 +84,12 @@ class PerfdService final : public v1::Perfd::Service {
   // route issued. Errors as GetTop, plus FAILED_PRECONDITION without DB data.
   grpc::Status GetQueries(grpc::ServerContext* context, const v1::GetQueriesRequest* request,
                           v1::GetQueriesResponse* response) override;
+  // Blocking events of the window grouped by (route, kind, site), largest
+  // total first; route "" = all (else as GetFunctions takes it), limit 0 =
+  // 20 sites. Errors as GetTop; with tracing off an empty answer with
+  // traced = false.
+  grpc::Status GetBlocking(grpc::ServerContext* context, const v1::GetBlockingRequest* request,
+                           v1::GetBlockingResponse* response) override;
 
  private:
   // OK, or the status for an empty / unknown service.
@@ -89,6 +106,9 @@ class PerfdService final : public v1::Perfd::Service {
   const db::DbAggregator* db_ = nullptr;
   const LoopWindows* loop_ = nullptr;
   double loop_threshold_s_ = 0;
+  const BlockingWindow* blocking_ = nullptr;
+  const StackTable* blocking_stacks_ = nullptr;
+  double blocking_threshold_s_ = 0;
 };
 
 }  // namespace perfd

@@ -129,6 +129,7 @@ class PerfctlCliTest : public ::testing::Test {
 
   Aggregator aggregator_;
   db::DbAggregator db_{600};
+  BlockingWindow blocking_{600};
   NoWorkers workers_;
   CpuProfileStore store_;
   StackTable table_;
@@ -202,6 +203,71 @@ TEST_F(PerfctlCliTest, QueriesTableJsonAndRouteFilter) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("GET /users/{user_id}  N+1"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("Q/REQ"), std::string::npos) << r.out;
+}
+
+TEST_F(PerfctlCliTest, BlockingTableStacksJsonAndErrors) {
+  // Tracing off: said in the table, not an error.
+  StartServer();
+  Result r = Run({Endpoint(), "blocking", "-s", "api", "--once"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out.find("service api   window 60s\n\nevent-loop tracing is off"), 0u) << r.out;
+
+  const uint64_t now = SystemClocks().monotonic_ns();
+  BlockingEvent e;
+  e.busy_ns = 150000000;
+  e.start_ns = now - 2000000000ULL;
+  e.kind = BlockingKind::kOffCpu;
+  e.blocked_ns[LOOP_BLOCK_IO] = 140000000;
+  e.route = "GET /users/{user_id}";
+  e.site = "get_user (users.py:12)";
+  e.stack_id = users_;
+  e.victims = 2;
+  e.victim_wait_ns = 90000000;
+  blocking_.Add("api", e);
+  BlockingEvent idle;  // outside requests, no stack
+  idle.busy_ns = 30000000;
+  idle.start_ns = now - 1000000000ULL;
+  idle.oncpu_ns = idle.busy_ns;
+  idle.route = "(no request)";
+  blocking_.Add("api", idle);
+  service_.SetBlocking(&blocking_, &table_, 0.02);
+
+  r = Run({Endpoint(), "blocking", "-s", "api", "--once", "--stacks"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out.find("service api   window 60s   route all   threshold 20.0ms   events 2   "
+                       "total 180ms\n\nROUTE "),
+            0u)
+      << r.out;
+  EXPECT_NE(r.out.find("GET /users/{user_id}  offcpu:io       1   150ms   150ms        2      "
+                       "90.0ms  get_user (users.py:12)\n"
+                       "    serialize (ser.py:22)\n"
+                       "    get_user (users.py:12)\n"
+                       "(no request)          oncpu           1  30.0ms  30.0ms        0           "
+                       "0  (no stack)\n"
+                       "    (no stack)\n"),
+            std::string::npos)
+      << r.out;
+  EXPECT_EQ(r.out.find("\x1b["), std::string::npos) << "--once must not clear the screen";
+
+  r = Run({Endpoint(), "blocking", "-s", "api", "-o", "json", "--route", "/users/{user_id}"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out.find("{\"service\":\"api\",\"windowSeconds\":60,\"traced\":true,"), 0u) << r.out;
+  EXPECT_NE(r.out.find("\"events\":\"1\""), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("(no request)"), std::string::npos) << r.out;
+
+  r = Run({Endpoint(), "blocking", "-s", "api", "--once", "--limit", "1"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out.find("(no request)"), std::string::npos) << r.out;
+
+  r = Run({Endpoint(), "blocking", "-s", "nope", "--once"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.err, "perfctl: unknown service \"nope\"; known services: api\n");
+  EXPECT_EQ(Run({Endpoint(), "blocking", "--once"}).exit_code, 2);  // --service is required
+  r = Run({"--endpoint", Endpoint().substr(11) + "," + Endpoint().substr(11) + "2", "blocking",
+           "-s", "api", "--once"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("blocking reads one perfd, but the endpoints name 2"), std::string::npos)
+      << r.err;
 }
 
 TEST_F(PerfctlCliTest, ServicesTableAndJson) {
