@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "daemon/aggregator/aggregator.h"
+#include "daemon/aggregator/blocking_window.h"
 #include "daemon/api/grpc_server.h"
 #include "daemon/api/grpc_service.h"
 #include "daemon/api/grpc_tls.h"
@@ -129,7 +130,7 @@ std::vector<SelfSample> CollectSelfStats(const HttpProbes& probes, const http::H
 
 // Event-loop tracing: what the kernel side did, and what became of it.
 void AddLoopStats(const LoopProbes* loop, const LoopMetrics& m, const BlockingTracker& b,
-                  std::vector<SelfSample>* s) {
+                  const BlockingWindow& w, std::vector<SelfSample>* s) {
   const SelfSampleSink add{s};
   add("perfd_event_loop_tracing", loop ? 1 : 0);
   if (!loop) return;
@@ -151,6 +152,7 @@ void AddLoopStats(const LoopProbes* loop, const LoopMetrics& m, const BlockingTr
   add("perfd_event_loop_blocking_joined_total", bs.pending_overflow,
       {{"result", "pending_overflow"}});
   add("perfd_event_loop_blocking_pending", b.pending_events());
+  add("perfd_event_loop_blocking_window_dropped_total", w.dropped());
   add("perfd_event_loop_offcpu_stacks_total", bs.offcpu_stacks, {{"result", "received"}});
   add("perfd_event_loop_offcpu_stacks_total", bs.offcpu_stacks_orphan, {{"result", "orphan"}});
   add("perfd_event_loop_samples_overflow_total", bs.samples_overflow);
@@ -392,10 +394,13 @@ int RunDaemon(const Config& config, const std::atomic<bool>& stop) {
   LoopWindows loop_windows(config.window_max_seconds);
   loop_metrics.SetWindows(&loop_windows);
   // Blocking events joined with the stacks and requests around them.
-  BlockingTracker blocking(profiler.stacks(), 1.0 / config.sample_hz,
-                           [&loop_metrics](const std::string& service, const BlockingEvent& e) {
-                             loop_metrics.OnBlockingDecided(service, e, MonotonicNs());
-                           });
+  BlockingWindow blocking_window(config.window_max_seconds);
+  BlockingTracker blocking(
+      profiler.stacks(), 1.0 / config.sample_hz,
+      [&loop_metrics, &blocking_window](const std::string& service, const BlockingEvent& e) {
+        loop_metrics.OnBlockingDecided(service, e, MonotonicNs());
+        blocking_window.Add(service, e);
+      });
   if (loop) {
     profiler.SetSampleListener(
         [&blocking](const std::string& service, const std::string& route, const ProfileSample& s) {
@@ -519,7 +524,11 @@ int RunDaemon(const Config& config, const std::atomic<bool>& stop) {
                        sampling ? &profiler.store() : nullptr,
                        sampling ? &profiler.stacks() : nullptr);
   service.SetDbAggregator(&db_aggregator);
-  if (loop) service.SetLoopWindows(&loop_windows, config.loop_blocking_threshold_ms / 1000.0);
+  if (loop) {
+    service.SetLoopWindows(&loop_windows, config.loop_blocking_threshold_ms / 1000.0);
+    service.SetBlocking(&blocking_window, sampling ? &profiler.stacks() : nullptr,
+                        config.loop_blocking_threshold_ms / 1000.0);
+  }
   ApiServer api(service);
   if (config.grpc_socket.empty() && config.grpc_tcp.empty()) {
     // Both listeners switched off on purpose: a metrics-only perfd.
@@ -578,13 +587,14 @@ int RunDaemon(const Config& config, const std::atomic<bool>& stop) {
         for (const auto& [pid, h] : loop->Histograms()) update_loop(pid, h, now);
         loop_metrics.EvictIdle(now);
         loop_windows.EvictIdle(now, idle_ns);
+        blocking_window.EvictIdle(now, idle_ns);
       }
       profiler.EvictIdle(now, idle_ns);
       auto samples =
           CollectSelfStats(*probes, tracker, router, fetcher, lifecycle, loader, discovery);
       AddPythonStats(sampler.get(), profiler, lifecycle, loader, &samples);
       AddGcStats(loader, gc_metrics, &samples);
-      AddLoopStats(loop.get(), loop_metrics, blocking, &samples);
+      AddLoopStats(loop.get(), loop_metrics, blocking, blocking_window, &samples);
       AddCardinalityStats(aggregator.Stats(), http_metrics.stats(), &samples);
       AddDbCardinalityStats(db_aggregator.Stats(), db_metrics.stats(), &samples);
       kube->AddStats(&samples);

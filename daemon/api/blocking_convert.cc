@@ -9,7 +9,7 @@ double Seconds(uint64_t ns) { return double(ns) / 1e9; }
 
 void SiteToProto(const BlockingSite& s, const StackTable* stacks, v1::BlockingSite* out) {
   out->set_route(s.route);
-  out->set_kind(BlockingKindText(s.kind));
+  out->set_kind(BlockingKindName(s.kind));
   out->set_site(s.site);
   // Stack 0 is "none" here (the table's overflow stack is never evidence).
   if (stacks != nullptr && s.stack_id != 0) {
@@ -56,18 +56,6 @@ void KeepTemplate(const std::string& tmpl, BlockingWindowSnapshot* snapshot) {
     snapshot->events += s.events;
     snapshot->total_ns += s.total_ns;
   }
-}
-
-const char* BlockingKindText(BlockingKind kind) {
-  switch (kind) {
-    case BlockingKind::kOnCpu:
-      return "oncpu";
-    case BlockingKind::kOffCpu:
-      return "offcpu";
-    case BlockingKind::kRunnable:
-      return "runnable";
-  }
-  return "oncpu";
 }
 
 void BlockingToProto(const BlockingWindowSnapshot& snapshot, const StackTable* stacks, size_t limit,

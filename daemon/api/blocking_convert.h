@@ -21,10 +21,6 @@ bool IsBareTemplate(const std::string& filter);
 // total_ns from them.
 void KeepTemplate(const std::string& tmpl, BlockingWindowSnapshot* snapshot);
 
-// The API's spelling of a kind (perfd.proto, BlockingSite.kind): "oncpu",
-// "offcpu", "runnable".
-const char* BlockingKindText(BlockingKind kind);
-
 // Fills stacks, events, total_seconds and at most `limit` sites (the
 // snapshot's order: total time, largest first). stacks: the profiler's
 // table, nullptr when sampling is off (then no site has a stack).

@@ -136,6 +136,8 @@ const std::vector<SelfMetricDef> kSelfMetrics = {
      "waiting for their worker)"},
     {"perfd_event_loop_blocking_pending", SelfMetricType::kGauge,
      "Blocking events waiting for their samples and victims (decided ~2 s after they end)"},
+    {"perfd_event_loop_blocking_window_dropped_total", SelfMetricType::kCounter,
+     "Blocking events perfctl blocking can no longer show: a service had 20,000 in its window"},
     {"perfd_event_loop_offcpu_stacks_total", SelfMetricType::kCounter,
      "Off-CPU stacks of blocking events, by result: received, orphan (matched no event)"},
     {"perfd_event_loop_samples_overflow_total", SelfMetricType::kCounter,

@@ -26,11 +26,14 @@ void DiscoveryThread::Stop() {
 void DiscoveryThread::ScanOnce() {
   const Discovery::Diff diff = discovery_.Scan();
   std::vector<UvloopSighting> uvloop_seen;
-  std::vector<ObservedChange> observed = inspector_.Observe(diff.changes, &uvloop_seen);
+  std::vector<LateVerification> verified_late;
+  std::vector<ObservedChange> observed =
+      inspector_.Observe(diff.changes, &uvloop_seen, &verified_late);
   std::lock_guard<std::mutex> lock(mu_);
   ++pending_.scans;
   for (auto& o : observed) pending_.changes.push_back(std::move(o));
   for (const auto& s : uvloop_seen) pending_.uvloop_seen.push_back(s);
+  for (auto& v : verified_late) pending_.verified_late.push_back(std::move(v));
 }
 
 Observations DiscoveryThread::Take() {

@@ -8,6 +8,10 @@ void PipelineWorkers::OnAttached(const Worker& worker, const py_offsets* sampled
   if (sampled) profiler_.AddProcess(worker.pid, worker.service, *sampled);
 }
 
+void PipelineWorkers::OnSampled(const Worker& worker, const py_offsets& offsets) {
+  profiler_.AddProcess(worker.pid, worker.service, offsets);
+}
+
 void PipelineWorkers::OnDetached(const Worker& worker, uint64_t now_ns) {
   // Drain what the kernel already queued for it, then close its books:
   // completed requests are kept, in-flight ones reported as aborted. The

@@ -8,11 +8,11 @@
 #include <functional>
 #include <vector>
 
-#include "daemon/protocols/http/http_tracker.h"
 #include "daemon/lifecycle/worker_pipeline.h"
 #include "daemon/pipeline/openapi_fetcher.h"
 #include "daemon/pipeline/request_router.h"
 #include "daemon/profile/python_profiler.h"
+#include "daemon/protocols/http/http_tracker.h"
 
 namespace perfd {
 
@@ -29,6 +29,7 @@ class PipelineWorkers : public WorkerPipeline {
         drain_(std::move(drain)) {}
 
   void OnAttached(const Worker& worker, const py_offsets* sampled) override;
+  void OnSampled(const Worker& worker, const py_offsets& offsets) override;
   void OnDetached(const Worker& worker, uint64_t now_ns) override;
   // More per-worker state to drop when a worker goes (client connections,
   // requests awaiting their database calls); run after the HTTP tracker

@@ -34,11 +34,20 @@ struct UvloopSighting {
   uint64_t start_time = 0;
 };
 
+// A worker whose interpreter was refused at its addition for a transient
+// reason (python::IsLiveWalkRefusal) and verified at a later scan.
+struct LateVerification {
+  uint32_t pid = 0;
+  uint64_t start_time = 0;
+  PythonFacts facts;  // facts.target holds a PythonTarget
+};
+
 // Everything the discovery thread queued since the event thread last took.
 struct Observations {
   std::vector<ObservedChange> changes;  // in order, over all scans
   std::vector<UvloopSighting> uvloop_seen;
   uint64_t scans = 0;
+  std::vector<LateVerification> verified_late;
 };
 
 }  // namespace perfd

@@ -39,17 +39,41 @@ PythonFacts WorkerInspector::Inspect(const Worker& w) {
 }
 
 std::vector<ObservedChange> WorkerInspector::Observe(const std::vector<WorkerChange>& changes,
-                                                     std::vector<UvloopSighting>* uvloop_seen) {
+                                                     std::vector<UvloopSighting>* uvloop_seen,
+                                                     std::vector<LateVerification>* verified_late) {
   std::vector<ObservedChange> out;
   out.reserve(changes.size());
   for (const auto& c : changes) {
     ObservedChange o{c, std::nullopt};
+    const std::pair<uint32_t, uint64_t> key{c.worker.pid, c.worker.start_time};
     if (c.kind == WorkerChange::Kind::kRemoved) {
-      loop_rechecks_.erase({c.worker.pid, c.worker.start_time});
+      loop_rechecks_.erase(key);
+      walk_rechecks_.erase(key);
     } else if (python_) {
       o.python = Inspect(c.worker);
+      if (const auto* reason = std::get_if<std::string>(&o.python->target);
+          reason && python::IsLiveWalkRefusal(*reason))
+        walk_rechecks_[key] = WalkRecheck{c.worker};
     }
     out.push_back(std::move(o));
+  }
+  // Transiently refused interpreters (just added ones wait a scan).
+  for (auto it = walk_rechecks_.begin(); it != walk_rechecks_.end();) {
+    WalkRecheck& r = it->second;
+    if (r.left-- == kWalkRechecks) {
+      ++it;
+      continue;
+    }
+    PythonFacts facts = Inspect(r.worker);
+    const auto* reason = std::get_if<std::string>(&facts.target);
+    if (!reason) {
+      verified_late->push_back({r.worker.pid, r.worker.start_time, std::move(facts)});
+      it = walk_rechecks_.erase(it);
+    } else if (!python::IsLiveWalkRefusal(*reason) || r.left <= 0) {
+      it = walk_rechecks_.erase(it);  // refused for good (logged when it was added)
+    } else {
+      ++it;
+    }
   }
   // Workers just inspected are not re-checked in the same scan.
   for (auto it = loop_rechecks_.begin(); it != loop_rechecks_.end();) {

@@ -1,7 +1,10 @@
 // The discovery thread's reads for the lifecycle (worker_facts.h): for each
 // added worker, its interpreter (python::InspectPython) and whether uvloop is
 // mapped; for workers seen without uvloop, a re-check on each of the next
-// kLoopRechecks scans (uvicorn imports uvloop while it starts). A fact is
+// kLoopRechecks scans (uvicorn imports uvloop while it starts); for workers
+// whose interpreter was refused only because no frame chain could be
+// followed at that moment (a process starting up or forking), inspected
+// again on each of the next kWalkRechecks scans until it verifies. A fact is
 // kept only if the pid still belongs to the same process (start time) after
 // the read. Discovery thread only.
 #pragma once
@@ -21,19 +24,27 @@ class WorkerInspector {
   // python: whether Python sampling is on (else nothing is inspected).
   WorkerInspector(const ProcReader& reader, bool python) : reader_(reader), python_(python) {}
 
-  // Adds facts to one scan's changes (additions) and re-checks young
-  // workers for uvloop, appending sightings.
+  // Adds facts to one scan's changes (additions), re-checks young workers
+  // for uvloop (appending sightings) and transiently refused interpreters
+  // (appending late verifications).
   std::vector<ObservedChange> Observe(const std::vector<WorkerChange>& changes,
-                                      std::vector<UvloopSighting>* uvloop_seen);
+                                      std::vector<UvloopSighting>* uvloop_seen,
+                                      std::vector<LateVerification>* verified_late);
 
  private:
   PythonFacts Inspect(const Worker& w);
   bool StillSame(uint32_t pid, uint64_t start_time) const;
 
   static constexpr int kLoopRechecks = 40;  // ~10 s at the default scan interval
+  static constexpr int kWalkRechecks = 40;
+  struct WalkRecheck {
+    Worker worker;
+    int left = kWalkRechecks;
+  };
   const ProcReader& reader_;
   bool python_;
   std::map<std::pair<uint32_t, uint64_t>, int> loop_rechecks_;  // (pid, start) → scans left
+  std::map<std::pair<uint32_t, uint64_t>, WalkRecheck> walk_rechecks_;
 };
 
 // Whether uvloop's extension is mapped in the process. uvloop flushes

@@ -24,6 +24,20 @@ void WorkerLifecycle::Apply(const Observations& observed, uint64_t now_ns) {
     if (it != attached_.end()) Detach(it->second, now_ns);
     Attach(w, facts);
   }
+  // Interpreters verified at a later scan: the same process, still attached
+  // and not sampled.
+  for (const auto& late : observed.verified_late) {
+    auto it = attached_.find(late.pid);
+    const auto* t = std::get_if<python::PythonTarget>(&late.facts.target);
+    if (it == attached_.end() || it->second.start_time != late.start_time || !t ||
+        !loader_.sampling() || sampled_.count(late.pid))
+      continue;
+    py_offsets offsets{};
+    if (StartSampling(it->second, *t, late.facts.uses_uvloop, &offsets)) {
+      --unverified_;
+      pipeline_.OnSampled(it->second, offsets);
+    }
+  }
   for (const auto& seen : observed.uvloop_seen) {
     auto it = attached_.find(seen.pid);
     if (it != attached_.end() && it->second.start_time == seen.start_time && loader_.sampling())
@@ -52,21 +66,14 @@ void WorkerLifecycle::Attach(const Worker& w, const std::optional<PythonFacts>& 
     const auto& target = facts ? facts->target : kNotInspected;
     if (auto* reason = std::get_if<std::string>(&target)) {
       ++unverified_;
-      if (refusals_logged_.insert(*reason).second)
+      if (python::IsLiveWalkRefusal(*reason))
+        spdlog::info("pid {} ({}): Python stacks not verified yet ({}); inspecting it again", w.pid,
+                     w.service, *reason);
+      else if (refusals_logged_.insert(*reason).second)
         spdlog::warn("pid {} ({}): Python stacks refused: {}", w.pid, w.service, *reason);
     } else {
-      const auto& t = std::get<python::PythonTarget>(target);
-      try {
-        loader_.StartSampling(w.pid, t, facts->uses_uvloop);
-        ++verified_;
-        spdlog::info("pid {}: sampling Python {}.{} stacks ({})", w.pid, t.major, t.minor,
-                     t.binary);
-        offsets = t.proc.off;
-        sampled = true;
-      } catch (const LoaderError& e) {
-        spdlog::error("{}", e.what());
-        ++errors_;
-      }
+      sampled =
+          StartSampling(w, std::get<python::PythonTarget>(target), facts->uses_uvloop, &offsets);
     }
   }
   {
@@ -76,12 +83,29 @@ void WorkerLifecycle::Attach(const Worker& w, const std::optional<PythonFacts>& 
   pipeline_.OnAttached(w, sampled ? &offsets : nullptr);
 }
 
+bool WorkerLifecycle::StartSampling(const Worker& w, const python::PythonTarget& t,
+                                    bool uses_uvloop, py_offsets* offsets) {
+  try {
+    loader_.StartSampling(w.pid, t, uses_uvloop);
+  } catch (const LoaderError& e) {
+    spdlog::error("{}", e.what());
+    ++errors_;
+    return false;
+  }
+  ++verified_;
+  spdlog::info("pid {}: sampling Python {}.{} stacks ({})", w.pid, t.major, t.minor, t.binary);
+  *offsets = t.proc.off;
+  sampled_.insert(w.pid);
+  return true;
+}
+
 void WorkerLifecycle::Detach(const Worker& w, uint64_t now_ns) {
   const Worker gone = w;  // w lives in attached_
   {
     std::lock_guard<std::mutex> lock(mu_);
     attached_.erase(gone.pid);
   }
+  sampled_.erase(gone.pid);
   // Probes first, so nothing more of this pid is queued; then the event
   // thread's books, after draining what the kernel queued before.
   loader_.UntrackHttp(gone.pid);

@@ -36,7 +36,8 @@ class WorkerLifecycle : public WorkerDirectory {
   WorkerLifecycle(WorkerLoader& loader, WorkerPipeline& pipeline)
       : loader_(loader), pipeline_(pipeline) {}
 
-  // Applies the changes in order, then the uvloop sightings, then the
+  // Applies the changes in order, then the late verifications, then the
+  // uvloop sightings, then the
   // loader's per-scan upkeep (when scans were made). One thread only.
   void Apply(const Observations& observed, uint64_t now_ns);
 
@@ -51,12 +52,17 @@ class WorkerLifecycle : public WorkerDirectory {
  private:
   void Attach(const Worker& w, const std::optional<PythonFacts>& facts);
   void Detach(const Worker& w, uint64_t now_ns);
+  // Starts sampling an attached (or being attached) worker; false when the
+  // loader failed (logged, counted).
+  bool StartSampling(const Worker& w, const python::PythonTarget& t, bool uses_uvloop,
+                     py_offsets* offsets);
 
   WorkerLoader& loader_;
   WorkerPipeline& pipeline_;
   mutable std::mutex mu_;                  // guards attached_ (written by Apply's thread only)
   std::map<uint32_t, Worker> attached_;    // pid → the process attached on it
   std::set<std::string> refusals_logged_;  // Apply's thread only
+  std::set<uint32_t> sampled_;             // attached pids whose stacks are sampled
   std::atomic<uint64_t> verified_{0}, unverified_{0}, errors_{0};
 };
 

@@ -17,6 +17,9 @@ class WorkerPipeline {
   // The worker is traced from now on; `sampled` holds its verified
   // interpreter offsets when its Python stacks are sampled, else null.
   virtual void OnAttached(const Worker& worker, const py_offsets* sampled) = 0;
+  // An attached worker's Python stacks are sampled from now on (its
+  // interpreter verified only after it was attached).
+  virtual void OnSampled(const Worker& worker, const py_offsets& offsets) = 0;
   // The worker is gone and its probes are detached: what the kernel already
   // queued for it is drained, its completed requests are kept, in-flight
   // ones reported as aborted.

@@ -18,10 +18,27 @@ namespace perfd {
 // What mostly held the loop: its largest part (the same rule as
 // perfd_event_loop_blocking_events_total{kind}).
 enum class BlockingKind { kOnCpu, kOffCpu, kRunnable };
-const char* BlockingKindName(BlockingKind k);  // "oncpu", "offcpu", "runnable"
+// "oncpu", "offcpu", "runnable": the spelling of metrics labels and the API.
+inline const char* BlockingKindName(BlockingKind k) {
+  switch (k) {
+    case BlockingKind::kOnCpu:
+      return "oncpu";
+    case BlockingKind::kOffCpu:
+      return "offcpu";
+    case BlockingKind::kRunnable:
+      return "runnable";
+  }
+  return "oncpu";
+}
 // The largest of the three parts; ties go to oncpu, then offcpu (offcpu_ns:
 // the sum of the blocked parts). The one rule for the kind of an event.
-BlockingKind BlockingKindOf(uint64_t oncpu_ns, uint64_t offcpu_ns, uint64_t runnable_ns);
+// On CPU (a hog), blocked (a sync call), or runnable (the host's CPUs were
+// taken: not the code's doing). A tie names the code, not the host.
+inline BlockingKind BlockingKindOf(uint64_t oncpu_ns, uint64_t offcpu_ns, uint64_t runnable_ns) {
+  if (oncpu_ns >= offcpu_ns && oncpu_ns >= runnable_ns) return BlockingKind::kOnCpu;
+  if (offcpu_ns >= runnable_ns) return BlockingKind::kOffCpu;
+  return BlockingKind::kRunnable;
+}
 
 // One route's share of an event's busy time (by its evidence: each on-CPU
 // sample weighs one sample period, the off-CPU stack its stretch).
@@ -45,7 +62,9 @@ struct BlockingEvent {
   std::string route;
   std::vector<BlockingRouteShare> routes;
   // Where: the leaf-most application frame of the dominant stack as
-  // "qualname (file:line)" ("" when no stack was seen), and that stack's id
+  // "qualname (file:line)" — for an off-CPU event the line of the blocking
+  // call, for an on-CPU one the function's first line (a hog's samples land
+  // on many of its lines) — ("" when no stack was seen), and that stack's id
   // in the profiler's StackTable (0 = none: StackTable::kOverflowStack is
   // never chosen as evidence).
   std::string site;

@@ -217,8 +217,10 @@ void BlockingTracker::Decide(Proc& p, const Pending& pending) {
   }
   e.route = e.routes.front().route;
 
-  // Where: the off-CPU stack for an off-CPU event, else the most frequent
-  // leaf-most application frame of the on-CPU samples.
+  // Where: the off-CPU stack for an off-CPU event (the line of the blocking
+  // call), else the function most on-CPU samples' leaf-most application
+  // frame is in, named by its first line: a hog's samples land on many lines
+  // of it, and its events must group as one site.
   auto use_offcpu = [&] {
     e.stack_id = offcpu->stack_id;
     e.site = SiteOf(offcpu->stack_id);
@@ -229,7 +231,6 @@ void BlockingTracker::Decide(Proc& p, const Pending& pending) {
     struct Site {
       FrameInfo frame;
       uint64_t samples = 0;
-      std::map<int, uint64_t> lines;
       std::map<uint32_t, uint64_t> stacks;
     };
     std::map<std::pair<std::string, std::string>, Site> sites;  // (function, file)
@@ -239,7 +240,6 @@ void BlockingTracker::Decide(Proc& p, const Pending& pending) {
       Site& site = sites[{f.function, f.file}];
       site.frame = f;
       ++site.samples;
-      ++site.lines[f.line];
       ++site.stacks[s->stack_id];
     }
     if (!sites.empty()) {
@@ -247,7 +247,7 @@ void BlockingTracker::Decide(Proc& p, const Pending& pending) {
       for (auto it = sites.begin(); it != sites.end(); ++it)
         if (it->second.samples > best->second.samples) best = it;
       e.stack_id = MostFrequent(best->second.stacks);
-      e.site = FormatSite(best->second.frame, MostFrequent(best->second.lines));
+      e.site = FormatSite(best->second.frame, best->second.frame.first_line);
     }
   }
   // An on-CPU event with no usable on-CPU stack still names the stack the

@@ -507,7 +507,7 @@ std::variant<PythonTarget, std::string> InspectPython(uint32_t pid, const RowLoo
     }
     walk_error = "no thread's frame chain reaches a code object with a str co_filename";
   }
-  return where + ": live walk failed: " + walk_error;
+  return where + ": " + kLiveWalkFailed + ": " + walk_error;
 }
 
 }  // namespace perfd::python

@@ -18,6 +18,14 @@
 
 namespace perfd::python {
 
+// A refusal that says the interpreter was caught where no thread's frame
+// chain could be followed (starting up, forking, between frames): checked
+// and found sound otherwise, so it is worth inspecting again later.
+inline constexpr const char* kLiveWalkFailed = "live walk failed";
+inline bool IsLiveWalkRefusal(const std::string& reason) {
+  return reason.find(kLiveWalkFailed) != std::string::npos;
+}
+
 struct PythonTarget {
   int major = 0;
   int minor = 0;

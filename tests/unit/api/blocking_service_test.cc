@@ -287,9 +287,9 @@ TEST_F(BlockingServiceTest, SamplingOffHasSitesWithoutStacks) {
 }
 
 TEST(BlockingConvert, KindTextIsTheApisSpelling) {
-  EXPECT_STREQ(BlockingKindText(BlockingKind::kOnCpu), "oncpu");
-  EXPECT_STREQ(BlockingKindText(BlockingKind::kOffCpu), "offcpu");
-  EXPECT_STREQ(BlockingKindText(BlockingKind::kRunnable), "runnable");
+  EXPECT_STREQ(BlockingKindName(BlockingKind::kOnCpu), "oncpu");
+  EXPECT_STREQ(BlockingKindName(BlockingKind::kOffCpu), "offcpu");
+  EXPECT_STREQ(BlockingKindName(BlockingKind::kRunnable), "runnable");
   EXPECT_TRUE(IsBareTemplate("/a"));
   EXPECT_FALSE(IsBareTemplate("GET /a"));
   EXPECT_FALSE(IsBareTemplate("(no request)"));

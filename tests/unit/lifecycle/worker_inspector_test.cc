@@ -48,7 +48,8 @@ class WorkerInspectorTest : public ::testing::Test {
 TEST_F(WorkerInspectorTest, FactsOfTheSameProcessAreKept) {
   WorkerInspector inspector(reader_, /*python=*/true);
   std::vector<UvloopSighting> seen;
-  const auto out = inspector.Observe({{WorkerChange::Kind::kAdded, W(pid_, 5000)}}, &seen);
+  std::vector<LateVerification> late;
+  const auto out = inspector.Observe({{WorkerChange::Kind::kAdded, W(pid_, 5000)}}, &seen, &late);
   ASSERT_EQ(out.size(), 1u);
   const std::string reason = Reason(out[0]);
   EXPECT_EQ(reason.find("exited while"), std::string::npos) << reason;
@@ -58,8 +59,9 @@ TEST_F(WorkerInspectorTest, FactsOfTheSameProcessAreKept) {
 TEST_F(WorkerInspectorTest, FactsReadAfterThePidWasReusedAreDropped) {
   WorkerInspector inspector(reader_, /*python=*/true);
   std::vector<UvloopSighting> seen;
+  std::vector<LateVerification> late;
   // The change names start time 4000; the pid now belongs to start 5000.
-  const auto out = inspector.Observe({{WorkerChange::Kind::kAdded, W(pid_, 4000)}}, &seen);
+  const auto out = inspector.Observe({{WorkerChange::Kind::kAdded, W(pid_, 4000)}}, &seen, &late);
   ASSERT_EQ(out.size(), 1u);
   EXPECT_NE(Reason(out[0]).find("exited while its interpreter was inspected"), std::string::npos)
       << Reason(out[0]);
@@ -68,9 +70,10 @@ TEST_F(WorkerInspectorTest, FactsReadAfterThePidWasReusedAreDropped) {
 TEST_F(WorkerInspectorTest, ChangesKeepTheirOrderAndRemovalsCarryNoFacts) {
   WorkerInspector inspector(reader_, /*python=*/true);
   std::vector<UvloopSighting> seen;
+  std::vector<LateVerification> late;
   const auto out = inspector.Observe(
       {{WorkerChange::Kind::kRemoved, W(pid_, 4000)}, {WorkerChange::Kind::kAdded, W(pid_, 5000)}},
-      &seen);
+      &seen, &late);
   ASSERT_EQ(out.size(), 2u);
   EXPECT_EQ(out[0].change.kind, WorkerChange::Kind::kRemoved);
   EXPECT_FALSE(out[0].python.has_value());
@@ -82,7 +85,8 @@ TEST_F(WorkerInspectorTest, ChangesKeepTheirOrderAndRemovalsCarryNoFacts) {
 TEST_F(WorkerInspectorTest, NothingIsInspectedWithSamplingOff) {
   WorkerInspector inspector(reader_, /*python=*/false);
   std::vector<UvloopSighting> seen;
-  const auto out = inspector.Observe({{WorkerChange::Kind::kAdded, W(pid_, 5000)}}, &seen);
+  std::vector<LateVerification> late;
+  const auto out = inspector.Observe({{WorkerChange::Kind::kAdded, W(pid_, 5000)}}, &seen, &late);
   ASSERT_EQ(out.size(), 1u);
   EXPECT_FALSE(out[0].python.has_value());
 }

@@ -62,6 +62,9 @@ class FakePipeline : public WorkerPipeline {
     log_.push_back("attached " + Id(w) + (sampled ? " sampled" : ""));
     routed[w.pid] = w.service;
   }
+  void OnSampled(const Worker& w, const py_offsets&) override {
+    log_.push_back("sampled later " + Id(w));
+  }
   void OnDetached(const Worker& w, uint64_t) override {
     log_.push_back("detached " + Id(w));
     routed.erase(w.pid);
@@ -101,7 +104,7 @@ ObservedChange Removed(const Worker& w) {
 
 // What the discovery thread queued, without scans: no upkeep is due.
 Observations Batch(std::vector<ObservedChange> changes, std::vector<UvloopSighting> uvloop = {}) {
-  return {std::move(changes), std::move(uvloop), 0};
+  return {std::move(changes), std::move(uvloop), 0, {}};
 }
 
 class WorkerLifecycleTest : public ::testing::Test {
@@ -206,7 +209,7 @@ TEST_F(WorkerLifecycleTest, TrackingFailureIsCountedAndTheWorkerStillListed) {
 TEST_F(WorkerLifecycleTest, UpkeepOnlyAfterScansAndAfterTheChanges) {
   lifecycle_.Apply(Batch({}), 0);
   EXPECT_TRUE(log_.empty());
-  lifecycle_.Apply({{Added(kOld)}, {}, 3}, 0);
+  lifecycle_.Apply({{Added(kOld)}, {}, 3, {}}, 0);
   EXPECT_EQ(log_, (Log{"track 100", "sample 100", "attached 100@5000 sampled", "upkeep 3"}));
 }
 
@@ -226,6 +229,40 @@ TEST_F(WorkerLifecycleTest, UvloopSightingOfAReplacedProcessIsIgnored) {
   lifecycle_.Apply(Batch({Removed(kOld), Added(kNew)}, {{100, 5000}}), 1);
   EXPECT_EQ(log_, (Log{"untrack 100", "unsample 100", "detached 100@5000", "track 100",
                        "sample 100", "attached 100@7000 sampled"}));
+}
+
+// An interpreter caught where no frame chain could be followed (starting
+// up) is refused at attach for now, HTTP traced; verified at a later scan,
+// the same process is sampled from then on. A verification of a process
+// that is gone, replaced or already sampled changes nothing.
+TEST_F(WorkerLifecycleTest, TransientRefusalVerifiedLaterStartsSampling) {
+  const std::string transient = "pid 100: live walk failed: no thread's frame chain";
+  lifecycle_.Apply(Batch({Added(kOld, transient)}), 0);
+  EXPECT_EQ(log_, (Log{"track 100", "attached 100@5000"}));
+  EXPECT_EQ(lifecycle_.python_unverified(), 1u);
+  log_.clear();
+
+  Observations late = Batch({});
+  late.verified_late.push_back({100, 5000, Added(kOld).python.value()});
+  late.verified_late[0].facts.uses_uvloop = true;
+  lifecycle_.Apply(late, 1);
+  EXPECT_EQ(log_, (Log{"sample 100 uvloop", "sampled later 100@5000"}));
+  EXPECT_EQ(lifecycle_.python_verified(), 1u);
+  EXPECT_EQ(lifecycle_.python_unverified(), 0u);
+  log_.clear();
+  lifecycle_.Apply(late, 2);  // already sampled
+  EXPECT_TRUE(log_.empty()) << ::testing::PrintToString(log_);
+
+  // The pid went to a new process: the old one's verification is ignored.
+  lifecycle_.Apply(Batch({Removed(kOld), Added(kNew, transient)}), 3);
+  log_.clear();
+  lifecycle_.Apply(late, 4);
+  EXPECT_TRUE(log_.empty()) << ::testing::PrintToString(log_);
+  // Nor does the old process get sampled after it is detached.
+  lifecycle_.Apply(Batch({Removed(kNew)}), 5);
+  log_.clear();
+  lifecycle_.Apply(late, 6);
+  EXPECT_TRUE(log_.empty()) << ::testing::PrintToString(log_);
 }
 
 }  // namespace
