@@ -72,16 +72,14 @@ void BlockingTracker::OnLoopEvent(const loop_block_event& e) {
   p.pending.insert(pos, std::move(ev));
 }
 
-void BlockingTracker::OnAttributedSample(const std::string& /*service*/, const std::string& route,
+void BlockingTracker::OnAttributedSample(const std::string& service, const std::string& route,
                                          const ProfileSample& s) {
   now_ns_ = std::max(now_ns_, s.ts_ns);
   if (s.offcpu_ns > 0) ++stats_.offcpu_stacks;
-  auto it = procs_.find(s.pid);
-  if (it == procs_.end()) {
-    if (s.offcpu_ns > 0) ++stats_.offcpu_stacks_orphan;
-    return;
-  }
-  Proc& p = it->second;
+  // A worker's first blocking event may come after its samples were
+  // attributed: they are kept from the first one on.
+  Proc& p = procs_[s.pid];
+  if (p.service.empty()) p.service = service;
   // Not a loop thread's: no event will take it as evidence. (Off-CPU stacks
   // are always a loop thread's; before the first event every thread counts.)
   if (s.offcpu_ns == 0 && !p.loop_tids.empty() && !p.loop_tids.count(s.tid)) return;

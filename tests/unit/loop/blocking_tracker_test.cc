@@ -271,6 +271,21 @@ TEST_F(BlockingTrackerTest, WithoutEvidenceTheEventIsUnattributed) {
   EXPECT_EQ(tracker_.stats().offcpu_stacks_orphan, 1u);
 }
 
+// A worker's samples attributed before its first blocking event (the
+// tracker learns of the worker from either) are its evidence.
+TEST_F(BlockingTrackerTest, SamplesBeforeTheWorkersFirstEventAreKept) {
+  const uint32_t other = kPid + 1;
+  const uint32_t stack = Stack({{"hog", "/app/main.py", 5, 1}});
+  Sample("GET /hog", 10 * kSec + 5 * kMs, stack, 3, 0, kLoopTid, other);
+  Sample("GET /hog", 10 * kSec + 15 * kMs, stack, 3, 0, kLoopTid, other);
+  tracker_.SetService(other, "api");
+  tracker_.OnLoopEvent(Event(10 * kSec, 30 * kMs, kLoopTid, other));
+  tracker_.Tick(10 * kSec + 30 * kMs + kDelay);
+  ASSERT_EQ(decided_.size(), 1u);
+  EXPECT_EQ(decided_[0].e.route, "GET /hog");
+  EXPECT_EQ(decided_[0].e.oncpu_samples, 2u);
+}
+
 TEST_F(BlockingTrackerTest, EventsOfUnknownProcessesAreCountedNotKept) {
   tracker_.OnLoopEvent(Event(10 * kSec, 30 * kMs, 7, 777));
   tracker_.Tick(100 * kSec);
