@@ -13,6 +13,7 @@ the request CPU unattributed.
 """
 import http.client
 import json
+import os
 import random
 import socket
 import threading
@@ -20,7 +21,7 @@ import time
 
 import pytest
 
-from e2e_helpers import unique
+from e2e_helpers import metric_sum, unique, wait_until
 
 SAMPLE_HZ = 199
 CLIENTS = 16
@@ -130,6 +131,43 @@ def drive_mix(port: int, pipelined: bool = False) -> None:
     assert not errors, errors[:5]
 
 
+def thread_count(pids) -> int:
+    total = 0
+    for pid in pids:
+        try:
+            total += len(os.listdir(f"/proc/{pid}/task"))
+        except FileNotFoundError:
+            pass
+    return total
+
+
+def warm_threadpool(perfd, app) -> None:
+    """Starts the workers' anyio threads (CLIENTS overlapping plain def
+    calls) and waits until perfd samples them: a thread is sampled from the
+    scan after it starts (every 250 ms, later on a loaded host), and the
+    CPU of /sync-dep's dependency, run on those threads, must all be seen."""
+    pids = app.worker_pids()
+    gauge = lambda: metric_sum(perfd.metrics_text(), "perfd_python_sampled_threads")
+    sampled_before, threads_before = gauge(), thread_count(pids)
+
+    def call():
+        conn = http.client.HTTPConnection("127.0.0.1", app.port, timeout=30)
+        for _ in range(4):
+            conn.request("GET", "/threadpool-warmup")
+            resp = conn.getresponse()
+            resp.read()
+            assert resp.status == 200, resp.status
+        conn.close()
+    threads = [threading.Thread(target=call) for _ in range(CLIENTS)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    started = thread_count(pids) - threads_before
+    wait_until(lambda: gauge() - sampled_before >= started, 20,
+               f"perfd to sample the {started} new threadpool threads")
+
+
 def settled_top(perfd, service: str, timeout: float = 30.0) -> dict:
     """perfctl top once every planned request is counted and the CPU
     attributed to the routes has stopped growing (samples are decided
@@ -210,6 +248,7 @@ def test_known_cpu_under_concurrency(perfd, launch, label, launch_kw, pipelined,
     service = unique("e2e-id-" + request.node.callspec.id)
     app = launch("concurrency_app:app", service, **launch_kw)
     perfd.warm_up(app)
+    warm_threadpool(perfd, app)
     drive_mix(app.port, pipelined=pipelined)
     check_identity(settled_top(perfd, service), label)
 

@@ -52,6 +52,16 @@ def get_current_user_sync() -> str:
     return "bob"
 
 
+@app.get("/threadpool-warmup")
+def threadpool_warmup() -> dict:
+    """A plain def endpoint: anyio starts worker threads for overlapping
+    calls (the tests start them before measuring: perfd samples a new
+    thread from its next scan on, so CPU of a thread younger than that is
+    not seen)."""
+    time.sleep(0.05)
+    return {"ok": True}
+
+
 @app.get("/sync-dep")
 async def sync_dep(user: str = Depends(get_current_user_sync)) -> dict:
     return {"user": user}
