@@ -260,3 +260,24 @@ int BPF_USDT(py_gc_done, long collected) {
   if (bpf_ringbuf_output(&py_gc, &p, sizeof(p), 0)) py_count(PY_CNT_GC_DROPS);
   return 0;
 }
+
+/* Threads started by sampled processes. perfd opens a thread's sampling
+ * event when it learns of the thread; from its /proc scan alone (every
+ * 250 ms) a thread pool's first calls would run unseen. The fork
+ * tracepoint runs for every clone on the host: one hash lookup for a new
+ * thread (none for a new process), a record for a sampled one. */
+struct {
+  __uint(type, BPF_MAP_TYPE_RINGBUF);
+  __uint(max_entries, 16 * 1024);
+} py_new_threads SEC(".maps");
+
+SEC("tp_btf/sched_process_fork")
+int BPF_PROG(py_thread_started, struct task_struct *parent, struct task_struct *child) {
+  __u32 tgid = BPF_CORE_READ(child, tgid);
+  if (tgid != BPF_CORE_READ(parent, tgid)) return 0; /* a new process, not a thread */
+  if (!bpf_map_lookup_elem(&py_procs, &tgid)) return 0;
+  struct py_new_thread t = {.tgid = tgid, .tid = BPF_CORE_READ(child, pid)};
+  py_count(PY_CNT_NEW_THREADS);
+  if (bpf_ringbuf_output(&py_new_threads, &t, sizeof(t), 0)) py_count(PY_CNT_NEW_THREAD_DROPS);
+  return 0;
+}

@@ -201,6 +201,9 @@ void AddPythonStats(const PySampler* sampler, const PythonProfiler& profiler,
     add("perfd_python_sampler_total", k[PY_CNT_READ_ERRORS], {{"kind", "read_error"}});
     add("perfd_python_sampler_total", k[PY_CNT_RINGBUF_DROPS], {{"kind", "ringbuf_drop"}});
     add("perfd_python_sampler_total", sampler->attach_failures(), {{"kind", "attach_failure"}});
+    add("perfd_python_threads_started_total", k[PY_CNT_NEW_THREADS], {{"result", "seen"}});
+    add("perfd_python_threads_started_total", k[PY_CNT_NEW_THREAD_DROPS],
+        {{"result", "ringbuf_drop"}});
     // The GC probes' records share the sampler's counters (read once here).
     add("perfd_python_gc_pauses_total", k[PY_CNT_GC_PAUSES], {{"result", "measured"}});
     add("perfd_python_gc_pauses_total", k[PY_CNT_GC_UNPAIRED], {{"result", "unpaired"}});

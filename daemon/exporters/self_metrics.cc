@@ -102,6 +102,9 @@ const std::vector<SelfMetricDef> kSelfMetrics = {
      "through /proc/<pid>/map_files), root_path (by name under /proc/<pid>/root, same inode: no "
      "CAP_SYS_ADMIN), or refused: not_regular (FIFO, directory, device), not_the_mapped_file "
      "(another device/inode), unopenable"},
+    {"perfd_python_threads_started_total", SelfMetricType::kCounter,
+     "Threads started by sampled workers, by result: seen (their sampling event is opened at "
+     "once, not at the next scan), ringbuf_drop (not reported: sampled from the next scan)"},
     {"perfd_python_sampled_threads", SelfMetricType::kGauge,
      "Threads with a sampling perf event attached"},
     {"perfd_python_unsampled_threads", SelfMetricType::kGauge,

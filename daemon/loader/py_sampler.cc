@@ -13,6 +13,7 @@
 #include <cstring>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "daemon/loader/percpu_counters.h"
@@ -66,6 +67,14 @@ std::unique_ptr<PySampler> PySampler::Open(uint32_t frequency_hz, uint32_t max_t
     throw LoaderError("py_sampler: call-site ring buffer setup failed");
   if (ring_buffer__add(p->ring_, bpf_map__fd(p->skel_->maps.py_gc), &PySampler::OnGcPause, p.get()))
     throw LoaderError("py_sampler: GC ring buffer setup failed");
+  if (ring_buffer__add(p->ring_, bpf_map__fd(p->skel_->maps.py_new_threads),
+                       &PySampler::OnThreadStarted, p.get()))
+    throw LoaderError("py_sampler: thread ring buffer setup failed");
+  // Host-wide, unlike the per-process probes: no process is sampled yet.
+  p->thread_start_link_ = bpf_program__attach(p->skel_->progs.py_thread_started);
+  if (!p->thread_start_link_)
+    throw LoaderError("py_sampler: attaching sched_process_fork failed: " +
+                      std::string(strerror(errno)));
   return p;
 }
 
@@ -76,6 +85,7 @@ PySampler::~PySampler() {
   for (auto& [tgid, link] : stream_links_) bpf_link__destroy(link);
   for (auto& [tgid, links] : gc_links_)
     for (bpf_link* link : links) bpf_link__destroy(link);
+  if (thread_start_link_) bpf_link__destroy(thread_start_link_);
   if (ring_) ring_buffer__free(ring_);
   if (skel_) py_sampler__destroy(skel_);
 }
@@ -341,6 +351,13 @@ int PySampler::OnGcPause(void* ctx, void* data, size_t size) {
   return 0;
 }
 
+int PySampler::OnThreadStarted(void* ctx, void* data, size_t size) {
+  auto* self = static_cast<PySampler*>(ctx);
+  if (size < sizeof(py_new_thread)) return 0;
+  self->threads_started_.insert(static_cast<const py_new_thread*>(data)->tgid);
+  return 0;
+}
+
 int PySampler::Poll(int timeout_ms, const SampleFn& fn) {
   current_fn_ = &fn;
   int n = ring_buffer__poll(ring_, timeout_ms);
@@ -352,6 +369,8 @@ int PySampler::Poll(int timeout_ms, const SampleFn& fn) {
     n = more < 0 ? more : n + more;
   }
   current_fn_ = nullptr;
+  // New threads are sampled from now, not from the next scan.
+  for (uint32_t tgid : std::exchange(threads_started_, {})) SyncThreads(tgid);
   return n == -EINTR ? 0 : n;
 }
 

@@ -81,7 +81,8 @@ class PySampler {
   void EnableContextTracking(uint32_t tgid);
   std::set<uint32_t> Processes() const;
 
-  // Drains samples, call sites and GC pauses (from one thread only).
+  // Drains samples, call sites and GC pauses (from one thread only), and
+  // starts sampling the threads sampled processes started meanwhile.
   // Returns records handled.
   int Poll(int timeout_ms, const SampleFn& fn);
 
@@ -115,6 +116,7 @@ class PySampler {
   PySampler() = default;
   static int OnRecord(void* ctx, void* data, size_t size);
   static int OnGcPause(void* ctx, void* data, size_t size);
+  static int OnThreadStarted(void* ctx, void* data, size_t size);
   struct Process {
     py_proc proc{};                       // what py_procs holds for it
     std::map<uint32_t, bpf_link*> links;  // tid → link (owns the perf event fd)
@@ -131,6 +133,7 @@ class PySampler {
 
   py_sampler* skel_ = nullptr;
   ring_buffer* ring_ = nullptr;
+  bpf_link* thread_start_link_ = nullptr;
   const SampleFn* current_fn_ = nullptr;
   uint32_t frequency_hz_ = 0;
   uint32_t max_threads_per_worker_ = 256;
@@ -140,6 +143,7 @@ class PySampler {
   std::map<uint32_t, bpf_link*> stream_links_;           // tgid → PySet_Add probe (uvloop)
   std::map<uint32_t, std::vector<bpf_link*>> gc_links_;  // tgid → GC USDT probes
   GcPauseFn gc_fn_;
+  std::set<uint32_t> threads_started_;  // Poll's thread only: processes to sync
   size_t fd_budget_ = SIZE_MAX;
   size_t attached_ = 0;  // links over all procs_
   uint64_t attach_failures_ = 0;

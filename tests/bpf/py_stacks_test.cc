@@ -11,6 +11,7 @@
 #include <cctype>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <map>
 #include <memory>
@@ -429,6 +430,65 @@ TEST_P(PyStacksTest, AsyncioTaskHasStableRootFrame) {
       mem.Read(*roots.begin() + run.target.proc.off.frame_code, &root_code, sizeof(root_code)));
   EXPECT_EQ(root_code, *handler_codes.begin());
   EXPECT_EQ(run.counters[PY_CNT_READ_ERRORS], 0u);
+}
+
+// A thread started after the process was attached is sampled from its
+// start (the fork tracepoint reports it and Poll opens its event), not from
+// a later scan: nothing here ever calls SyncThreads.
+TEST_P(PyStacksTest, ThreadStartedLaterIsSampledAtOnce) {
+  char dir_template[] = "/tmp/perfd-late-thread-XXXXXX";
+  ASSERT_NE(mkdtemp(dir_template), nullptr);
+  const std::string go = std::string(dir_template) + "/go";
+  constexpr double kBurnSeconds = 0.4;
+  pt::Child child({python_, "-I", ScriptPath("late_thread.py"), kScriptLifetimeS, go,
+                   std::to_string(kBurnSeconds)});
+  ASSERT_EQ(child.ReadLine(10000), "ready");
+  const uint32_t pid = static_cast<uint32_t>(child.pid());
+  auto inspected = python::InspectPython(pid);
+  if (auto* refusal = std::get_if<std::string>(&inspected))
+    FAIL() << python_ << " refused by InspectPython: " << *refusal;
+  const auto target = std::get<python::PythonTarget>(inspected);
+  std::unique_ptr<PySampler> sampler;
+  try {
+    sampler = PySampler::Open(kHz);
+  } catch (const LoaderError& e) {
+    FAIL() << e.what();
+  }
+  sampler->AddProcess(pid, target.proc);
+  const size_t threads_at_attach = sampler->attached_threads();
+
+  python::Symbolizer symbolizer;
+  python::ProcessMemoryReader mem(static_cast<pid_t>(pid));
+  std::map<uint32_t, size_t> hot;  // tid → samples whose leaf is late_hot
+  PySampler::SampleFn fn = [&](const py_sample& s) {
+    if (s.h.tgid != pid || s.h.nframes == 0) return;
+    if (symbolizer.Resolve(mem, pid, target.proc.off, s.frames[0]).qualname == "late_hot")
+      ++hot[s.h.tid];
+  };
+  { std::ofstream(go) << "go"; }
+  std::string line, started;
+  const auto last = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (line != "done" && std::chrono::steady_clock::now() < last) {
+    sampler->Poll(20, fn);
+    line = child.ReadLine(5);  // (under 1 ms it would not read at all)
+    if (line.rfind("started", 0) == 0) started = line;
+  }
+  while (sampler->Poll(0, fn) > 0) {
+  }
+  std::remove(go.c_str());
+  rmdir(dir_template);
+  ASSERT_EQ(line, "done");
+  unsigned tid = 0;
+  ASSERT_EQ(std::sscanf(started.c_str(), "started %u", &tid), 1) << started;
+  EXPECT_GT(sampler->Counters()[PY_CNT_NEW_THREADS], 0u);
+  EXPECT_GT(sampler->attached_threads(), threads_at_attach);
+  // 0.4 s of the thread's CPU at kHz: ~80 samples if it was sampled from
+  // its first instruction; half of that allows for its start-up (before
+  // late_hot) and a loaded machine's scheduling.
+  const size_t want = size_t(kBurnSeconds * kHz / 2);
+  std::printf("[ measured ] %s late thread: %zu samples of late_hot (%.0f expected)\n",
+              GetParam().label, hot[tid], kBurnSeconds * kHz);
+  EXPECT_GE(hot[tid], want);
 }
 
 INSTANTIATE_TEST_SUITE_P(Interpreters, PyStacksTest, SupportedInterpreters(), InterpreterTestName);
