@@ -6,6 +6,10 @@ clients, on uvloop and on the pure-asyncio loop.
 Full collections happen only when a request forces one, so their count is
 exact: perfd's delta over the load must equal the app's. Their time is
 inside the callbacks' (which wrap the probes), and nearly all of it.
+
+`perfctl top` (GetTop's gc) shows the same pauses per generation over its
+window: the same records as the histogram, so the app's whole life inside
+one window gives the histogram's exact count and sum.
 """
 import json
 
@@ -15,6 +19,16 @@ from e2e_helpers import deal_paths, metric_sum, run_clients, unique, wait_until
 
 FULL_REQUESTS = 40
 CLIENTS = 8
+
+
+TOP_WINDOW = 600  # the default aggregation.window_max_seconds: the app's whole life
+
+
+def generations(gc):
+    """GetTop's gc generations by name (uint64 fields are JSON strings)."""
+    return {g["generation"]: {"pauses": int(g["pauses"]), "total_s": g["totalSeconds"],
+                              "max_s": g["maxSeconds"]}
+            for g in gc.get("generations", [])}
 
 
 def gc_state(perfd, app):
@@ -66,3 +80,36 @@ def test_full_collections_counted_exactly_per_service(launch_fn, perfd, loop):
     assert after["perfd_young"] - before["perfd_young"] >= 40
     print(f"[ measured ] {loop}: {perfd_full:.0f} full collections, {perfd_s * 1e3:.2f} ms by "
           f"perfd vs {app_s * 1e3:.2f} ms by gc.callbacks")
+
+    # perfctl top -o json: the full collections with their generation, as
+    # many as the histogram counted (read on both sides of GetTop, so an
+    # unforced collection meanwhile only means another try).
+    top, metric = {}, {}
+
+    def top_matches_histogram():
+        first = gc_state(perfd, app)
+        top.clear()
+        top.update(perfd.top_raw(app.service, TOP_WINDOW).get("gc", {}))
+        metric.update(gc_state(perfd, app))
+        return (first["perfd_full"] == metric["perfd_full"] and
+                generations(top).get("2", {}).get("pauses", 0) == metric["perfd_full"])
+    wait_until(top_matches_histogram, 20, "perfctl top to show the histogram's full collections")
+    gens = generations(top)
+    assert gens["2"]["pauses"] >= app_full, (gens, app_full)
+    assert gens["2"]["total_s"] == pytest.approx(metric["perfd_full_s"], rel=1e-6)
+    assert 0 < gens["2"]["max_s"] <= gens["2"]["total_s"]
+    assert gens["0"]["pauses"] >= 40, gens
+    assert set(gens) <= {"0", "1", "2"}, gens  # CPython 3.11 has three generations
+    assert int(top["pauses"]) == sum(g["pauses"] for g in gens.values())
+    assert top["totalSeconds"] == pytest.approx(sum(g["total_s"] for g in gens.values()))
+    assert top["maxSeconds"] == max(g["max_s"] for g in gens.values())
+    assert (top["workersAttached"], top["workersNoUsdt"], top["workersFailed"],
+            top["workersUnsampled"]) == (1, 0, 0, 0), top
+
+    # The table's gc line under the header.
+    table = perfd.perfctl("top", "--service", app.service, "--window", str(TOP_WINDOW), "--once")
+    assert table.returncode == 0, table.stderr
+    line = next((l for l in table.stdout.splitlines() if l.startswith("gc ")), None)
+    assert line is not None, table.stdout
+    assert " pauses, " in line and "gen2 " in line and "unknown" not in line, line
+    print(f"[ measured ] {loop}: {line}")
