@@ -13,6 +13,7 @@
 
 #include "daemon/api/blocking_convert.h"
 #include "daemon/api/db_convert.h"
+#include "daemon/api/gc_convert.h"
 #include "daemon/api/profile_convert.h"
 #include "daemon/api/proto_convert.h"
 
@@ -76,42 +77,6 @@ StackCounts StacksFor(const CpuProfileStore& cpu, const std::string& service,
     for (const auto& [id, n] : cpu.Stacks(service, key, from_ns, to_ns)) merged[id] += n;
   }
   return merged;
-}
-
-// The service's GC figures: its pauses over the window and which of its
-// current workers can have them.
-void GcToProto(const GcWindowSnapshot& w, const std::string& service,
-               const WorkerDirectory& workers, const GcProbeDirectory& probes, v1::GcStats* out) {
-  for (const Worker& worker : workers.Workers()) {
-    if (worker.service != service) continue;
-    switch (probes.GcProbeOf(worker.pid)) {
-      case GcProbeState::kAttached:
-        out->set_workers_attached(out->workers_attached() + 1);
-        break;
-      case GcProbeState::kNoUsdt:
-        out->set_workers_no_usdt(out->workers_no_usdt() + 1);
-        break;
-      case GcProbeState::kFailed:
-        out->set_workers_failed(out->workers_failed() + 1);
-        break;
-      case GcProbeState::kNotSampled:
-        out->set_workers_unsampled(out->workers_unsampled() + 1);
-        break;
-    }
-  }
-  out->set_pauses(w.overall.pauses);
-  out->set_total_seconds(double(w.overall.total_ns) / 1e9);
-  out->set_max_seconds(double(w.overall.max_ns) / 1e9);
-  static const char* const kNames[GcWindowSnapshot::kGenerations] = {"0", "1", "2", "_OTHER"};
-  for (size_t i = 0; i < w.generations.size(); ++i) {
-    const GcPauseFigures& g = w.generations[i];
-    if (g.pauses == 0) continue;
-    v1::GcGeneration* gen = out->add_generations();
-    gen->set_generation(kNames[i]);
-    gen->set_pauses(g.pauses);
-    gen->set_total_seconds(double(g.total_ns) / 1e9);
-    gen->set_max_seconds(double(g.max_ns) / 1e9);
-  }
 }
 
 }  // namespace
@@ -206,8 +171,11 @@ grpc::Status PerfdService::GetTop(grpc::ServerContext* /*context*/,
     out->set_blocking_threshold_seconds(loop_threshold_s_);
   }
   if (gc_ != nullptr) {
-    GcToProto(gc_->Snapshot(request->service(), used, now), request->service(), workers_,
-              *gc_probes_, response->mutable_gc());
+    std::vector<GcProbeState> probes;  // of the service's current workers
+    for (const Worker& worker : workers_.Workers()) {
+      if (worker.service == request->service()) probes.push_back(gc_probes_->GcProbeOf(worker.pid));
+    }
+    GcToProto(gc_->Snapshot(request->service(), used, now), probes, response->mutable_gc());
   }
   if (cpu_ == nullptr) return grpc::Status::OK;
 
