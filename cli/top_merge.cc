@@ -157,6 +157,43 @@ void Finish(RouteSum& sum, v1::RouteStats* out) {
   }
 }
 
+// GC figures add over nodes (each node's workers are its own); the longest
+// pause is the max. Generations merge by name, in perfd's order.
+void AddGc(const v1::GcStats& from, v1::GcStats* to) {
+  to->set_workers_attached(to->workers_attached() + from.workers_attached());
+  to->set_workers_no_usdt(to->workers_no_usdt() + from.workers_no_usdt());
+  to->set_workers_failed(to->workers_failed() + from.workers_failed());
+  to->set_workers_unsampled(to->workers_unsampled() + from.workers_unsampled());
+  to->set_pauses(to->pauses() + from.pauses());
+  to->set_total_seconds(to->total_seconds() + from.total_seconds());
+  to->set_max_seconds(std::max(to->max_seconds(), from.max_seconds()));
+  for (const v1::GcGeneration& g : from.generations()) {
+    v1::GcGeneration* into = nullptr;
+    for (auto& have : *to->mutable_generations()) {
+      if (have.generation() == g.generation()) into = &have;
+    }
+    if (into == nullptr) {
+      into = to->add_generations();
+      into->set_generation(g.generation());
+    }
+    into->set_pauses(into->pauses() + g.pauses());
+    into->set_total_seconds(into->total_seconds() + g.total_seconds());
+    into->set_max_seconds(std::max(into->max_seconds(), g.max_seconds()));
+  }
+}
+
+// "0", "1", "2", then anything else ("_OTHER") by name.
+void SortGenerations(v1::GcStats* gc) {
+  auto rank = [](const std::string& name) {
+    return name.size() == 1 && name[0] >= '0' && name[0] <= '2' ? name[0] - '0' : 3;
+  };
+  auto* g = gc->mutable_generations();
+  std::stable_sort(g->begin(), g->end(), [&](const v1::GcGeneration& a, const v1::GcGeneration& b) {
+    return std::make_pair(rank(a.generation()), a.generation()) <
+           std::make_pair(rank(b.generation()), b.generation());
+  });
+}
+
 }  // namespace
 
 RouteKey KeyOf(const v1::RouteStats& route) { return {route.method(), route.route()}; }
@@ -200,7 +237,9 @@ MergedTop MergeTop(const std::vector<NodeTop>& nodes) {
       l->set_blocking_threshold_seconds(
           std::max(l->blocking_threshold_seconds(), t.loop().blocking_threshold_seconds()));
     }
+    if (t.has_gc()) AddGc(t.gc(), top.mutable_gc());
   }
+  if (top.has_gc()) SortGenerations(top.mutable_gc());
   top.set_cpu_exact_share(exact.Get());
   for (const RouteKey& key : order) Finish(sums[key], top.add_routes());
   return merged;

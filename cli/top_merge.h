@@ -41,6 +41,9 @@ struct MergedTop {
 //   (an upper bound: that p99 is not mergeable);
 // - N+1 findings and fan-outs merge by fingerprint id: requests add,
 //   mean_count and mean_seconds are weighted by requests, max_count max.
+// GC pauses (gc): worker counts, pauses and total_seconds add, max_seconds
+// is the max; generations merge by name (in the order 0, 1, 2, _OTHER); a
+// node without gc (an older perfd) adds nothing.
 // The response: service and window of the first node; timestamp the latest;
 // sample_period_seconds the first non-zero; cpu_exact_share weighted by each
 // node's CPU seconds. A sketch a node sent with a different accuracy (a

@@ -80,6 +80,38 @@ double CategorySeconds(const v1::RouteStats& r, const char* category) {
   return it == by_category.end() ? 0.0 : it->second;
 }
 
+// GC pauses are a small share of wall time: two decimals below 1%.
+std::string FormatSmallPercent(double part, double whole) {
+  if (!(whole > 0) || !(part > 0)) return "0%";
+  const double percent = part / whole * 100;
+  if (percent < 0.005) return "<0.01%";
+  if (percent < 1) return Printf("%.2f", percent) + "%";
+  if (percent < 10) return Printf("%.1f", percent) + "%";
+  return Printf("%.0f", percent) + "%";
+}
+
+std::string Workers(uint32_t n) { return std::to_string(n) + (n == 1 ? " worker" : " workers"); }
+
+// Why workers' pauses are not measured, one clause per reason present.
+std::string UnmeasuredReasons(const v1::GcStats& gc) {
+  std::vector<std::string> parts;
+  if (gc.workers_no_usdt() > 0)
+    parts.push_back("the interpreter has no gc__start/gc__done USDT probes (" +
+                    Workers(gc.workers_no_usdt()) + ")");
+  if (gc.workers_failed() > 0)
+    parts.push_back("the GC probes failed to attach (" + Workers(gc.workers_failed()) +
+                    "; see perfd's log)");
+  if (gc.workers_unsampled() > 0)
+    parts.push_back("not sampled (" + Workers(gc.workers_unsampled()) + ")");
+  std::string out;
+  for (const auto& p : parts) out += (out.empty() ? "" : "; ") + p;
+  return out;
+}
+
+std::string GenerationLabel(const std::string& generation) {
+  return generation == "_OTHER" ? "other" : "gen" + EscapeForTerminal(generation);
+}
+
 }  // namespace
 
 const CategoryColumn kCategoryColumns[6] = {
@@ -175,6 +207,34 @@ std::string RenderLoopLine(const v1::GetTopResponse& top, int workers) {
   return out + "\n";
 }
 
+std::string RenderGcLine(const v1::GetTopResponse& top) {
+  if (!top.has_gc()) return "";
+  const v1::GcStats& gc = top.gc();
+  const uint32_t unmeasured = gc.workers_no_usdt() + gc.workers_failed() + gc.workers_unsampled();
+  if (gc.workers_attached() == 0 && gc.pauses() == 0) {
+    // Zero would be a lie: nothing could have seen a collection.
+    if (unmeasured == 0) return "";
+    return "gc      unknown: " + UnmeasuredReasons(gc) + "\n";
+  }
+  std::string out =
+      "gc      " + std::to_string(gc.pauses()) + (gc.pauses() == 1 ? " pause" : " pauses");
+  if (gc.pauses() > 0) {
+    out += ", " + FormatLatency(gc.total_seconds()) + " total";
+    // Workers gone since (attached 0) leave no wall time to compare with.
+    const double wall = double(top.window_seconds()) * gc.workers_attached();
+    if (wall > 0) out += " (" + FormatSmallPercent(gc.total_seconds(), wall) + " of wall)";
+    out += ", max " + FormatLatency(gc.max_seconds());
+    std::string generations;
+    for (const auto& g : gc.generations()) {
+      generations += (generations.empty() ? "" : ", ") + GenerationLabel(g.generation()) + " " +
+                     std::to_string(g.pauses());
+    }
+    if (!generations.empty()) out += "; " + generations;
+  }
+  if (unmeasured > 0) out += "; not measured: " + UnmeasuredReasons(gc);
+  return out + "\n";
+}
+
 std::string RenderTopTable(const v1::GetTopResponse& top, const TopTableOptions& options) {
   const bool cpu = top.sample_period_seconds() > 0;
   double total_rps = 0, total_cpu = 0;
@@ -201,6 +261,7 @@ std::string RenderTopTable(const v1::GetTopResponse& top, const TopTableOptions&
   }
   out += "\n";
   out += RenderLoopLine(top, options.workers);
+  out += RenderGcLine(top);
   if (!options.failed_nodes.empty()) {
     std::string names;
     for (const auto& node : options.failed_nodes) {

@@ -86,7 +86,8 @@ struct TopTableOptions {
 // fingerprint cut to 60 characters). With route_nodes the header adds
 // "nodes N" and the table NODES; with failed_nodes a second line reads
 // "PARTIAL: no answer from <node>, ..." (the numbers leave those nodes out).
-// With event-loop figures a "loop" line follows the header (RenderLoopLine).
+// With event-loop figures a "loop" line follows the header (RenderLoopLine),
+// and with GC figures a "gc" line (RenderGcLine).
 std::string RenderTopTable(const v1::GetTopResponse& top, const TopTableOptions& options);
 
 // "loop    busy 12.3% of 2 loops   blocking 3.0/min (>= 20.0ms)   worst 152ms\n":
@@ -94,5 +95,13 @@ std::string RenderTopTable(const v1::GetTopResponse& top, const TopTableOptions&
 // over the loops' wall time), or "" when the response has no loop figures
 // (event-loop tracing off, or an older perfd).
 std::string RenderLoopLine(const v1::GetTopResponse& top, int workers);
+
+// "gc      12 pauses, 3.40ms total (0.01% of wall), max 900µs; gen0 10, gen1 2\n":
+// the service's GC pauses over the window (% of wall: their total over the
+// measured workers' wall time), with the generations that paused and, when
+// some workers are not measured, how many and why. When none of its workers
+// is measured, "gc      unknown: <why> (N workers)" instead of zero pauses.
+// "" without GC figures (an older perfd) or without workers and pauses.
+std::string RenderGcLine(const v1::GetTopResponse& top);
 
 }  // namespace perfd::cli

@@ -12,6 +12,7 @@
 
 #include "daemon/aggregator/aggregator.h"
 #include "daemon/aggregator/blocking_window.h"
+#include "daemon/aggregator/gc_windows.h"
 #include "daemon/api/grpc_server.h"
 #include "daemon/api/grpc_service.h"
 #include "daemon/api/grpc_tls.h"
@@ -411,11 +412,13 @@ int RunDaemon(const Config& config, const std::atomic<bool>& stop) {
         });
   }
   GcMetrics gc_metrics(*registry, idle_ns);
+  GcWindows gc_windows(config.window_max_seconds);
   if (sampler)
-    sampler->SetGcPauseHandler([&router, &gc_metrics](const py_gc_pause& p) {
-      if (const std::string* service = router.ServiceOf(p.tgid))
+    sampler->SetGcPauseHandler([&router, &gc_metrics, &gc_windows](const py_gc_pause& p) {
+      if (const std::string* service = router.ServiceOf(p.tgid)) {
         gc_metrics.OnPause(*service, p.generation, p.duration_ns, p.start_ns + p.duration_ns);
-      else
+        gc_windows.AddPause(*service, p.generation, p.duration_ns, p.start_ns + p.duration_ns);
+      } else
         gc_metrics.OnUnknownProcess();
     });
   router.AddObserver(&agg_observer);
@@ -527,6 +530,7 @@ int RunDaemon(const Config& config, const std::atomic<bool>& stop) {
                        sampling ? &profiler.store() : nullptr,
                        sampling ? &profiler.stacks() : nullptr);
   service.SetDbAggregator(&db_aggregator);
+  service.SetGcWindows(&gc_windows, &loader);
   if (loop) {
     service.SetLoopWindows(&loop_windows, config.loop_blocking_threshold_ms / 1000.0);
     service.SetBlocking(&blocking_window, sampling ? &profiler.stacks() : nullptr,
@@ -586,6 +590,7 @@ int RunDaemon(const Config& config, const std::atomic<bool>& stop) {
       db_aggregator.EvictIdle(now);
       db_metrics.EvictIdle(now);
       gc_metrics.EvictIdle(now);
+      gc_windows.EvictIdle(now, idle_ns);
       if (loop) {
         for (const auto& [pid, h] : loop->Histograms()) update_loop(pid, h, now);
         loop_metrics.EvictIdle(now);

@@ -13,6 +13,7 @@
 
 #include "daemon/api/blocking_convert.h"
 #include "daemon/api/db_convert.h"
+#include "daemon/api/gc_convert.h"
 #include "daemon/api/profile_convert.h"
 #include "daemon/api/proto_convert.h"
 
@@ -168,6 +169,13 @@ grpc::Status PerfdService::GetTop(grpc::ServerContext* /*context*/,
     out->set_blocking_events(l.blocking_events);
     out->set_worst_blocking_seconds(double(l.worst_blocking_ns) / 1e9);
     out->set_blocking_threshold_seconds(loop_threshold_s_);
+  }
+  if (gc_ != nullptr) {
+    std::vector<GcProbeState> probes;  // of the service's current workers
+    for (const Worker& worker : workers_.Workers()) {
+      if (worker.service == request->service()) probes.push_back(gc_probes_->GcProbeOf(worker.pid));
+    }
+    GcToProto(gc_->Snapshot(request->service(), used, now), probes, response->mutable_gc());
   }
   if (cpu_ == nullptr) return grpc::Status::OK;
 

@@ -7,7 +7,9 @@
 
 #include "daemon/aggregator/aggregator.h"
 #include "daemon/aggregator/blocking_window.h"
+#include "daemon/aggregator/gc_windows.h"
 #include "daemon/aggregator/loop_windows.h"
+#include "daemon/api/gc_probe_directory.h"
 #include "daemon/api/worker_directory.h"
 #include "daemon/db/db_aggregator.h"
 #include "daemon/profile/cpu_profile.h"
@@ -52,6 +54,14 @@ class PerfdService final : public v1::Perfd::Service {
   void SetLoopWindows(const LoopWindows* loop, double blocking_threshold_seconds) {
     loop_ = loop;
     loop_threshold_s_ = blocking_threshold_seconds;
+  }
+  // GC pauses (GetTop's gc): the windows, and each worker's probe state so
+  // that "not measured" is told apart from "no pauses". Without them
+  // (nullptr, the default) GetTop leaves gc unset. Call before serving;
+  // both must outlive the service.
+  void SetGcWindows(const GcWindows* gc, const GcProbeDirectory* probes) {
+    gc_ = gc != nullptr && probes != nullptr ? gc : nullptr;
+    gc_probes_ = gc_ != nullptr ? probes : nullptr;
   }
   // Blocking events (GetBlocking); nullptr: event-loop tracing is off.
   // stacks: the profiler's table for the sites' stacks, nullptr when Python
@@ -106,6 +116,8 @@ class PerfdService final : public v1::Perfd::Service {
   const db::DbAggregator* db_ = nullptr;
   const LoopWindows* loop_ = nullptr;
   double loop_threshold_s_ = 0;
+  const GcWindows* gc_ = nullptr;
+  const GcProbeDirectory* gc_probes_ = nullptr;
   const BlockingWindow* blocking_ = nullptr;
   const StackTable* blocking_stacks_ = nullptr;
   double blocking_threshold_s_ = 0;

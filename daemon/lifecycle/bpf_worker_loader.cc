@@ -21,14 +21,14 @@ void BpfWorkerLoader::StartSampling(uint32_t pid, const python::PythonTarget& ta
 }
 
 void BpfWorkerLoader::StartGcPauses(uint32_t pid, const python::PythonTarget& target) {
-  GcProbe state = GcProbe::kNoUsdt;
+  GcProbeState state = GcProbeState::kNoUsdt;
   if (target.gc_probes) {
     try {
       sampler_->AttachGcProbes(pid, target.binary_file->SelfPath());
-      state = GcProbe::kAttached;
+      state = GcProbeState::kAttached;
     } catch (const LoaderError& e) {
       spdlog::warn("pid {}: GC pauses not measured: {}", pid, e.what());
-      state = GcProbe::kFailed;
+      state = GcProbeState::kFailed;
     }
   } else if (logged_no_usdt_.insert(target.binary).second) {
     // Once per interpreter: every worker of a service runs the same one.
@@ -82,11 +82,17 @@ BpfWorkerLoader::GcProbeCounts BpfWorkerLoader::gc_probes() const {
   GcProbeCounts c;
   std::lock_guard<std::mutex> lock(gc_mu_);
   for (const auto& [pid, state] : gc_state_) {
-    if (state == GcProbe::kAttached) ++c.attached;
-    if (state == GcProbe::kNoUsdt) ++c.no_usdt;
-    if (state == GcProbe::kFailed) ++c.failed;
+    if (state == GcProbeState::kAttached) ++c.attached;
+    if (state == GcProbeState::kNoUsdt) ++c.no_usdt;
+    if (state == GcProbeState::kFailed) ++c.failed;
   }
   return c;
+}
+
+GcProbeState BpfWorkerLoader::GcProbeOf(uint32_t pid) const {
+  std::lock_guard<std::mutex> lock(gc_mu_);
+  auto it = gc_state_.find(pid);
+  return it == gc_state_.end() ? GcProbeState::kNotSampled : it->second;
 }
 
 }  // namespace perfd

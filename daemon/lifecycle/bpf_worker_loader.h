@@ -13,6 +13,7 @@
 #include <set>
 #include <string>
 
+#include "daemon/api/gc_probe_directory.h"
 #include "daemon/lifecycle/worker_loader.h"
 #include "daemon/loader/http_probes.h"
 #include "daemon/loader/py_sampler.h"
@@ -20,7 +21,7 @@
 
 namespace perfd {
 
-class BpfWorkerLoader : public WorkerLoader {
+class BpfWorkerLoader : public WorkerLoader, public GcProbeDirectory {
  public:
   // sampler is null when Python sampling is off. Both must outlive this.
   BpfWorkerLoader(HttpProbes& probes, PySampler* sampler, bool request_identity);
@@ -52,9 +53,10 @@ class BpfWorkerLoader : public WorkerLoader {
     uint64_t failed = 0;    // the probes would not attach (logged)
   };
   GcProbeCounts gc_probes() const;
+  // One worker's (thread-safe); kNotSampled for a pid not sampled now.
+  GcProbeState GcProbeOf(uint32_t pid) const override;
 
  private:
-  enum class GcProbe { kAttached, kNoUsdt, kFailed };
   void StartGcPauses(uint32_t pid, const python::PythonTarget& target);
 
   HttpProbes& probes_;
@@ -63,9 +65,9 @@ class BpfWorkerLoader : public WorkerLoader {
   static constexpr uint64_t kStashSweepEvery = 40;  // scans (~10 s at the default interval)
   uint64_t scans_since_sweep_ = 0;
   std::atomic<uint64_t> stash_reclaimed_{0};
-  mutable std::mutex gc_mu_;              // guards gc_state_
-  std::map<uint32_t, GcProbe> gc_state_;  // sampled pid → its GC probes
-  std::set<std::string> logged_no_usdt_;  // interpreters named in the log
+  mutable std::mutex gc_mu_;                   // guards gc_state_
+  std::map<uint32_t, GcProbeState> gc_state_;  // sampled pid → its GC probes
+  std::set<std::string> logged_no_usdt_;       // interpreters named in the log
 };
 
 }  // namespace perfd

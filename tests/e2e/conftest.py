@@ -347,7 +347,8 @@ class App:
 
     def __init__(self, workdir: Path, spec: str, service: Optional[str], server: str = "uvicorn",
                  workers: int = 0, uds: bool = False, env: Optional[Dict[str, str]] = None,
-                 extra_args: Optional[List[str]] = None, exec_after: Optional[float] = None):
+                 extra_args: Optional[List[str]] = None, exec_after: Optional[float] = None,
+                 python: str = PY):
         self.spec, self.server, self.workers = spec, server, workers
         self.service = service
         self.uds = str(workdir / f"{spec.split(':')[0]}-{free_port()}.sock") if uds else None
@@ -356,7 +357,7 @@ class App:
         if service:
             env["PERFD_SERVICE"] = service
         if server == "uvicorn":
-            argv = [PY, "-m", "uvicorn", spec, "--app-dir", str(APPS_DIR)]
+            argv = [python, "-m", "uvicorn", spec, "--app-dir", str(APPS_DIR)]
             argv += ["--uds", self.uds] if uds else ["--host", "127.0.0.1", "--port", str(self.port)]
             if workers:
                 argv += ["--workers", str(workers)]

@@ -285,6 +285,9 @@ def test_merged_top_equals_one_perfd_watching_all_workers(cluster, loaded):
     assert "NODES" in columns, r.stdout
     # The three nodes' event loops, merged: one line over the six workers' loops.
     assert "\nloop    busy " in r.stdout and " of 6 loops " in r.stdout, r.stdout
+    # GC pauses, merged: sampling is off on every node, so none of the six
+    # workers is measured (unknown, not zero pauses).
+    assert "\ngc      unknown: not sampled (6 workers)\n" in r.stdout, r.stdout
     for endpoint in cluster.endpoints():
         assert f"  @ {endpoint}" in r.stdout, r.stdout
 

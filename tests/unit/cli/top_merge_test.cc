@@ -160,6 +160,65 @@ TEST(MergeTop, EventLoopFiguresAddAndTheWorstIsTheMax) {
   EXPECT_DOUBLE_EQ(m.blocking_threshold_seconds(), 0.020);
 }
 
+// GC figures add over nodes (worker counts, pauses, totals); the longest
+// pause is the max; generations merge by name in perfd's order; a node
+// without GC figures (an older perfd) adds nothing.
+TEST(MergeTop, GcFiguresAddAndTheLongestPauseIsTheMax) {
+  std::vector<NodeTop> nodes(3);
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    nodes[i].node = "node" + std::to_string(i);
+    nodes[i].top.set_service("api");
+    nodes[i].top.set_window_seconds(60);
+  }
+  auto add = [](v1::GcStats* gc, const std::string& name, uint64_t pauses, double total,
+                double max) {
+    v1::GcGeneration* g = gc->add_generations();
+    g->set_generation(name);
+    g->set_pauses(pauses);
+    g->set_total_seconds(total);
+    g->set_max_seconds(max);
+    gc->set_pauses(gc->pauses() + pauses);
+    gc->set_total_seconds(gc->total_seconds() + total);
+    gc->set_max_seconds(std::max(gc->max_seconds(), max));
+  };
+  v1::GcStats* a = nodes[0].top.mutable_gc();
+  a->set_workers_attached(2);
+  a->set_workers_unsampled(1);
+  add(a, "2", 1, 0.030, 0.030);
+  v1::GcStats* b = nodes[1].top.mutable_gc();
+  b->set_workers_attached(1);
+  b->set_workers_no_usdt(3);
+  b->set_workers_failed(1);
+  add(b, "0", 5, 0.005, 0.002);
+  add(b, "2", 2, 0.050, 0.045);
+  add(b, "_OTHER", 1, 0.001, 0.001);
+  // nodes[2]: no gc (an older perfd)
+
+  const v1::GetTopResponse merged = MergeTop(nodes).top;
+  ASSERT_TRUE(merged.has_gc());
+  const v1::GcStats& m = merged.gc();
+  EXPECT_EQ(m.workers_attached(), 3u);
+  EXPECT_EQ(m.workers_no_usdt(), 3u);
+  EXPECT_EQ(m.workers_failed(), 1u);
+  EXPECT_EQ(m.workers_unsampled(), 1u);
+  EXPECT_EQ(m.pauses(), 9u);
+  EXPECT_DOUBLE_EQ(m.total_seconds(), 0.086);
+  EXPECT_DOUBLE_EQ(m.max_seconds(), 0.045);
+  ASSERT_EQ(m.generations_size(), 3);
+  EXPECT_EQ(m.generations(0).generation(), "0");
+  EXPECT_EQ(m.generations(0).pauses(), 5u);
+  EXPECT_EQ(m.generations(1).generation(), "2");
+  EXPECT_EQ(m.generations(1).pauses(), 3u);
+  EXPECT_DOUBLE_EQ(m.generations(1).total_seconds(), 0.080);
+  EXPECT_DOUBLE_EQ(m.generations(1).max_seconds(), 0.045);
+  EXPECT_EQ(m.generations(2).generation(), "_OTHER");
+
+  // No node with GC figures: none merged.
+  nodes.resize(1);
+  nodes[0].top.clear_gc();
+  EXPECT_FALSE(MergeTop(nodes).top.has_gc());
+}
+
 TEST(MergeServices, UnionByNameWithEveryNodesWorkers) {
   std::vector<v1::ListServicesResponse> nodes(2);
   for (int n = 0; n < 2; ++n) {

@@ -34,6 +34,84 @@ TEST(RenderLoopLine, BusyShareOfTheLoopsBlockingRateAndWorst) {
   EXPECT_NE(RenderTopTable(top, TopTableOptions{}).find("\nloop    busy"), std::string::npos);
 }
 
+v1::GetTopResponse GcTop(uint32_t attached, uint32_t no_usdt, uint32_t failed, uint32_t unsampled) {
+  v1::GetTopResponse top;
+  top.set_window_seconds(60);
+  v1::GcStats* gc = top.mutable_gc();
+  gc->set_workers_attached(attached);
+  gc->set_workers_no_usdt(no_usdt);
+  gc->set_workers_failed(failed);
+  gc->set_workers_unsampled(unsampled);
+  return top;
+}
+
+void AddGeneration(v1::GetTopResponse& top, const std::string& name, uint64_t pauses, double total,
+                   double max) {
+  v1::GcStats* gc = top.mutable_gc();
+  gc->set_pauses(gc->pauses() + pauses);
+  gc->set_total_seconds(gc->total_seconds() + total);
+  gc->set_max_seconds(std::max(gc->max_seconds(), max));
+  v1::GcGeneration* g = gc->add_generations();
+  g->set_generation(name);
+  g->set_pauses(pauses);
+  g->set_total_seconds(total);
+  g->set_max_seconds(max);
+}
+
+TEST(RenderGcLine, PausesTotalShareOfWallMaxAndGenerations) {
+  v1::GetTopResponse top = GcTop(4, 0, 0, 0);
+  AddGeneration(top, "0", 10, 0.0024, 0.0004);
+  AddGeneration(top, "1", 2, 0.0010, 0.0009);
+  // 3.4 ms over 4 workers x 60 s of wall time: 0.0014%.
+  EXPECT_EQ(RenderGcLine(top),
+            "gc      12 pauses, 3.40ms total (<0.01% of wall), max 900µs; gen0 10, gen1 2\n");
+  AddGeneration(top, "2", 1, 0.2966, 0.2966);
+  AddGeneration(top, "_OTHER", 1, 0.001, 0.001);
+  EXPECT_EQ(RenderGcLine(top),
+            "gc      14 pauses, 301ms total (0.13% of wall), max 297ms; gen0 10, gen1 2, gen2 1, "
+            "other 1\n");
+  // The line sits under the header (and its loop line).
+  top.mutable_loop()->set_traced(true);
+  const std::string table = RenderTopTable(top, TopTableOptions{});
+  EXPECT_NE(table.find("\nloop    busy"), std::string::npos) << table;
+  EXPECT_LT(table.find("\nloop    "), table.find("\ngc      14 pauses"));
+}
+
+TEST(RenderGcLine, MeasuredWorkersWithoutPausesAreZero) {
+  EXPECT_EQ(RenderGcLine(GcTop(2, 0, 0, 0)), "gc      0 pauses\n");
+}
+
+TEST(RenderGcLine, WorkersNotMeasuredAreNamedBesideThePauses) {
+  v1::GetTopResponse top = GcTop(1, 2, 0, 1);
+  AddGeneration(top, "2", 1, 0.020, 0.020);
+  EXPECT_EQ(RenderGcLine(top),
+            "gc      1 pause, 20.0ms total (0.03% of wall), max 20.0ms; gen2 1; not measured: the "
+            "interpreter has no gc__start/gc__done USDT probes (2 workers); not sampled (1 "
+            "worker)\n");
+}
+
+TEST(RenderGcLine, NoWorkerMeasuredIsUnknownNotZero) {
+  EXPECT_EQ(RenderGcLine(GcTop(0, 3, 0, 0)),
+            "gc      unknown: the interpreter has no gc__start/gc__done USDT probes (3 workers)\n");
+  EXPECT_EQ(RenderGcLine(GcTop(0, 0, 0, 2)), "gc      unknown: not sampled (2 workers)\n");
+  EXPECT_EQ(RenderGcLine(GcTop(0, 0, 1, 0)),
+            "gc      unknown: the GC probes failed to attach (1 worker; see perfd's log)\n");
+  EXPECT_NE(RenderTopTable(GcTop(0, 1, 0, 0), TopTableOptions{}).find("\ngc      unknown: "),
+            std::string::npos);
+}
+
+TEST(RenderGcLine, NothingWithoutWorkersOrWithoutGcFigures) {
+  EXPECT_EQ(RenderGcLine(GcTop(0, 0, 0, 0)), "");
+  v1::GetTopResponse older;  // a perfd without GC figures
+  older.set_window_seconds(60);
+  EXPECT_EQ(RenderGcLine(older), "");
+  EXPECT_EQ(RenderTopTable(older, TopTableOptions{}).find("gc "), std::string::npos);
+  // Workers gone, their pauses still in the window: shown, with no share of wall.
+  v1::GetTopResponse gone = GcTop(0, 0, 0, 0);
+  AddGeneration(gone, "0", 3, 0.003, 0.0015);
+  EXPECT_EQ(RenderGcLine(gone), "gc      3 pauses, 3.00ms total, max 1.50ms; gen0 3\n");
+}
+
 TEST(FormatLatency, ThreeSignificantDigitsInTheRightUnit) {
   EXPECT_EQ(FormatLatency(0), "0");
   EXPECT_EQ(FormatLatency(850e-6), "850µs");
