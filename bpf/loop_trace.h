@@ -33,6 +33,8 @@ struct loop_thread {
    * taken: its length (0: none yet) and reason; its stack is
    * loop_stacks[tid].slot[best_slot]. */
   __u64 best_stretch_ns;
+  /* Stack-walk budget (GCRA): the walk's theoretical arrival time. */
+  __u64 walk_tat;
   __u32 tgid;
   __u8 in_wait;
   __u8 off_blocked;   /* the switch-out was a block (else a preemption) */
@@ -76,13 +78,14 @@ enum loop_counter {
   LOOP_CNT_STACKS,       /* off-CPU stacks sent with a blocking event */
   LOOP_CNT_STACK_DROPS,  /* off-CPU stack lost: ring buffer full */
   LOOP_CNT_STACKS_FULL,  /* stack not taken: loop_stacks full */
+  LOOP_CNT_WALKS_OVER_BUDGET, /* stack not taken: the thread's walk budget was spent */
   LOOP_CNT_MAX,
 };
 
 #ifdef __cplusplus
 static_assert(sizeof(struct loop_hist) == (LOOP_HIST_BUCKETS + 10) * 8, "loop_hist layout");
 static_assert(sizeof(struct loop_block_event) == 72, "loop_block_event layout");
-static_assert(sizeof(struct loop_thread) == 88, "loop_thread layout");
+static_assert(sizeof(struct loop_thread) == 96, "loop_thread layout");
 #endif
 
 #endif

@@ -144,6 +144,8 @@ void AddLoopStats(const LoopProbes* loop, const LoopMetrics& m, const BlockingTr
   add("perfd_event_loop_kernel_total", k[LOOP_CNT_STACKS], {{"kind", "offcpu_stacks"}});
   add("perfd_event_loop_kernel_total", k[LOOP_CNT_STACK_DROPS], {{"kind", "offcpu_stack_drop"}});
   add("perfd_event_loop_kernel_total", k[LOOP_CNT_STACKS_FULL], {{"kind", "stack_slots_full"}});
+  add("perfd_event_loop_kernel_total", k[LOOP_CNT_WALKS_OVER_BUDGET],
+      {{"kind", "stack_walks_over_budget"}});
   const BlockingTrackerStats& bs = b.stats();
   add("perfd_event_loop_blocking_joined_total", bs.decided, {{"result", "decided"}});
   add("perfd_event_loop_blocking_joined_total", bs.without_evidence,

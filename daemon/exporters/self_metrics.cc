@@ -131,7 +131,8 @@ const std::vector<SelfMetricDef> kSelfMetrics = {
      "ringbuf_drop (a blocking event lost), threads_full (a loop thread not tracked), "
      "stack_walks (Python stacks taken when a busy loop thread blocked), offcpu_stacks (the "
      "longest stretch's stack sent with a blocking event), offcpu_stack_drop (lost: ring "
-     "buffer full), stack_slots_full (not taken: no stack slot for the thread)"},
+     "buffer full), stack_slots_full (not taken: no stack slot for the thread), "
+     "stack_walks_over_budget (not taken: the thread blocked more than 100 times a second)"},
     {"perfd_event_loop_blocking_joined_total", SelfMetricType::kCounter,
      "Blocking events joined with their stacks, requests and victims, by result: decided "
      "(reported; includes without_evidence), without_evidence (no stack seen: route "
