@@ -152,13 +152,19 @@ bool SampleAttributor::DecideExact(const Proc& p, const Conn& c, const ProfileSa
   // before every completed candidate owns it (in-order service). Starts are
   // reported in order, so the oldest in-flight one is at the front.
   const uint64_t first_inflight = c.inflight.empty() ? UINT64_MAX : c.inflight.front();
-  // Earliest completed request with start <= ts <= end.
+  // Earliest completed request with start <= ts <= end. `done` holds ~5 s
+  // of a keep-alive connection's requests (thousands at a high rate), sorted
+  // by start: a binary search finds the latest that started by ts. A
+  // connection's responses are written in order, so the ends ascend too and
+  // the requests covering ts are the ones just before it.
   const Interval* owner = nullptr;
   const Interval* latest_before = nullptr;
-  for (const Interval& iv : c.done) {
-    if (iv.start > s.ts_ns) break;
-    latest_before = &iv;
-    if (!owner && iv.end >= s.ts_ns) owner = &iv;
+  auto after = std::upper_bound(c.done.begin(), c.done.end(), s.ts_ns,
+                                [](uint64_t ts, const Interval& iv) { return ts < iv.start; });
+  if (after != c.done.begin()) {
+    latest_before = &*std::prev(after);
+    for (auto it = after; it != c.done.begin() && std::prev(it)->end >= s.ts_ns; --it)
+      owner = &*std::prev(it);
   }
   if (owner && owner->start <= first_inflight) {
     sink_(p.service, owner->route, s, JoinKind::kExact);
