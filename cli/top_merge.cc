@@ -232,6 +232,11 @@ MergedTop MergeTop(const std::vector<NodeTop>& nodes) {
       l->set_busy_seconds(l->busy_seconds() + t.loop().busy_seconds());
       l->set_iterations(l->iterations() + t.loop().iterations());
       l->set_blocking_events(l->blocking_events() + t.loop().blocking_events());
+      // Each node names its own top site: the merged one is the heaviest.
+      if (t.loop().has_top_blocking() &&
+          (!l->has_top_blocking() ||
+           t.loop().top_blocking().total_seconds() > l->top_blocking().total_seconds()))
+        *l->mutable_top_blocking() = t.loop().top_blocking();
       l->set_worst_blocking_seconds(
           std::max(l->worst_blocking_seconds(), t.loop().worst_blocking_seconds()));
       l->set_blocking_threshold_seconds(

@@ -7,6 +7,7 @@
 #include <functional>
 #include <tuple>
 
+#include "cli/blocking_table.h"
 #include "cli/clock_time.h"
 #include "cli/db_text.h"
 #include "cli/terminal_text.h"
@@ -204,7 +205,17 @@ std::string RenderLoopLine(const v1::GetTopResponse& top, int workers) {
   out += "   blocking " + FormatRate(60.0 * double(l.blocking_events()) / window) +
          "/min (>= " + FormatLatency(l.blocking_threshold_seconds()) + ")";
   if (l.blocking_events() > 0) out += "   worst " + FormatLatency(l.worst_blocking_seconds());
-  return out + "\n";
+  out += "\n";
+  // What to look at first: the site that held the loop longest.
+  if (l.has_top_blocking() && l.top_blocking().events() > 0) {
+    const v1::BlockingSite& s = l.top_blocking();
+    out += "        top blocker " +
+           EscapeForTerminal(s.site().empty() ? std::string("(no stack)") : s.site()) + "  " +
+           EscapeForTerminal(s.route()) + "  " + KindLabel(s) + "  " + std::to_string(s.events()) +
+           (s.events() == 1 ? " event, " : " events, ") + FormatLatency(s.total_seconds()) +
+           "; others waited " + FormatLatency(s.victim_wait_seconds()) + "  (perfctl blocking)\n";
+  }
+  return out;
 }
 
 std::string RenderGcLine(const v1::GetTopResponse& top) {

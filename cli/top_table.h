@@ -93,7 +93,10 @@ std::string RenderTopTable(const v1::GetTopResponse& top, const TopTableOptions&
 // "loop    busy 12.3% of 2 loops   blocking 3.0/min (>= 20.0ms)   worst 152ms\n":
 // the service's event loops over the window (busy: iterations' busy time
 // over the loops' wall time), or "" when the response has no loop figures
-// (event-loop tracing off, or an older perfd).
+// (event-loop tracing off, or an older perfd). When the window had blocking
+// events a second line names the site that held the loop longest:
+// "        top blocker SITE  ROUTE  KIND  N events, TOTAL; others waited W
+// (perfctl blocking)" (site and route escaped: they come from the app).
 std::string RenderLoopLine(const v1::GetTopResponse& top, int workers);
 
 // "gc      12 pauses, 3.40ms total (0.01% of wall), max 900µs; gen0 10, gen1 2\n":

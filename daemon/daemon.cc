@@ -402,7 +402,7 @@ int RunDaemon(const Config& config, const std::atomic<bool>& stop) {
   // Blocking events joined with the stacks and requests around them.
   BlockingWindow blocking_window(config.window_max_seconds);
   BlockingTracker blocking(
-      profiler.stacks(), 1.0 / config.sample_hz,
+      profiler.stacks(),
       [&loop_metrics, &blocking_window](const std::string& service, const BlockingEvent& e) {
         loop_metrics.OnBlockingDecided(service, e, MonotonicNs());
         blocking_window.Add(service, e);

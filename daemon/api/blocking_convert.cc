@@ -7,6 +7,8 @@ namespace {
 
 double Seconds(uint64_t ns) { return double(ns) / 1e9; }
 
+}  // namespace
+
 void SiteToProto(const BlockingSite& s, const StackTable* stacks, v1::BlockingSite* out) {
   out->set_route(s.route);
   out->set_kind(BlockingKindName(s.kind));
@@ -35,8 +37,6 @@ void SiteToProto(const BlockingSite& s, const StackTable* stacks, v1::BlockingSi
   out->set_victims(s.victims);
   out->set_victim_wait_seconds(Seconds(s.victim_wait_ns));
 }
-
-}  // namespace
 
 bool IsBareTemplate(const std::string& filter) { return !filter.empty() && filter[0] == '/'; }
 

@@ -21,6 +21,9 @@ bool IsBareTemplate(const std::string& filter);
 // total_ns from them.
 void KeepTemplate(const std::string& tmpl, BlockingWindowSnapshot* snapshot);
 
+// One site; its stack from `stacks` (nullptr: none).
+void SiteToProto(const BlockingSite& s, const StackTable* stacks, v1::BlockingSite* out);
+
 // Fills stacks, events, total_seconds and at most `limit` sites (the
 // snapshot's order: total time, largest first). stacks: the profiler's
 // table, nullptr when sampling is off (then no site has a stack).

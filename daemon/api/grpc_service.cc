@@ -169,6 +169,10 @@ grpc::Status PerfdService::GetTop(grpc::ServerContext* /*context*/,
     out->set_blocking_events(l.blocking_events);
     out->set_worst_blocking_seconds(double(l.worst_blocking_ns) / 1e9);
     out->set_blocking_threshold_seconds(loop_threshold_s_);
+    if (blocking_ != nullptr) {
+      const BlockingWindowSnapshot b = blocking_->Snapshot(request->service(), used, now);
+      if (!b.sites.empty()) SiteToProto(b.sites.front(), nullptr, out->mutable_top_blocking());
+    }
   }
   if (gc_ != nullptr) {
     std::vector<GcProbeState> probes;  // of the service's current workers

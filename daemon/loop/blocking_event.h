@@ -40,8 +40,10 @@ inline BlockingKind BlockingKindOf(uint64_t oncpu_ns, uint64_t offcpu_ns, uint64
   return BlockingKind::kRunnable;
 }
 
-// One route's share of an event's busy time (by its evidence: each on-CPU
-// sample weighs one sample period, the off-CPU stack its stretch).
+// One route's share of an event's busy time: the on-CPU part divided by the
+// routes of the on-CPU samples (by count), the off-CPU part by the routes of
+// the off-CPU stacks (by stretch); a part without evidence of its own
+// follows the other part's.
 struct BlockingRouteShare {
   std::string route;  // "METHOD /template", or "(no request)", "(unattributed)"
   uint64_t ns = 0;

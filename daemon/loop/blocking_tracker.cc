@@ -38,12 +38,8 @@ K MostFrequent(const std::map<K, uint64_t>& counts) {
 
 }  // namespace
 
-BlockingTracker::BlockingTracker(const StackTable& stacks, double seconds_per_sample, Sink sink,
-                                 uint64_t finalize_delay_ns)
-    : stacks_(stacks),
-      ns_per_sample_(std::max<uint64_t>(1, uint64_t(std::llround(seconds_per_sample * 1e9)))),
-      sink_(std::move(sink)),
-      finalize_delay_ns_(finalize_delay_ns) {}
+BlockingTracker::BlockingTracker(const StackTable& stacks, Sink sink, uint64_t finalize_delay_ns)
+    : stacks_(stacks), sink_(std::move(sink)), finalize_delay_ns_(finalize_delay_ns) {}
 
 void BlockingTracker::SetService(uint32_t pid, const std::string& service) {
   procs_[pid].service = service;
@@ -173,15 +169,22 @@ void BlockingTracker::Decide(Proc& p, const Pending& pending) {
   for (size_t r = 0; r < LOOP_BLOCK_REASONS; ++r) e.blocked_ns[r] = raw.blocked_ns[r];
   e.kind = BlockingKindOf(e.oncpu_ns, e.offcpu_ns(), e.runnable_ns);
 
-  // Evidence: the loop thread's samples inside the iteration.
-  std::map<std::string, uint64_t> weight;  // route → ns of evidence
+  // Evidence: the loop thread's samples inside the iteration. The kernel
+  // measured how the busy time splits into on CPU and off it; the evidence
+  // only says whose it was: on-CPU samples divide the on-CPU part (by
+  // count: samples land in proportion to CPU time), off-CPU stacks the rest
+  // (by stretch). A part with no evidence of its own follows the other's.
+  std::map<std::string, uint64_t> on_weight, off_weight;  // route → weight
   std::set<uint64_t> blocker_conns;
   std::vector<const Evidence*> oncpu;
   const Evidence* offcpu = nullptr;  // the longest off-CPU stack (not the overflow stack)
   for (Evidence& s : p.samples) {
     if (s.tid != raw.tid || s.ts_ns < e.start_ns || s.ts_ns > e.end_ns()) continue;
     s.used = true;
-    weight[s.route] += s.offcpu_ns > 0 ? s.offcpu_ns : ns_per_sample_;
+    if (s.offcpu_ns > 0)
+      off_weight[s.route] += s.offcpu_ns;
+    else
+      on_weight[s.route] += 1;
     if (s.conn_id != 0) blocker_conns.insert(s.conn_id);
     if (s.offcpu_ns > 0) {
       e.has_offcpu_stack = true;
@@ -194,20 +197,29 @@ void BlockingTracker::Decide(Proc& p, const Pending& pending) {
     }
   }
 
-  // Route shares: busy_ns in proportion to the evidence, the rounding
-  // remainder to the largest so they sum to busy_ns exactly.
-  if (weight.empty()) {
+  // Route shares, summing to busy_ns exactly (the rounding remainder goes
+  // to the largest).
+  if (on_weight.empty() && off_weight.empty()) {
     ++stats_.without_evidence;
     e.routes.push_back({kUnattributedRoute, e.busy_ns});
   } else {
-    std::vector<std::pair<std::string, uint64_t>> by_weight(weight.begin(), weight.end());
-    std::stable_sort(by_weight.begin(), by_weight.end(),
+    const uint64_t on_part = std::min(e.oncpu_ns, e.busy_ns);
+    std::map<std::string, uint64_t> ns_of;
+    auto split = [&ns_of](uint64_t part, const std::map<std::string, uint64_t>& w) {
+      unsigned __int128 total = 0;
+      for (const auto& [route, x] : w) total += x;
+      for (const auto& [route, x] : w)
+        ns_of[route] += uint64_t((unsigned __int128)part * x / total);
+    };
+    const auto& on = on_weight.empty() ? off_weight : on_weight;
+    const auto& off = off_weight.empty() ? on_weight : off_weight;
+    split(on_part, on);
+    split(e.busy_ns - on_part, off);
+    std::vector<std::pair<std::string, uint64_t>> by_ns(ns_of.begin(), ns_of.end());
+    std::stable_sort(by_ns.begin(), by_ns.end(),
                      [](const auto& a, const auto& b) { return a.second > b.second; });
-    unsigned __int128 total = 0;
-    for (const auto& [route, w] : by_weight) total += w;
     uint64_t given = 0;
-    for (const auto& [route, w] : by_weight) {
-      const uint64_t ns = uint64_t((unsigned __int128)e.busy_ns * w / total);
+    for (const auto& [route, ns] : by_ns) {
       e.routes.push_back({route, ns});
       given += ns;
     }

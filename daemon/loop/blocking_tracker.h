@@ -52,9 +52,7 @@ class BlockingTracker : public RequestObserver {
   using Sink = std::function<void(const std::string& service, const BlockingEvent& e)>;
 
   // stacks: the profiler's table (frames of evidence stacks, for `site`).
-  // seconds_per_sample: the CPU time one on-CPU sample stands for.
-  BlockingTracker(const StackTable& stacks, double seconds_per_sample, Sink sink,
-                  uint64_t finalize_delay_ns = 2000000000ull);
+  BlockingTracker(const StackTable& stacks, Sink sink, uint64_t finalize_delay_ns = 2000000000ull);
 
   void SetService(uint32_t pid, const std::string& service);
   // A blocking iteration from the kernel.
@@ -118,7 +116,6 @@ class BlockingTracker : public RequestObserver {
   std::string SiteOf(uint32_t stack_id) const;
 
   const StackTable& stacks_;
-  const uint64_t ns_per_sample_;
   Sink sink_;
   const uint64_t finalize_delay_ns_;
   std::unordered_map<uint32_t, Proc> procs_;

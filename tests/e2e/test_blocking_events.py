@@ -41,9 +41,11 @@ def events_of(sites):
     return sum(int(s.get("events", 0)) for s in sites)
 
 
-def blocked_seconds(perfd, service, http_route):
-    return metric_sum(perfd.metrics_text(), "perfd_event_loop_blocked_seconds_total",
-                      service_name=service, http_route=http_route)
+def blocked_seconds(perfd, service, http_route=None):
+    labels = {"service_name": service}
+    if http_route is not None:
+        labels["http_route"] = http_route
+    return metric_sum(perfd.metrics_text(), "perfd_event_loop_blocked_seconds_total", **labels)
 
 
 @pytest.fixture(params=["uvloop", "asyncio"])
@@ -60,19 +62,24 @@ def drive_blockers(app, path):
     assert all(s == 200 for r in results.values() for s, _ in r)
 
 
-def wait_events(perfd, app, route, want):
-    doc = {}
-
+def wait_events(perfd, app, route, site, want):
+    """The route's sites once `want` events name `site` (any route)."""
     def done():
         perfd.check_alive()
-        doc.update(blocking(perfd, app.service, route))
-        return events_of(sites_of(doc, route)) >= want
+        return at_site(blocking(perfd, app.service), site) >= want
     try:
         # Events are decided a couple of seconds after they end.
-        wait_until(done, 30, f"perfd to report {want} blocking events of {route}")
+        wait_until(done, 30, f"perfd to report {want} blocking events at {site}")
     except TimeoutError:
         pass  # the assertions below say what is missing
-    return doc
+    return blocking(perfd, app.service, route)
+
+
+def at_site(doc, prefix):
+    """Events whose site (from the stack, whatever route the request
+    identity gave them) starts with prefix."""
+    return sum(int(s.get("events", 0)) for s in doc.get("sites", [])
+               if s.get("site", "").startswith(prefix))
 
 
 def frames_text(site):
@@ -83,16 +90,21 @@ def frames_text(site):
 def test_sleep_in_async_def_names_handler_route_and_victims(perfd, app):
     route = "GET /block/sleep"
     drive_blockers(app, "/block/sleep")
-    doc = wait_events(perfd, app, route, BLOCKERS)
+    doc = wait_events(perfd, app, route, "block_sleep (", BLOCKERS)
     assert doc.get("traced") and doc.get("stacks"), doc
     sites = sites_of(doc, route)
-    # Every sleep is one event of its route (nothing else of it blocks).
-    assert events_of(sites) == BLOCKERS, json.dumps(doc, indent=1)
+    # Every sleep is one event with the handler's stack; its route comes from
+    # request identity, which joins ~99.5% of contexts exactly
+    # (test_request_identity.py): an untagged one leaves its event to
+    # "(no request)", never to another route.
+    every = blocking(perfd, app.service)
+    assert at_site(every, "block_sleep (") == BLOCKERS, json.dumps(every, indent=1)
+    assert events_of(sites) >= BLOCKERS - 1, json.dumps(every, indent=1)
     handler = [s for s in sites if s.get("site", "").startswith("block_sleep (")]
     assert handler, json.dumps(doc, indent=1)
     s = handler[0]
     n = int(s["events"])
-    assert n >= BLOCKERS - 1, json.dumps(doc, indent=1)  # at most one without its stack
+    assert n >= BLOCKERS - 1, json.dumps(doc, indent=1)
     assert s["kind"] == "offcpu", s
     # 50 ms of sleep each: the off-CPU part exactly, the whole event with the
     # handler's own CPU and any wait for a CPU on a busy host.
@@ -104,12 +116,16 @@ def test_sleep_in_async_def_names_handler_route_and_victims(perfd, app):
     # The trivial route's requests waited behind the sleeps.
     assert int(s.get("victims", 0)) >= n, s
     assert s.get("victimWaitSeconds", 0) >= 0.010 * n, s
-    # Per route, in Prometheus.
-    assert blocked_seconds(perfd, app.service, "/block/sleep") >= 0.9 * 0.05 * BLOCKERS
+    # Per route, in Prometheus: the off-CPU part is the sleep's; the few ms
+    # on CPU go to whatever the iteration's samples name (a victim's code).
+    assert blocked_seconds(perfd, app.service, "/block/sleep") >= 0.9 * 0.05 * n
     # The table names the site, its kind and reason.
     table = perfd.perfctl("blocking", "--service", app.service, "--window", "300",
                           "--stacks", "--once").stdout
     assert "block_sleep (" in table and "offcpu:sleep" in table, table
+    # perfctl top points at it.
+    top = perfd.perfctl("top", "--service", app.service, "--window", "300", "--once").stdout
+    assert "top blocker block_sleep (" in top and "GET /block/sleep  offcpu:sleep" in top, top
     print(f"[ measured ] {app.service}: {n} off-CPU events at block_sleep, mean "
           f"{s['totalSeconds'] / n * 1e3:.1f} ms (sleep {s['blockedSleepSeconds'] / n * 1e3:.1f}"
           f" ms), {int(s['victims'])} victims waited {s['victimWaitSeconds'] * 1e3:.0f} ms")
@@ -118,19 +134,29 @@ def test_sleep_in_async_def_names_handler_route_and_victims(perfd, app):
 def test_cpu_in_async_def_names_the_loop_function(perfd, app):
     route = "GET /block/cpu"
     drive_blockers(app, "/block/cpu")
-    doc = wait_events(perfd, app, route, BLOCKERS)
+    doc = wait_events(perfd, app, route, "burn_cpu (", BLOCKERS)
     sites = sites_of(doc, route)
-    assert events_of(sites) == BLOCKERS, json.dumps(doc, indent=1)
+    # As above: every hog is one event naming burn_cpu (samples come every
+    # ~10 ms of the thread's CPU, so 30 ms holds at least two), nearly all of
+    # them of its route.
+    every = blocking(perfd, app.service)
+    assert at_site(every, "burn_cpu (") == BLOCKERS, json.dumps(every, indent=1)
+    assert events_of(sites) >= BLOCKERS - 1, json.dumps(every, indent=1)
     hog = [s for s in sites if s.get("site", "").startswith("burn_cpu (")]
     assert hog, json.dumps(doc, indent=1)
     s = hog[0]
     n = int(s["events"])
-    assert n == BLOCKERS, json.dumps(doc, indent=1)
+    assert n >= BLOCKERS - 1, json.dumps(doc, indent=1)
     assert s["kind"] == "oncpu", s
     assert s.get("oncpuSeconds", 0) / n >= 0.030, s
     assert any(f.startswith("burn_cpu (") for f in frames_text(s)), s
     assert int(s.get("victims", 0)) >= 1, s
-    assert blocked_seconds(perfd, app.service, "/block/cpu") >= 0.030 * BLOCKERS
+    # Per route, in Prometheus. The on-CPU part is divided by samples (one
+    # per ~10 ms of CPU): a sample that lands in a victim's callback in the
+    # same iteration takes its share, so the route gets most, the service
+    # all.
+    assert blocked_seconds(perfd, app.service) >= 0.030 * BLOCKERS
+    assert blocked_seconds(perfd, app.service, "/block/cpu") >= 0.8 * 0.030 * n
     print(f"[ measured ] {app.service}: {n} on-CPU events at burn_cpu, mean "
           f"{s['totalSeconds'] / n * 1e3:.1f} ms (on CPU {s['oncpuSeconds'] / n * 1e3:.1f} ms)")
 

@@ -103,6 +103,30 @@ class BlockingServiceTest : public ::testing::Test {
   uint32_t hash_ = 0, sleep_ = 0;
 };
 
+// GetTop's loop figures name the window's heaviest site (no stack), so
+// perfctl top can point at it.
+TEST_F(BlockingServiceTest, TopNamesTheHeaviestSite) {
+  LoopWindows loop(600);
+  loop.AddBlocking("shop", kNow - 5 * kSec, 200 * kMs);
+  service_.SetLoopWindows(&loop, kThreshold);
+  service_.SetBlocking(&window_, &table_, kThreshold);
+  v1::GetTopRequest request;
+  request.set_service("shop");
+  v1::GetTopResponse top;
+  ASSERT_TRUE(service_.GetTop(nullptr, &request, &top).ok());
+  EXPECT_FALSE(top.loop().has_top_blocking());  // no event yet
+  Feed();
+  top.Clear();
+  ASSERT_TRUE(service_.GetTop(nullptr, &request, &top).ok());
+  ASSERT_TRUE(top.loop().has_top_blocking()) << top.DebugString();
+  const v1::BlockingSite& s = top.loop().top_blocking();
+  EXPECT_EQ(s.route(), "GET /report");
+  EXPECT_EQ(s.site(), "time.sleep (shop/views.py:44)");
+  EXPECT_EQ(s.events(), 1u);
+  EXPECT_NEAR(s.victim_wait_seconds(), 0.6, 1e-12);
+  EXPECT_EQ(s.stack_size(), 0);
+}
+
 TEST_F(BlockingServiceTest, SitesByTotalTimeWithStacksAndEveryPart) {
   service_.SetBlocking(&window_, &table_, kThreshold);
   Feed();

@@ -163,6 +163,29 @@ TEST(MergeTop, EventLoopFiguresAddAndTheWorstIsTheMax) {
 // GC figures add over nodes (worker counts, pauses, totals); the longest
 // pause is the max; generations merge by name in perfd's order; a node
 // without GC figures (an older perfd) adds nothing.
+// Each node names its own heaviest blocking site; the merge keeps the
+// heaviest of them (sites of different nodes are different processes).
+TEST(MergeTop, TopBlockerIsTheHeaviestNodes) {
+  std::vector<NodeTop> nodes(3);
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    nodes[i].node = "node" + std::to_string(i);
+    nodes[i].top.set_service("api");
+    nodes[i].top.set_window_seconds(60);
+    nodes[i].top.mutable_loop()->set_traced(true);
+  }
+  auto site = [](NodeTop& n, const std::string& name, double total) {
+    v1::BlockingSite* s = n.top.mutable_loop()->mutable_top_blocking();
+    s->set_site(name);
+    s->set_events(1);
+    s->set_total_seconds(total);
+  };
+  site(nodes[0], "a (x.py:1)", 0.5);
+  site(nodes[1], "b (y.py:2)", 0.9);  // nodes[2]: no blocking
+  const v1::GetTopResponse merged = MergeTop(nodes).top;
+  ASSERT_TRUE(merged.loop().has_top_blocking());
+  EXPECT_EQ(merged.loop().top_blocking().site(), "b (y.py:2)");
+}
+
 TEST(MergeTop, GcFiguresAddAndTheLongestPauseIsTheMax) {
   std::vector<NodeTop> nodes(3);
   for (size_t i = 0; i < nodes.size(); ++i) {

@@ -34,6 +34,38 @@ TEST(RenderLoopLine, BusyShareOfTheLoopsBlockingRateAndWorst) {
   EXPECT_NE(RenderTopTable(top, TopTableOptions{}).find("\nloop    busy"), std::string::npos);
 }
 
+TEST(RenderLoopLine, NamesTheTopBlockerWithItsRouteKindAndVictims) {
+  v1::GetTopResponse top;
+  top.set_window_seconds(60);
+  v1::EventLoopStats* l = top.mutable_loop();
+  l->set_traced(true);
+  l->set_busy_seconds(6);
+  l->set_blocking_events(12);
+  l->set_worst_blocking_seconds(0.0532);
+  l->set_blocking_threshold_seconds(0.020);
+  v1::BlockingSite* s = l->mutable_top_blocking();
+  s->set_route("GET /block/sleep");
+  s->set_kind("offcpu");
+  s->set_site("block_sleep (/app/\x1b[31mloop_app.py:27)");
+  s->set_events(12);
+  s->set_total_seconds(0.634);
+  s->set_blocked_sleep_seconds(0.601);
+  s->set_oncpu_seconds(0.033);
+  s->set_victim_wait_seconds(3.419);
+  const std::string out = RenderLoopLine(top, 1);
+  EXPECT_EQ(out.substr(out.find('\n') + 1),
+            "        top blocker block_sleep (/app/\\x1b[31mloop_app.py:27)  GET /block/sleep  "
+            "offcpu:sleep  12 events, 634ms; others waited 3.42s  (perfctl blocking)\n")
+      << out;
+  // Without a stack the site says so; without events there is no line.
+  s->set_site("");
+  s->set_events(1);
+  EXPECT_NE(RenderLoopLine(top, 1).find("top blocker (no stack)  GET /block/sleep"),
+            std::string::npos);
+  s->set_events(0);
+  EXPECT_EQ(RenderLoopLine(top, 1).find("top blocker"), std::string::npos);
+}
+
 v1::GetTopResponse GcTop(uint32_t attached, uint32_t no_usdt, uint32_t failed, uint32_t unsampled) {
   v1::GetTopResponse top;
   top.set_window_seconds(60);

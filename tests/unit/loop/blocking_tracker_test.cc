@@ -29,7 +29,7 @@ class BlockingTrackerTest : public ::testing::Test {
   // 10 ms per on-CPU sample (100 Hz) keeps the arithmetic readable.
   BlockingTrackerTest()
       : tracker_(
-            stacks_, 0.010,
+            stacks_,
             [this](const std::string& service, const BlockingEvent& e) {
               decided_.push_back({service, e});
             },
@@ -284,6 +284,37 @@ TEST_F(BlockingTrackerTest, SamplesBeforeTheWorkersFirstEventAreKept) {
   ASSERT_EQ(decided_.size(), 1u);
   EXPECT_EQ(decided_[0].e.route, "GET /hog");
   EXPECT_EQ(decided_[0].e.oncpu_samples, 2u);
+}
+
+// The kernel's split decides the parts, the evidence only whose they are:
+// one on-CPU sample of a victim's code in a sleep's iteration takes the
+// on-CPU part (10 ms), not a sample period's worth of the sleep.
+TEST_F(BlockingTrackerTest, PartsAreSplitByTheirOwnEvidence) {
+  const uint32_t sleeper = Stack({{"handler", "/app/a.py", 7, 5}});
+  const uint32_t victim = Stack({{"ping", "/app/b.py", 3, 2}});
+  loop_block_event e = Event(10 * kSec, 60 * kMs);
+  e.oncpu_ns = 10 * kMs;
+  e.blocked_ns[LOOP_BLOCK_SLEEP] = 50 * kMs;
+  Sample("GET /sleep", 10 * kSec + 1 * kMs, sleeper, 1, 50 * kMs);
+  Sample("GET /ping", 10 * kSec + 55 * kMs, victim, 2);
+  tracker_.OnLoopEvent(e);
+  // The same with the off-CPU stack alone: the on-CPU part follows it.
+  loop_block_event alone = Event(11 * kSec, 60 * kMs);
+  alone.oncpu_ns = 10 * kMs;
+  alone.blocked_ns[LOOP_BLOCK_SLEEP] = 50 * kMs;
+  Sample("GET /sleep", 11 * kSec + 1 * kMs, sleeper, 1, 50 * kMs);
+  tracker_.OnLoopEvent(alone);
+  tracker_.Tick(12 * kSec + kDelay);
+  ASSERT_EQ(decided_.size(), 2u);
+  const BlockingEvent& d = decided_[0].e;
+  ASSERT_EQ(d.routes.size(), 2u);
+  EXPECT_EQ(d.routes[0].route, "GET /sleep");
+  EXPECT_EQ(d.routes[0].ns, 50 * kMs);
+  EXPECT_EQ(d.routes[1].route, "GET /ping");
+  EXPECT_EQ(d.routes[1].ns, 10 * kMs);
+  EXPECT_EQ(d.kind, BlockingKind::kOffCpu);
+  ASSERT_EQ(decided_[1].e.routes.size(), 1u);
+  EXPECT_EQ(decided_[1].e.routes[0].ns, 60 * kMs);
 }
 
 TEST_F(BlockingTrackerTest, EventsOfUnknownProcessesAreCountedNotKept) {
