@@ -8,11 +8,9 @@
 
 #include <array>
 #include <cstdint>
-#include <map>
-#include <mutex>
 #include <string>
 
-#include "daemon/aggregator/second_slots.h"
+#include "daemon/aggregator/service_slots.h"
 
 namespace perfd {
 
@@ -34,15 +32,15 @@ size_t GcGenerationIndex(int generation);
 
 class GcWindows {
  public:
-  explicit GcWindows(uint32_t window_max_seconds) : window_max_(window_max_seconds) {}
+  explicit GcWindows(uint32_t window_max_seconds) : slots_(window_max_seconds) {}
 
   // One collection of a worker of `service`; end_ns is CLOCK_MONOTONIC.
   void AddPause(const std::string& service, int generation, uint64_t duration_ns, uint64_t end_ns);
   GcWindowSnapshot Snapshot(const std::string& service, uint32_t window_seconds,
                             uint64_t now_ns) const;
   // Drops services with nothing newer than now_ns - idle_ns.
-  void EvictIdle(uint64_t now_ns, uint64_t idle_ns);
-  size_t services() const;
+  void EvictIdle(uint64_t now_ns, uint64_t idle_ns) { slots_.EvictIdle(now_ns, idle_ns); }
+  size_t services() const { return slots_.services(); }
 
  private:
   struct Slot {
@@ -50,15 +48,7 @@ class GcWindows {
     uint64_t second;
     std::array<GcPauseFigures, GcWindowSnapshot::kGenerations> generations{};
   };
-  struct Service {
-    explicit Service(uint32_t window_max) : slots(window_max) {}
-    SecondSlots<Slot> slots;
-    uint64_t last_ns = 0;
-  };
-
-  uint32_t window_max_;
-  mutable std::mutex mu_;
-  std::map<std::string, Service> services_;
+  ServiceSlots<Slot> slots_;
 };
 
 }  // namespace perfd

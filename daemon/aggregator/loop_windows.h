@@ -6,11 +6,9 @@
 #pragma once
 
 #include <cstdint>
-#include <map>
-#include <mutex>
 #include <string>
 
-#include "daemon/aggregator/second_slots.h"
+#include "daemon/aggregator/service_slots.h"
 
 namespace perfd {
 
@@ -24,7 +22,7 @@ struct LoopWindowSnapshot {
 
 class LoopWindows {
  public:
-  explicit LoopWindows(uint32_t window_max_seconds) : window_max_(window_max_seconds) {}
+  explicit LoopWindows(uint32_t window_max_seconds) : slots_(window_max_seconds) {}
 
   void AddIterations(const std::string& service, uint64_t now_ns, uint64_t busy_ns,
                      uint64_t iterations);
@@ -32,8 +30,8 @@ class LoopWindows {
   LoopWindowSnapshot Snapshot(const std::string& service, uint32_t window_seconds,
                               uint64_t now_ns) const;
   // Drops services with nothing newer than now_ns - idle_ns.
-  void EvictIdle(uint64_t now_ns, uint64_t idle_ns);
-  size_t services() const;
+  void EvictIdle(uint64_t now_ns, uint64_t idle_ns) { slots_.EvictIdle(now_ns, idle_ns); }
+  size_t services() const { return slots_.services(); }
 
  private:
   struct Slot {
@@ -41,16 +39,7 @@ class LoopWindows {
     uint64_t second;
     uint64_t busy_ns = 0, iterations = 0, blocking = 0, worst_ns = 0;
   };
-  struct Service {
-    explicit Service(uint32_t window_max) : slots(window_max) {}
-    SecondSlots<Slot> slots;
-    uint64_t last_ns = 0;
-  };
-  Slot* SlotOf(const std::string& service, uint64_t now_ns);  // callers hold mu_
-
-  uint32_t window_max_;
-  mutable std::mutex mu_;
-  std::map<std::string, Service> services_;
+  ServiceSlots<Slot> slots_;
 };
 
 }  // namespace perfd
