@@ -16,6 +16,7 @@
 #include "bpf/python.h"
 #include "daemon/loader/client_seed.h"
 #include "daemon/loader/percpu_counters.h"
+#include "daemon/loader/shared_py_maps.h"
 #include "http_trace.skel.h"
 
 namespace perfd {
@@ -43,20 +44,7 @@ std::unique_ptr<HttpProbes> HttpProbes::Open(const SharedPyMaps& py) {
   std::unique_ptr<HttpProbes> p(new HttpProbes());
   p->skel_ = http_trace__open();
   if (!p->skel_) throw LoaderError("http_trace: open failed: " + Errno(errno));
-  const std::pair<bpf_map*, int> shared[] = {{p->skel_->maps.py_procs, py.procs_fd},
-                                             {p->skel_->maps.py_ctx_conns, py.ctx_conns_fd},
-                                             {p->skel_->maps.py_deliveries, py.deliveries_fd},
-                                             {p->skel_->maps.py_owners, py.owners_fd},
-                                             {p->skel_->maps.py_client_fds, py.client_fds_fd},
-                                             {p->skel_->maps.py_sites, py.sites_fd},
-                                             {p->skel_->maps.py_site_last, py.site_last_fd},
-                                             {p->skel_->maps.py_tstates, py.tstates_fd}};
-  for (const auto& [map, fd] : shared) {
-    if (fd < 0) continue;
-    if (int err = bpf_map__reuse_fd(map, fd))
-      throw LoaderError(std::string("http_trace: sharing ") + bpf_map__name(map) +
-                        " failed: " + Errno(err));
-  }
+  SharePyMaps(p->skel_->obj, py, "http_trace", /*shrink_unshared=*/false);
   if (int err = http_trace__load(p->skel_))
     throw LoaderError("http_trace: load failed (verifier or missing BTF?): " + Errno(err));
   if (int err = http_trace__attach(p->skel_))

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "daemon/loader/percpu_counters.h"
+#include "daemon/loader/shared_py_maps.h"
 #include "loop_trace.skel.h"
 
 namespace perfd {
@@ -29,22 +30,7 @@ std::unique_ptr<LoopProbes> LoopProbes::Open(int tracked_pids_fd,
   // The walker's maps are the sampler's. Without it there is nothing to
   // walk: the object's own copies (and the stack slots) shrink to nothing
   // instead of holding megabytes of preallocated entries.
-  const std::pair<bpf_map*, int> shared[] = {{p->skel_->maps.py_procs, py.procs_fd},
-                                             {p->skel_->maps.py_ctx_conns, py.ctx_conns_fd},
-                                             {p->skel_->maps.py_deliveries, py.deliveries_fd},
-                                             {p->skel_->maps.py_owners, py.owners_fd},
-                                             {p->skel_->maps.py_client_fds, py.client_fds_fd},
-                                             {p->skel_->maps.py_sites, py.sites_fd},
-                                             {p->skel_->maps.py_site_last, py.site_last_fd},
-                                             {p->skel_->maps.py_tstates, py.tstates_fd}};
-  for (const auto& [map, fd] : shared) {
-    int err = fd >= 0 ? bpf_map__reuse_fd(map, fd)
-                      : bpf_map__set_max_entries(
-                            map, bpf_map__type(map) == BPF_MAP_TYPE_RINGBUF ? 4096 : 1);
-    if (err)
-      throw LoaderError(std::string("loop_trace: sharing ") + bpf_map__name(map) +
-                        " failed: " + Errno(err));
-  }
+  SharePyMaps(p->skel_->obj, py, "loop_trace", /*shrink_unshared=*/true);
   if (py.procs_fd < 0) {
     bpf_map__set_max_entries(p->skel_->maps.loop_stacks, 1);
     bpf_map__set_max_entries(p->skel_->maps.loop_offcpu, 4096);
