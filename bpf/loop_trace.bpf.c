@@ -300,16 +300,7 @@ static __always_inline void take_offcpu_stack(struct loop_thread *t, __u32 tid, 
   s->h.flags = PY_SAMPLE_OFFCPU;
   s->h.offcpu_reason = 0;
   s->h.offcpu_ns = 0;
-  if (proc->ctx_tracking) {
-    s->h.conn_id = py_context_conn(t->tgid, proc, tstate);
-    s->h.flags |= PY_SAMPLE_CTX_TRACKED;
-  }
-  struct py_walk_ctx c = {.proc = proc, .frame = py_top_frame(proc, tstate), .frames = s->frames};
-  bpf_loop(PY_MAX_FRAMES + 16, py_walk_step, &c, 0);
-  if (c.frame && !(c.flags & PY_SAMPLE_READ_ERROR)) c.flags |= PY_SAMPLE_TRUNCATED;
-  s->h.nframes = c.n;
-  s->h.flags |= c.flags;
-  s->h.root_frame = c.root;
+  py_walk_stack(s, t->tgid, proc, tstate);
   t->stack_pending = 1;
   loop_count(LOOP_CNT_STACK_WALKS);
 }

@@ -88,20 +88,9 @@ int py_sample(struct bpf_perf_event_data *ctx) {
     s->h.flags |= PY_SAMPLE_NO_TSTATE;
     py_count(PY_CNT_NO_TSTATE);
   } else {
-    /* Only a tracked process has tagged contexts to look up. */
-    if (proc->ctx_tracking) {
-      s->h.conn_id = py_context_conn(tgid, proc, tstate);
-      s->h.flags |= PY_SAMPLE_CTX_TRACKED;
-    }
-    struct py_walk_ctx c = {.proc = proc, .frame = py_top_frame(proc, tstate), .frames = s->frames};
-    bpf_loop(PY_MAX_FRAMES + 16, py_walk_step, &c, 0);
-    /* Frames left when the loop budget ran out: deeper than we walk. */
-    if (c.frame && !(c.flags & PY_SAMPLE_READ_ERROR)) c.flags |= PY_SAMPLE_TRUNCATED;
-    s->h.nframes = c.n;
-    s->h.flags |= c.flags;
-    s->h.root_frame = c.root;
-    if (c.flags & PY_SAMPLE_TRUNCATED) py_count(PY_CNT_TRUNCATED);
-    if (c.flags & PY_SAMPLE_READ_ERROR) py_count(PY_CNT_READ_ERRORS);
+    py_walk_stack(s, tgid, proc, tstate);
+    if (s->h.flags & PY_SAMPLE_TRUNCATED) py_count(PY_CNT_TRUNCATED);
+    if (s->h.flags & PY_SAMPLE_READ_ERROR) py_count(PY_CNT_READ_ERRORS);
   }
   if (bpf_ringbuf_output(&samples, s, sizeof(*s), 0)) py_count(PY_CNT_RINGBUF_DROPS);
   return 0;

@@ -226,6 +226,26 @@ static long py_walk_step(__u32 i, void *data) {
   return 0;
 }
 
+/* The stack of the thread whose state is tstate into s: frames (leaf
+ * first), nframes, the task's root frame, PY_SAMPLE_READ_ERROR /
+ * PY_SAMPLE_TRUNCATED; with request identity on, the request of the context
+ * it has entered (conn_id, PY_SAMPLE_CTX_TRACKED). Shared by CPU samples and
+ * the event loop's off-CPU stacks. */
+static __always_inline void py_walk_stack(struct py_sample *s, __u32 tgid,
+                                          const struct py_proc *proc, __u64 tstate) {
+  if (proc->ctx_tracking) {
+    s->h.conn_id = py_context_conn(tgid, proc, tstate);
+    s->h.flags |= PY_SAMPLE_CTX_TRACKED;
+  }
+  struct py_walk_ctx c = {.proc = proc, .frame = py_top_frame(proc, tstate), .frames = s->frames};
+  bpf_loop(PY_MAX_FRAMES + 16, py_walk_step, &c, 0);
+  /* Frames left when the loop budget ran out: deeper than we walk. */
+  if (c.frame && !(c.flags & PY_SAMPLE_READ_ERROR)) c.flags |= PY_SAMPLE_TRUNCATED;
+  s->h.nframes = c.n;
+  s->h.flags |= c.flags;
+  s->h.root_frame = c.root;
+}
+
 /* pid_tgid → the thread's PyThreadState: the thread-list walk costs two
  * probe reads per thread, the check of a cached entry one (its thread_id
  * must still be the thread's fs base). LRU: threads exit without telling us. */
