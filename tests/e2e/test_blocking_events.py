@@ -82,29 +82,34 @@ def at_site(doc, prefix):
                if s.get("site", "").startswith(prefix))
 
 
+def blockers_site(perfd, app, route, site):
+    """Drives BLOCKERS requests of the blocking route and returns (the
+    route's answer, its site that names `site`, that site's events).
+
+    Every blocking request is one event whose stack names `site`; its route
+    comes from request identity, which joins ~99.5% of contexts exactly
+    (test_request_identity.py): an untagged one leaves its event to
+    "(no request)", never to another route."""
+    drive_blockers(app, "/" + route.split(" /", 1)[1])
+    doc = wait_events(perfd, app, route, site, BLOCKERS)
+    every = blocking(perfd, app.service)
+    assert at_site(every, site) == BLOCKERS, json.dumps(every, indent=1)
+    assert events_of(sites_of(doc, route)) >= BLOCKERS - 1, json.dumps(every, indent=1)
+    found = [s for s in sites_of(doc, route) if s.get("site", "").startswith(site)]
+    assert found, json.dumps(doc, indent=1)
+    n = int(found[0]["events"])
+    assert n >= BLOCKERS - 1, json.dumps(doc, indent=1)
+    return doc, found[0], n
+
+
 def frames_text(site):
     return [f"{f.get('function')} ({f.get('file')}:{f.get('line', 0)})"
             for f in site.get("stack", [])]
 
 
 def test_sleep_in_async_def_names_handler_route_and_victims(perfd, app):
-    route = "GET /block/sleep"
-    drive_blockers(app, "/block/sleep")
-    doc = wait_events(perfd, app, route, "block_sleep (", BLOCKERS)
+    doc, s, n = blockers_site(perfd, app, "GET /block/sleep", "block_sleep (")
     assert doc.get("traced") and doc.get("stacks"), doc
-    sites = sites_of(doc, route)
-    # Every sleep is one event with the handler's stack; its route comes from
-    # request identity, which joins ~99.5% of contexts exactly
-    # (test_request_identity.py): an untagged one leaves its event to
-    # "(no request)", never to another route.
-    every = blocking(perfd, app.service)
-    assert at_site(every, "block_sleep (") == BLOCKERS, json.dumps(every, indent=1)
-    assert events_of(sites) >= BLOCKERS - 1, json.dumps(every, indent=1)
-    handler = [s for s in sites if s.get("site", "").startswith("block_sleep (")]
-    assert handler, json.dumps(doc, indent=1)
-    s = handler[0]
-    n = int(s["events"])
-    assert n >= BLOCKERS - 1, json.dumps(doc, indent=1)
     assert s["kind"] == "offcpu", s
     # 50 ms of sleep each: the off-CPU part exactly, the whole event with the
     # handler's own CPU and any wait for a CPU on a busy host.
@@ -132,21 +137,8 @@ def test_sleep_in_async_def_names_handler_route_and_victims(perfd, app):
 
 
 def test_cpu_in_async_def_names_the_loop_function(perfd, app):
-    route = "GET /block/cpu"
-    drive_blockers(app, "/block/cpu")
-    doc = wait_events(perfd, app, route, "burn_cpu (", BLOCKERS)
-    sites = sites_of(doc, route)
-    # As above: every hog is one event naming burn_cpu (samples come every
-    # ~10 ms of the thread's CPU, so 30 ms holds at least two), nearly all of
-    # them of its route.
-    every = blocking(perfd, app.service)
-    assert at_site(every, "burn_cpu (") == BLOCKERS, json.dumps(every, indent=1)
-    assert events_of(sites) >= BLOCKERS - 1, json.dumps(every, indent=1)
-    hog = [s for s in sites if s.get("site", "").startswith("burn_cpu (")]
-    assert hog, json.dumps(doc, indent=1)
-    s = hog[0]
-    n = int(s["events"])
-    assert n >= BLOCKERS - 1, json.dumps(doc, indent=1)
+    # Samples come every ~10 ms of the thread's CPU: 30 ms holds at least two.
+    _, s, n = blockers_site(perfd, app, "GET /block/cpu", "burn_cpu (")
     assert s["kind"] == "oncpu", s
     assert s.get("oncpuSeconds", 0) / n >= 0.030, s
     assert any(f.startswith("burn_cpu (") for f in frames_text(s)), s
