@@ -102,7 +102,8 @@ struct {
  * (inet_sock_set_state SYN_RECV -> ESTABLISHED) when their local port is a
  * known listener of a tracked worker, so the first request of a new
  * connection is timed while it sits in the accept queue; every connection at
- * accept exit and adoption. Entries go at close() and at TCP_CLOSE; the map
+ * accept exit and adoption; client connections at connect() (their replies'
+ * arrival). Entries go at close() and at TCP_CLOSE; the map
  * is LRU because sockets that are never accepted (or whose close we miss)
  * would otherwise leak. These two programs run host-wide, so they do one
  * hash lookup and nothing else for foreign sockets. */
@@ -333,6 +334,20 @@ static __always_inline bool sk_has_unread(__u64 skp, __u16 family) {
   return BPF_CORE_READ(sk, sk_receive_queue.qlen) != 0;
 }
 
+/* The socket's arrival entry, made if missing. A TCP entry is fresh (made
+ * at the handshake, removed at TCP_CLOSE). A unix one may be left from a
+ * freed socket at the same address whose close() we missed: replaced. */
+static __always_inline struct sock_arrival *arrival_entry(__u64 skp, __u16 family, bool tcp) {
+  struct sock_arrival *a = tcp ? bpf_map_lookup_elem(&socks, &skp) : NULL;
+  if (a) return a;
+  struct sock_arrival fresh = {.family = family};
+  if (bpf_map_update_elem(&socks, &skp, &fresh, BPF_ANY)) {
+    count(PERFD_CNT_SOCK_TABLE_FULL);
+    return NULL;
+  }
+  return bpf_map_lookup_elem(&socks, &skp);
+}
+
 /* Registers a server connection's socket for arrival timestamps, and (TCP)
  * its local port as a listener so later connections are registered at
  * their handshake. at_accept: bytes already queued arrived no later than the
@@ -351,20 +366,8 @@ static __always_inline void register_sock(__u64 skp, bool at_accept) {
         bpf_map_update_elem(&listeners, &lk, &one, BPF_ANY))
       count(PERFD_CNT_SOCK_TABLE_FULL);
   }
-  /* A TCP entry is fresh (made at the handshake, removed at TCP_CLOSE). A
-   * unix one may be left from a freed socket at the same address whose
-   * close() we missed: replace it. */
-  struct sock_arrival *a = tcp ? bpf_map_lookup_elem(&socks, &skp) : NULL;
-  if (!a) {
-    struct sock_arrival fresh = {.family = family};
-    if (bpf_map_update_elem(&socks, &skp, &fresh, BPF_ANY)) {
-      count(PERFD_CNT_SOCK_TABLE_FULL);
-      return;
-    }
-    a = bpf_map_lookup_elem(&socks, &skp);
-    if (!a) return;
-  }
-  if (at_accept && !a->first_unread_ns && sk_has_unread(skp, family))
+  struct sock_arrival *a = arrival_entry(skp, family, tcp);
+  if (a && at_accept && !a->first_unread_ns && sk_has_unread(skp, family))
     a->first_unread_ns = a->established_ns ? a->established_ns : bpf_ktime_get_ns();
 }
 
@@ -593,8 +596,11 @@ static __always_inline void client_connected(struct scratch *sc, __u64 id, __s32
   __u16 port = is_tcp_family(family) ? bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport)) : 0;
   __u32 tgid = id >> 32;
   struct perfd_conn_key key = {.tgid = tgid, .fd = fd};
+  /* Its socket gets arrival marks too: when a reply arrived, against when
+   * the event loop read it (the request time breakdown's db_wait ends at
+   * the arrival; the rest is waiting for the loop). */
   struct perfd_conn_info info = {
-      .conn_id = bpf_ktime_get_ns(), .role = PERFD_ROLE_CLIENT, .peer_port = port};
+      .conn_id = bpf_ktime_get_ns(), .sk = skp, .role = PERFD_ROLE_CLIENT, .peer_port = port};
   if (bpf_map_update_elem(&conns, &key, &info, BPF_ANY)) {
     count(PERFD_CNT_CONN_TABLE_FULL);
     return;
@@ -603,6 +609,7 @@ static __always_inline void client_connected(struct scratch *sc, __u64 id, __s32
   bpf_map_delete_elem(&py_owners, &ok);
   __u8 one = 1;
   bpf_map_update_elem(&py_client_fds, &ok, &one, BPF_ANY);
+  arrival_entry(skp, family, is_tcp_family(family));
   count(PERFD_CNT_CLIENT_CONNECTS);
   fill_header(sc, id, fd, info.conn_id, ret, PERFD_EV_CONNECT);
   sc->ev.h.role = PERFD_ROLE_CLIENT;
@@ -690,6 +697,16 @@ static __always_inline void client_transfer(struct scratch *sc, __u64 id, const 
   fill_header_of(&sc->cev.h, id, s->fd, info->conn_id, ret, s->kind);
   sc->cev.h.role = PERFD_ROLE_CLIENT;
   sc->cev.h.peer_port = info->peer_port;
+  if (!info->sk) {
+    /* Found open at attach (seeded by user space without its socket): its
+     * replies get arrival marks from now on. */
+    __u64 skp = fd_sock(s->fd);
+    if (skp) {
+      __u16 family = BPF_CORE_READ((struct sock *)skp, __sk_common.skc_family);
+      if (arrival_entry(skp, family, is_tcp_family(family))) info->sk = skp;
+    }
+  }
+  if (s->kind == PERFD_EV_READ) sc->cev.h.arrival_ns = take_arrival(info->sk);
   __u8 proto = info->proto;
   bool decoded = proto == PERFD_PROTO_PGSQL || proto == PERFD_PROTO_REDIS;
   bool classify = proto == PERFD_PROTO_UNKNOWN && s->kind == PERFD_EV_WRITE;

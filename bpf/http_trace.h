@@ -81,8 +81,9 @@ struct perfd_http_event_header {
    * identity for CPU attribution), else 0. */
   __u64 py_root;
   /* Reads: bpf_ktime_get_ns() when the first byte this read returned was
-   * queued to the socket (sk_data_ready), i.e. when the request became
-   * readable; 0 when unknown (socket not registered, adopted connection).
+   * queued to the socket (sk_data_ready), i.e. when the request (server
+   * connections) or the reply (client connections) became readable; 0 when
+   * unknown (socket not registered, adopted or pre-existing connection).
    * Never later than ts_ns except for clock skew between CPUs. */
   __u64 arrival_ns;
   /* Client-connection writes: the serving connection (conn_id) of the

@@ -16,8 +16,11 @@
 #include "daemon/api/grpc_server.h"
 #include "daemon/api/grpc_service.h"
 #include "daemon/api/grpc_tls.h"
+#include "daemon/breakdown/breakdown_tracker.h"
+#include "daemon/breakdown/breakdown_window.h"
 #include "daemon/client_self_stats.h"
 #include "daemon/db/db_aggregator.h"
+#include "daemon/exporters/breakdown_metrics.h"
 #include "daemon/exporters/cardinality_stats.h"
 #include "daemon/exporters/db_metrics.h"
 #include "daemon/exporters/gc_metrics.h"
@@ -49,6 +52,12 @@
 namespace perfd {
 
 namespace {
+
+// Blocking events are decided this long after they end (the samples of
+// their iteration must be attributed first); a request's breakdown waits
+// for them, and for its own samples, a second longer.
+constexpr uint64_t kBlockingFinalizeNs = 2000000000ull;
+constexpr uint64_t kBreakdownDelayNs = kBlockingFinalizeNs + 1000000000ull;
 
 uint64_t MonotonicNs() {
   timespec ts;
@@ -127,6 +136,28 @@ std::vector<SelfSample> CollectSelfStats(const HttpProbes& probes, const http::H
     add("perfd_discovery_read_errors_total", n, {{"error", error}});
   AddProgramStats(probes.Programs(), &s);
   return s;
+}
+
+// Request time breakdowns: how many were decided, and what was lost.
+void AddBreakdownStats(const breakdown::BreakdownTracker& t, const BreakdownMetrics& m,
+                       const breakdown::BreakdownWindow& w, std::vector<SelfSample>* s) {
+  auto add = [s](const char* name, double v, std::map<std::string, std::string> labels = {}) {
+    s->push_back({name, std::move(labels), v});
+  };
+  const breakdown::TrackerStats& st = t.stats();
+  add("perfd_request_breakdowns_total", st.decided, {{"result", "decided"}});
+  add("perfd_request_breakdowns_total", st.requests_overflow, {{"result", "pending_overflow"}});
+  add("perfd_request_breakdowns_cpu_clamped_total", st.cpu_clamped);
+  add("perfd_request_breakdowns_pending", t.pending());
+  add("perfd_request_breakdown_evidence_dropped_total", st.samples_overflow,
+      {{"kind", "samples_overflow"}});
+  add("perfd_request_breakdown_evidence_dropped_total", st.gc_overflow, {{"kind", "gc_overflow"}});
+  add("perfd_request_breakdown_evidence_dropped_total", st.samples_unclaimed,
+      {{"kind", "samples_unclaimed"}});
+  add("perfd_request_breakdown_evidence_dropped_total", st.blocking_unattributed,
+      {{"kind", "blocking_unattributed"}});
+  add("perfd_request_breakdown_routes_folded_total",
+      double(m.stats().routes_folded + w.routes_folded()));
 }
 
 // Event-loop tracing: what the kernel side did, and what became of it.
@@ -399,30 +430,45 @@ int RunDaemon(const Config& config, const std::atomic<bool>& stop) {
   LoopMetrics loop_metrics(*registry, idle_ns);
   LoopWindows loop_windows(config.window_max_seconds);
   loop_metrics.SetWindows(&loop_windows);
+  // Each request's latency split into parts, once its evidence is in.
+  BreakdownMetrics breakdown_metrics(*registry, idle_ns);
+  breakdown::BreakdownWindow breakdown_window(config.window_max_seconds);
+  breakdown::BreakdownTracker breakdown(
+      [&breakdown_metrics, &breakdown_window](const std::string& service,
+                                              const breakdown::DecidedRequest& r) {
+        breakdown_metrics.OnRequest(service, r, MonotonicNs());
+        breakdown_window.Add(service, r);
+      },
+      sampler ? uint64_t(1e9 / config.sample_hz) : 0, kBreakdownDelayNs);
   // Blocking events joined with the stacks and requests around them.
   BlockingWindow blocking_window(config.window_max_seconds);
   BlockingTracker blocking(
       profiler.stacks(),
-      [&loop_metrics, &blocking_window](const std::string& service, const BlockingEvent& e) {
+      [&loop_metrics, &blocking_window, &breakdown](const std::string& service,
+                                                    const BlockingEvent& e) {
         loop_metrics.OnBlockingDecided(service, e, MonotonicNs());
         blocking_window.Add(service, e);
+        breakdown.OnBlockingEvent(e);
+      },
+      kBlockingFinalizeNs);
+  profiler.SetSampleListener(
+      [&blocking, &breakdown, tracing_loop = loop != nullptr](
+          const std::string& service, const std::string& route, const ProfileSample& s) {
+        if (tracing_loop) blocking.OnAttributedSample(service, route, s);
+        breakdown.OnAttributedSample(s);
       });
-  if (loop) {
-    profiler.SetSampleListener(
-        [&blocking](const std::string& service, const std::string& route, const ProfileSample& s) {
-          blocking.OnAttributedSample(service, route, s);
-        });
-  }
   GcMetrics gc_metrics(*registry, idle_ns);
   GcWindows gc_windows(config.window_max_seconds);
   if (sampler)
-    sampler->SetGcPauseHandler([&router, &gc_metrics, &gc_windows](const py_gc_pause& p) {
-      if (const std::string* service = router.ServiceOf(p.tgid)) {
-        gc_metrics.OnPause(*service, p.generation, p.duration_ns, p.start_ns + p.duration_ns);
-        gc_windows.AddPause(*service, p.generation, p.duration_ns, p.start_ns + p.duration_ns);
-      } else
-        gc_metrics.OnUnknownProcess();
-    });
+    sampler->SetGcPauseHandler(
+        [&router, &gc_metrics, &gc_windows, &breakdown](const py_gc_pause& p) {
+          breakdown.OnGcPause(p);
+          if (const std::string* service = router.ServiceOf(p.tgid)) {
+            gc_metrics.OnPause(*service, p.generation, p.duration_ns, p.start_ns + p.duration_ns);
+            gc_windows.AddPause(*service, p.generation, p.duration_ns, p.start_ns + p.duration_ns);
+          } else
+            gc_metrics.OnUnknownProcess();
+        });
   router.AddObserver(&agg_observer);
   router.AddObserver(&http_metrics);
   // Request intervals matter to the profiler only when samples can come.
@@ -434,6 +480,10 @@ int RunDaemon(const Config& config, const std::atomic<bool>& stop) {
   if (loop) router.AddObserver(&blocking);
   db_join.AddObserver(&db_aggregator);
   db_join.AddObserver(&db_metrics);
+  db_join.SetCompletionSink(
+      [&breakdown](const RoutedRequest& req, const std::vector<db::DbCall>& calls) {
+        breakdown.OnRequest(req, calls, MonotonicNs());
+      });
   protocols::ClientTracker client_tracker(db_join);
   probes->SetClientHandler(
       [&client_tracker](const perfd_http_event_header& h, std::string_view data) {
@@ -523,6 +573,8 @@ int RunDaemon(const Config& config, const std::atomic<bool>& stop) {
       loop_metrics.ProcessGone(pid);
       blocking.DropProcess(pid, MonotonicNs());
     }
+    // After the blocking events it may wait for were decided.
+    breakdown.DropProcess(pid);
   });
   client_tracker.SetOnFirstConnection(
       [&loader](uint32_t pid) { loader.ClientConnectionSeen(pid); });
@@ -533,6 +585,8 @@ int RunDaemon(const Config& config, const std::atomic<bool>& stop) {
                        sampling ? &profiler.stacks() : nullptr);
   service.SetDbAggregator(&db_aggregator);
   service.SetGcWindows(&gc_windows, &loader);
+  service.SetBreakdown(&breakdown_window, sampling ? 1.0 / config.sample_hz : 0,
+                       loop ? config.loop_blocking_threshold_ms / 1000.0 : 0);
   if (loop) {
     service.SetLoopWindows(&loop_windows, config.loop_blocking_threshold_ms / 1000.0);
     service.SetBlocking(&blocking_window, sampling ? &profiler.stacks() : nullptr,
@@ -583,6 +637,7 @@ int RunDaemon(const Config& config, const std::atomic<bool>& stop) {
       tracker.FlushIdle(now);
       profiler.Tick(now);
       if (loop) blocking.Tick(now);
+      breakdown.Tick(now);
       last_flush = now;
     }
     if (now - last_stats > 1000000000ull) {
@@ -593,6 +648,8 @@ int RunDaemon(const Config& config, const std::atomic<bool>& stop) {
       db_metrics.EvictIdle(now);
       gc_metrics.EvictIdle(now);
       gc_windows.EvictIdle(now, idle_ns);
+      breakdown_metrics.EvictIdle(now);
+      breakdown_window.EvictIdle(now, idle_ns);
       if (loop) {
         for (const auto& [pid, h] : loop->Histograms()) update_loop(pid, h, now);
         loop_metrics.EvictIdle(now);
@@ -605,6 +662,7 @@ int RunDaemon(const Config& config, const std::atomic<bool>& stop) {
       AddPythonStats(sampler.get(), profiler, lifecycle, loader, &samples);
       AddGcStats(loader, gc_metrics, &samples);
       AddLoopStats(loop.get(), loop_metrics, blocking, blocking_window, &samples);
+      AddBreakdownStats(breakdown, breakdown_metrics, breakdown_window, &samples);
       AddCardinalityStats(aggregator.Stats(), http_metrics.stats(), &samples);
       AddDbCardinalityStats(db_aggregator.Stats(), db_metrics.stats(), &samples);
       kube->AddStats(&samples);

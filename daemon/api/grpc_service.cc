@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "daemon/api/blocking_convert.h"
+#include "daemon/api/breakdown_convert.h"
 #include "daemon/api/db_convert.h"
 #include "daemon/api/gc_convert.h"
 #include "daemon/api/profile_convert.h"
@@ -350,6 +351,30 @@ grpc::Status PerfdService::GetBlocking(grpc::ServerContext* /*context*/,
   if (bare) KeepTemplate(route, &snapshot);
   const size_t limit = request->limit() != 0 ? request->limit() : kDefaultBlockingSites;
   BlockingToProto(snapshot, blocking_stacks_, limit, response);
+  return grpc::Status::OK;
+}
+
+grpc::Status PerfdService::GetBreakdown(grpc::ServerContext* /*context*/,
+                                        const v1::GetBreakdownRequest* request,
+                                        v1::GetBreakdownResponse* response) {
+  if (request->service().empty()) {
+    return {grpc::StatusCode::INVALID_ARGUMENT, "service is required"};
+  }
+  uint32_t window = request->window_seconds();
+  if (window == 0) window = kDefaultWindowSeconds;
+  if (grpc::Status s = CheckWindow(window); !s.ok()) return s;
+  if (grpc::Status s = CheckService(request->service()); !s.ok()) return s;
+  if (breakdown_ == nullptr) {
+    return {grpc::StatusCode::FAILED_PRECONDITION, "this perfd keeps no request breakdowns"};
+  }
+  response->set_service(request->service());
+  response->set_window_seconds(window);
+  response->set_timestamp_unix_nanos(clocks_.unix_ns());
+  response->set_sample_period_seconds(breakdown_period_s_);
+  response->set_blocking_threshold_seconds(breakdown_loop_threshold_s_);
+  BreakdownToProto(
+      breakdown_->Snapshot(request->service(), window, clocks_.monotonic_ns(), request->route()),
+      response);
   return grpc::Status::OK;
 }
 

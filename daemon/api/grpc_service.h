@@ -11,6 +11,7 @@
 #include "daemon/aggregator/loop_windows.h"
 #include "daemon/api/gc_probe_directory.h"
 #include "daemon/api/worker_directory.h"
+#include "daemon/breakdown/breakdown_window.h"
 #include "daemon/db/db_aggregator.h"
 #include "daemon/profile/cpu_profile.h"
 #include "daemon/profile/stack_table.h"
@@ -73,6 +74,17 @@ class PerfdService final : public v1::Perfd::Service {
     blocking_threshold_s_ = threshold_seconds;
   }
 
+  // Request time breakdowns (GetBreakdown). sample_period_seconds: 0 with
+  // sampling off; loop threshold: 0 with event-loop tracing off (what the
+  // CPU and loop_wait parts can hold). Without it GetBreakdown answers
+  // FAILED_PRECONDITION. Call before serving; it must outlive the service.
+  void SetBreakdown(const breakdown::BreakdownWindow* window, double sample_period_seconds,
+                    double loop_threshold_seconds) {
+    breakdown_ = window;
+    breakdown_period_s_ = sample_period_seconds;
+    breakdown_loop_threshold_s_ = loop_threshold_seconds;
+  }
+
   // Services = aggregator services ∪ services of current workers, by name.
   grpc::Status ListServices(grpc::ServerContext* context, const v1::ListServicesRequest* request,
                             v1::ListServicesResponse* response) override;
@@ -101,6 +113,10 @@ class PerfdService final : public v1::Perfd::Service {
   // traced = false.
   grpc::Status GetBlocking(grpc::ServerContext* context, const v1::GetBlockingRequest* request,
                            v1::GetBlockingResponse* response) override;
+  // Per-route breakdown of request time over the window; route "" = all,
+  // "METHOD /t" or "/t" (any method). Errors as GetTop.
+  grpc::Status GetBreakdown(grpc::ServerContext* context, const v1::GetBreakdownRequest* request,
+                            v1::GetBreakdownResponse* response) override;
 
  private:
   // OK, or the status for an empty / unknown service.
@@ -122,6 +138,9 @@ class PerfdService final : public v1::Perfd::Service {
   const BlockingWindow* blocking_ = nullptr;
   const StackTable* blocking_stacks_ = nullptr;
   double blocking_threshold_s_ = 0;
+  const breakdown::BreakdownWindow* breakdown_ = nullptr;
+  double breakdown_period_s_ = 0;
+  double breakdown_loop_threshold_s_ = 0;
 };
 
 }  // namespace perfd

@@ -33,7 +33,11 @@ struct DbCall {
   uint64_t fingerprint_id = 0;  // stable 64-bit hash of (system, fingerprint)
   uint64_t start_ns = 0;        // CLOCK_MONOTONIC: request sent
   uint64_t end_ns = 0;          // reply complete
-  int64_t rows = -1;            // -1: unknown / not applicable
+  // When the read that completed the reply had its first byte queued to the
+  // socket (kernel arrival mark), 0 if unknown: from there to end_ns the
+  // reply waited for the worker to read it (a busy event loop).
+  uint64_t reply_arrival_ns = 0;
+  int64_t rows = -1;  // -1: unknown / not applicable
   bool error = false;
   std::string error_code;  // SQLSTATE ("57014") or Redis error word ("WRONGTYPE"); "" if none
   // Transaction control, pool resets, type introspection: real round trips,

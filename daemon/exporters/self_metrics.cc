@@ -146,6 +146,20 @@ const std::vector<SelfMetricDef> kSelfMetrics = {
      "Off-CPU stacks of blocking events, by result: received, orphan (matched no event)"},
     {"perfd_event_loop_samples_overflow_total", SelfMetricType::kCounter,
      "Samples not kept for the blocking-event join: the worker's buffer was full"},
+    {"perfd_request_breakdowns_total", SelfMetricType::kCounter,
+     "Request time breakdowns: decided, or not kept (pending_overflow: too many requests "
+     "waiting for their evidence in one worker)"},
+    {"perfd_request_breakdowns_cpu_clamped_total", SelfMetricType::kCounter,
+     "Breakdowns whose sampled CPU exceeded the time the measured waits left and was scaled "
+     "down to fit (sampling noise on short requests)"},
+    {"perfd_request_breakdowns_pending", SelfMetricType::kGauge,
+     "Completed requests waiting for their samples, GC pauses and blocking events"},
+    {"perfd_request_breakdown_evidence_dropped_total", SelfMetricType::kCounter,
+     "Evidence no breakdown used, by kind: samples_overflow and gc_overflow (a worker's buffer "
+     "was full), samples_unclaimed (a connection's samples outside its requests: work after the "
+     "response), blocking_unattributed (a blocking event with no stack: no one's loop_wait)"},
+    {"perfd_request_breakdown_routes_folded_total", SelfMetricType::kCounter,
+     "Breakdowns counted under the route \"_OTHER\" (route cap of the window or the metric)"},
     {"perfd_event_loop_blocked_routes_folded_total", SelfMetricType::kCounter,
      "Blocked time reported under http_route=\"_OTHER\": the service had 256 route series "
      "in perfd_event_loop_blocked_seconds_total"},

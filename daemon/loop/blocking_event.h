@@ -73,6 +73,10 @@ struct BlockingEvent {
   uint32_t stack_id = 0;
   bool has_offcpu_stack = false;  // an off-CPU stack was captured for it
   uint32_t oncpu_samples = 0;     // on-CPU samples of the loop thread inside it
+  // Server connections whose requests' code the evidence shows holding the
+  // loop (sorted); empty for "(no request)" and "(unattributed)". The
+  // blocker's own requests are not its victims (the breakdown's loop_wait).
+  std::vector<uint64_t> blocker_conns;
 
   // The cost to the others: requests of the same worker (not the blocker's
   // own) whose [arrival, last write] overlapped the event, and the summed

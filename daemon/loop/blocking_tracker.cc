@@ -264,6 +264,7 @@ void BlockingTracker::Decide(Proc& p, const Pending& pending) {
   // kernel captured, rather than nothing.
   if (e.stack_id == 0 && offcpu != nullptr) use_offcpu();
 
+  e.blocker_conns.assign(blocker_conns.begin(), blocker_conns.end());
   // The cost to the others: requests overlapping it that are not the
   // blocker's own (connection 0, unknown, is never the blocker's).
   for (const Victim& v : pending.victims) {

@@ -33,6 +33,7 @@ void DbRequestJoin::OnComplete(const RoutedRequest& req) {
     return a.start_ns < b.start_ns;
   });
   stats_.requests++;
+  if (completion_) completion_(req, calls);
   const db::RequestAnalysis analysis = db::AnalyzeRequest(calls, detector_);
   for (auto* o : observers_)
     o->OnRequestCalls(req.service, req.method, req.route, req.latency_start_ns(), req.end_ns, calls,

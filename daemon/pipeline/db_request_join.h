@@ -12,6 +12,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -33,6 +34,12 @@ class DbRequestJoin : public RequestObserver, public protocols::ClientSink {
                          uint32_t n_plus_one_min_calls = db::NPlusOneDetector::kDefaultMinCalls)
       : router_(router), detector_(n_plus_one_min_calls) {}
   void AddObserver(db::DbObserver* o) { observers_.push_back(o); }
+  // Also every completed request with its calls, in the order they were
+  // sent (the request time breakdown needs the request's connection and
+  // times, which DbObserver does not carry).
+  using CompletionSink =
+      std::function<void(const RoutedRequest& req, const std::vector<db::DbCall>& calls)>;
+  void SetCompletionSink(CompletionSink sink) { completion_ = std::move(sink); }
 
   void OnStart(const RoutedRequest& req) override;
   void OnComplete(const RoutedRequest& req) override;
@@ -62,6 +69,7 @@ class DbRequestJoin : public RequestObserver, public protocols::ClientSink {
   RequestRouter& router_;
   const db::NPlusOneDetector detector_;
   std::vector<db::DbObserver*> observers_;
+  CompletionSink completion_;
   // pid → serving conn_id → requests in flight, in start order.
   std::unordered_map<uint32_t, std::unordered_map<uint64_t, std::deque<Open>>> inflight_;
   Stats stats_;

@@ -33,6 +33,8 @@ struct ClientTracker::Conn : pgsql::QuerySink, redis::CommandSink {
   bool from_start = false;                 // its connect() was traced
   uint8_t protocol = PERFD_PROTO_UNKNOWN;  // as the kernel classified it
   uint64_t last_ns = 0;
+  // The ingress event being decoded: records it completes get its arrival.
+  uint64_t ingress_ts = 0, ingress_arrival = 0;
   struct Egress {
     uint64_t ts_ns;
     uint64_t owner;    // serving conn_id of the request, 0 unknown
@@ -74,6 +76,8 @@ struct ClientTracker::Conn : pgsql::QuerySink, redis::CommandSink {
     c.fingerprint_id = fingerprint_id;
     c.start_ns = start_ns;
     c.end_ns = end_ns;
+    if (end_ns == ingress_ts && ingress_arrival >= start_ns && ingress_arrival <= end_ns)
+      c.reply_arrival_ns = ingress_arrival;
     return c;
   }
 
@@ -178,6 +182,8 @@ void ClientTracker::OnEvent(const perfd_http_event_header& h, std::string_view d
     c.egress.push_back({h.ts_ns, h.owner_conn, h.owner_task, std::move(site)});
     if (c.egress.size() > kOwnerHistory) c.egress.pop_front();
   }
+  c.ingress_ts = egress ? 0 : h.ts_ns;
+  c.ingress_arrival = egress ? 0 : h.arrival_ns;
   DataEvent ev;
   ev.dir = egress ? Direction::kEgress : Direction::kIngress;
   ev.ts_ns = h.ts_ns;

@@ -170,3 +170,34 @@ TEST(ClientTracker, DropProcessAndIdleEviction) {
 
 }  // namespace
 }  // namespace perfd::protocols
+
+namespace perfd::protocols {
+namespace {
+
+// The read that completes a reply carries the arrival of its first byte:
+// the call's reply_arrival_ns (the breakdown's db_wait ends there). A read
+// without an arrival mark, or one outside the call, leaves it unknown.
+TEST(ClientTracker, ReplyArrivalComesFromTheCompletingRead) {
+  Sink sink;
+  ClientTracker t(sink);
+  const std::string get = "*2\r\n$3\r\nGET\r\n$1\r\nk\r\n";
+  const std::string reply = "$1\r\nv\r\n";
+  t.OnEvent(Header(PERFD_EV_CONNECT, 1, 0, PERFD_PROTO_UNKNOWN), {});
+  t.OnEvent(Header(PERFD_EV_WRITE, 10, get.size(), PERFD_PROTO_REDIS, 501), get);
+  perfd_http_event_header read = Header(PERFD_EV_READ, 30, reply.size(), PERFD_PROTO_REDIS);
+  read.arrival_ns = 25;
+  t.OnEvent(read, reply);
+  t.OnEvent(Header(PERFD_EV_WRITE, 40, get.size(), PERFD_PROTO_REDIS, 501), get);
+  t.OnEvent(Header(PERFD_EV_READ, 50, reply.size(), PERFD_PROTO_REDIS), reply);  // no mark
+  t.OnEvent(Header(PERFD_EV_WRITE, 60, get.size(), PERFD_PROTO_REDIS, 501), get);
+  read = Header(PERFD_EV_READ, 70, reply.size(), PERFD_PROTO_REDIS);
+  read.arrival_ns = 55;  // before the call was sent: not its reply's
+  t.OnEvent(read, reply);
+  ASSERT_EQ(sink.calls.size(), 3u);
+  EXPECT_EQ(sink.calls[0].call.reply_arrival_ns, 25u);
+  EXPECT_EQ(sink.calls[1].call.reply_arrival_ns, 0u);
+  EXPECT_EQ(sink.calls[2].call.reply_arrival_ns, 0u);
+}
+
+}  // namespace
+}  // namespace perfd::protocols
