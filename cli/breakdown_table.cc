@@ -34,7 +34,6 @@ Key KeyFor(const std::string& name) {
 }
 
 bool IsCpuPart(const PartName& p) { return p.category != nullptr; }
-bool IsLoopPart(const PartName& p) { return std::string(p.part) == "loop_wait"; }
 
 std::string Join(const std::vector<std::string>& names) {
   std::string out;
@@ -73,8 +72,10 @@ std::string Notes(const v1::GetBreakdownResponse& b, const BreakdownTableOptions
            FormatLatency(b.sample_period_seconds()) + " of CPU).\n";
   }
   if (b.blocking_threshold_seconds() > 0) {
-    out += "LOOP: ready, but waiting behind other code that held the event loop (>= " +
-           FormatLatency(b.blocking_threshold_seconds()) + ").\n";
+    out +=
+        "LOOP: waiting for the event loop: to read a reply that had arrived, or behind other "
+        "code holding it (>= " +
+        FormatLatency(b.blocking_threshold_seconds()) + ").\n";
   }
   if (!(b.sample_period_seconds() > 0)) {
     out +=
@@ -86,11 +87,11 @@ std::string Notes(const v1::GetBreakdownResponse& b, const BreakdownTableOptions
   }
   if (!(b.blocking_threshold_seconds() > 0)) {
     out +=
-        "LOOP blank: event-loop tracing is off in this perfd (event_loop.enabled), so waiting "
-        "behind blocking code is in OTHER.\n";
+        "LOOP: only waits to read replies that had arrived: event-loop tracing is off in this "
+        "perfd (event_loop.enabled), so waiting behind other code's blocking is in OTHER.\n";
   } else if (!options.untraced_loop_nodes.empty()) {
     out += "LOOP undercounts: event-loop tracing is off on " + Join(options.untraced_loop_nodes) +
-           "; waiting there is in OTHER.\n";
+           "; waiting behind blocking there is in OTHER.\n";
   }
   return out;
 }
@@ -128,7 +129,6 @@ std::vector<v1::RouteBreakdown> SortBreakdownRoutes(const v1::GetBreakdownRespon
 std::string RenderBreakdownTable(const v1::GetBreakdownResponse& b,
                                  const BreakdownTableOptions& options) {
   const bool cpu = b.sample_period_seconds() > 0;
-  const bool loop = b.blocking_threshold_seconds() > 0;
   const v1::RouteBreakdown all = AllRoutes(b);
 
   std::string out = "service " + EscapeForTerminal(b.service()) + "   window " +
@@ -152,7 +152,7 @@ std::string RenderBreakdownTable(const v1::GetBreakdownResponse& b,
     row.push_back(std::to_string(r.requests()));
     for (const PartName& p : kParts) {
       // Blank, not 0: the time was not measured (it is in OTHER).
-      const bool unmeasured = (IsCpuPart(p) && !cpu) || (IsLoopPart(p) && !loop);
+      const bool unmeasured = IsCpuPart(p) && !cpu;
       row.push_back(unmeasured ? "" : FormatMs(PartMean(r, p.part)));
     }
     row.push_back(FormatMs(r.mean_seconds()));

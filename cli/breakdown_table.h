@@ -43,9 +43,10 @@ struct BreakdownTableOptions {
 // the mean latency (the parts add up to it). With two routes or more, a
 // last row "(all routes)" holds every route's requests and their means
 // (weighted by requests; --limit does not cut it). With sampling off
-// (sample_period_seconds 0) the CPU columns AUTH..APP are blank, with
-// event-loop tracing off (blocking_threshold_seconds 0) LOOP is; notes
-// under the table say what the columns mean and where the missing time is.
+// (sample_period_seconds 0) the CPU columns AUTH..APP are blank (their
+// time is in OTHER); notes under the table say what the columns mean and,
+// with sampling or event-loop tracing (blocking_threshold_seconds 0) off,
+// where the time they would have shown is.
 std::string RenderBreakdownTable(const v1::GetBreakdownResponse& breakdown,
                                  const BreakdownTableOptions& options);
 

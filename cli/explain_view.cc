@@ -153,8 +153,9 @@ std::string Waterfall(const ExplainData& d) {
   }
   if (!(d.breakdown.blocking_threshold_seconds() > 0)) {
     out +=
-        "Event-loop tracing is off in this perfd (event_loop.enabled): waiting behind blocking "
-        "code is in \"other\".\n";
+        "Event-loop tracing is off in this perfd (event_loop.enabled): loop wait is only the "
+        "waits to read replies that had arrived; waiting behind other code's blocking is in "
+        "\"other\".\n";
   }
   return out;
 }
@@ -281,8 +282,9 @@ std::string RenderExplain(const ExplainData& d) {
   if (d.has_queries) out += QueriesSection(d);
   if (const double wait = PartMean(d.route, "loop_wait"); wait > 0) {
     out += "\nloop wait  " + FormatLatency(wait) +
-           "/request: ready, but other code held the event loop; `perfctl blocking -s " +
-           EscapeForTerminal(d.breakdown.service()) + "` names it.\n";
+           "/request: waiting for the event loop (to read a reply, or behind other code "
+           "holding it); `perfctl blocking -s " +
+           EscapeForTerminal(d.breakdown.service()) + "` names the code that held it.\n";
   }
   if (d.has_blocking && d.blocking.traced() && d.blocking.sites_size() > 0) {
     out += BlockingSection(d);

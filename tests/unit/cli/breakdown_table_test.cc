@@ -77,7 +77,8 @@ TEST(RenderBreakdownTable, GoldenLayoutWithTheAllRoutesRowAndNotes) {
       "\n"
       "ms per request, mean over the window; the parts add up to TOTAL.\n"
       "AUTH..APP: Python CPU by category, from samples (each stands for 10.0ms of CPU).\n"
-      "LOOP: ready, but waiting behind other code that held the event loop (>= 20.0ms).\n");
+      "LOOP: waiting for the event loop: to read a reply that had arrived, or behind other code "
+      "holding it (>= 20.0ms).\n");
 }
 
 // The all-routes row weighs each route by its requests: 1200 x 34 ms +
@@ -93,7 +94,11 @@ TEST(RenderBreakdownTable, AllRoutesIsTheRequestWeightedMean) {
   EXPECT_EQ(RenderBreakdownTable(one, {}).find("(all routes)"), std::string::npos);
 }
 
-TEST(RenderBreakdownTable, SamplingAndLoopTracingOffLeaveTheirColumnsBlank) {
+// Sampling off: the CPU parts are 0 because not measured (their time is in
+// OTHER), so their columns are blank. Event-loop tracing off: LOOP still
+// holds the waits to read replies (docs/METRICS.md), so it is shown, and a
+// note says what it lacks.
+TEST(RenderBreakdownTable, SamplingOffBlanksCpuAndLoopTracingOffIsSaid) {
   v1::GetBreakdownResponse b = TwoRoutes();
   b.set_sample_period_seconds(0);
   b.set_blocking_threshold_seconds(0);
@@ -101,23 +106,25 @@ TEST(RenderBreakdownTable, SamplingAndLoopTracingOffLeaveTheirColumnsBlank) {
   EXPECT_NE(out.find("ROUTE          REQS  QUEUED  AUTH  VALID  SERIAL  DBDRV  FRAMEW  APP    DB  "
                      "LOOP     GC  OTHER  TOTAL\n"
                      "GET /orders    1200    0.30                                           20.0  "
-                     "       0.10   0.40   34.0\n"),
+                     "0.50   0.10   0.40   34.0\n"),
             std::string::npos)
       << out;
   EXPECT_NE(out.find("\nAUTH..APP blank: Python sampling is off in this perfd (python.sampling), "
                      "so CPU time is in OTHER.\n"),
             std::string::npos)
       << out;
-  EXPECT_NE(out.find("\nLOOP blank: event-loop tracing is off in this perfd "
-                     "(event_loop.enabled), so waiting behind blocking code is in OTHER.\n"),
+  EXPECT_NE(out.find("\nLOOP: only waits to read replies that had arrived: event-loop tracing is "
+                     "off in this perfd (event_loop.enabled), so waiting behind other code's "
+                     "blocking is in OTHER.\n"),
             std::string::npos)
       << out;
   EXPECT_EQ(out.find("from samples"), std::string::npos) << out;
+  EXPECT_EQ(out.find("(>= "), std::string::npos) << out;
   // One of them off: only its note.
   b.set_sample_period_seconds(0.01);
   const std::string loop_off = RenderBreakdownTable(b, {});
   EXPECT_EQ(loop_off.find("AUTH..APP blank"), std::string::npos) << loop_off;
-  EXPECT_NE(loop_off.find("LOOP blank"), std::string::npos) << loop_off;
+  EXPECT_NE(loop_off.find("LOOP: only waits"), std::string::npos) << loop_off;
   EXPECT_NE(loop_off.find(" 1.20 "), std::string::npos) << loop_off;
 }
 
@@ -182,8 +189,8 @@ TEST(RenderBreakdownTable, SeveralNodesAddNodesColumnPartialLineAndUndercountNot
                      "OTHER.\n"),
             std::string::npos)
       << out;
-  EXPECT_NE(out.find("LOOP undercounts: event-loop tracing is off on a:1, b:1; waiting there is "
-                     "in OTHER.\n"),
+  EXPECT_NE(out.find("LOOP undercounts: event-loop tracing is off on a:1, b:1; waiting behind "
+                     "blocking there is in OTHER.\n"),
             std::string::npos)
       << out;
 }

@@ -185,8 +185,8 @@ TEST(RenderExplain, SectionsForFunctionsQueriesLoopWaitAndBlocking) {
             "  (CALLS/REQ over the route's requests; P99 over every route's calls of the "
             "statement; TOTAL: the route's calls x their mean time)\n"
             "\n"
-            "loop wait  500µs/request: ready, but other code held the event loop; `perfctl "
-            "blocking -s shop` names it.\n"
+            "loop wait  500µs/request: waiting for the event loop (to read a reply, or behind "
+            "other code holding it); `perfctl blocking -s shop` names the code that held it.\n"
             "\n"
             "the route's own code held the event loop (>= 20.0ms): 3 events, 200ms in the "
             "window, other requests waiting behind; top sites:\n"
@@ -247,8 +247,9 @@ TEST(RenderExplain, SamplingAndLoopTracingOffAreSaid) {
                      "\"other\" and functions are unknown.\n"),
             std::string::npos)
       << out;
-  EXPECT_NE(out.find("\nEvent-loop tracing is off in this perfd (event_loop.enabled): waiting "
-                     "behind blocking code is in \"other\".\n"),
+  EXPECT_NE(out.find("\nEvent-loop tracing is off in this perfd (event_loop.enabled): loop wait "
+                     "is only the waits to read replies that had arrived; waiting behind other "
+                     "code's blocking is in \"other\".\n"),
             std::string::npos)
       << out;
   EXPECT_EQ(RenderExplain(Sample()).find("is off in this perfd"), std::string::npos);
