@@ -103,4 +103,13 @@ std::string DescribeRpcError(const grpc::Status& status, const std::string& endp
   }
 }
 
+std::string DescribeRpcError(const grpc::Status& status, const std::string& endpoint,
+                             const std::string& rpc) {
+  if (status.error_code() != grpc::StatusCode::UNIMPLEMENTED) {
+    return DescribeRpcError(status, endpoint);
+  }
+  return "perfctl: " + endpoint + " does not serve " + rpc +
+         " (an older perfd? this command needs a newer one)";
+}
+
 }  // namespace perfd::cli

@@ -60,5 +60,10 @@ constexpr int kExitPartial = 3;
 // e.g. `perfctl: cannot reach perfd at <endpoint>: <reason> (is perfd
 // running? see docs/PERFCTL.md)`; server errors print the server's message.
 std::string DescribeRpcError(const grpc::Status& status, const std::string& endpoint);
+// The same for a call of `rpc` ("GetBreakdown") that older perfd versions
+// do not serve: UNIMPLEMENTED names it, e.g. `perfctl: <endpoint> does not
+// serve GetBreakdown (an older perfd? this command needs a newer one)`.
+std::string DescribeRpcError(const grpc::Status& status, const std::string& endpoint,
+                             const std::string& rpc);
 
 }  // namespace perfd::cli

@@ -22,8 +22,11 @@
 #include <vector>
 
 #include "cli/blocking_table.h"
+#include "cli/breakdown_merge.h"
+#include "cli/breakdown_table.h"
 #include "cli/duration.h"
 #include "cli/endpoint.h"
+#include "cli/explain_view.h"
 #include "cli/fan_out.h"
 #include "cli/folded.h"
 #include "cli/functions_table.h"
@@ -62,6 +65,7 @@ struct Flags {
   std::string interval = "1s";
   bool once = false;
   bool functions = false;
+  bool breakdown = false;  // top --breakdown
   bool by_node = false;
   bool stacks = false;  // blocking --stacks
   std::string route;
@@ -95,14 +99,25 @@ class Client {
     return stub_->GetTop(&ctx, request, out);
   }
   grpc::Status GetFunctions(const std::string& service, uint32_t window, const std::string& route,
-                            v1::GetFunctionsResponse* out) {
+                            const std::string& category, v1::GetFunctionsResponse* out) {
     grpc::ClientContext ctx;
     ctx.set_deadline(std::chrono::system_clock::now() + timeout_);
     v1::GetFunctionsRequest request;
     request.set_service(service);
     request.set_window_seconds(window);
     request.set_route(route);
+    request.set_category(category);
     return stub_->GetFunctions(&ctx, request, out);
+  }
+  grpc::Status GetBreakdown(const std::string& service, uint32_t window, const std::string& route,
+                            v1::GetBreakdownResponse* out) {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + timeout_);
+    v1::GetBreakdownRequest request;
+    request.set_service(service);
+    request.set_window_seconds(window);
+    request.set_route(route);
+    return stub_->GetBreakdown(&ctx, request, out);
   }
   grpc::Status GetQueries(const std::string& service, uint32_t window, const std::string& route,
                           v1::GetQueriesResponse* out) {
@@ -292,7 +307,7 @@ int TopAcrossNodes(const std::vector<Node>& nodes, std::vector<Client>& clients,
 int FunctionsOnce(Client& client, const Flags& flags, uint32_t window, const std::string& node,
                   std::string* text) {
   v1::GetFunctionsResponse functions;
-  if (grpc::Status s = client.GetFunctions(flags.service, window, flags.route, &functions);
+  if (grpc::Status s = client.GetFunctions(flags.service, window, flags.route, "", &functions);
       !s.ok()) {
     return Fail(s, node);
   }
@@ -306,6 +321,71 @@ int FunctionsOnce(Client& client, const Flags& flags, uint32_t window, const std
   options.route = flags.route;
   *text = RenderFunctionsTable(functions, options);
   return kExitOk;
+}
+
+// One GetBreakdown rendered as text (or JSON).
+int BreakdownOnce(Client& client, const Flags& flags, uint32_t window, const std::string& node,
+                  std::string* text) {
+  v1::GetBreakdownResponse breakdown;
+  if (grpc::Status s = client.GetBreakdown(flags.service, window, "", &breakdown); !s.ok()) {
+    std::cerr << DescribeRpcError(s, node, "GetBreakdown") << std::endl;
+    return kExitError;
+  }
+  if (flags.output == "json") {
+    *text = ToJson(breakdown);
+    return kExitOk;
+  }
+  BreakdownTableOptions options;
+  if (!flags.sort.empty()) options.sort = flags.sort;
+  options.limit = flags.limit;
+  *text = RenderBreakdownTable(breakdown, options);
+  return kExitOk;
+}
+
+// GetBreakdown from every node at once, merged (MergeBreakdown); nodes
+// that fail and nodes without the service as TopAcrossNodes treats them.
+int BreakdownAcrossNodes(const std::vector<Node>& nodes, std::vector<Client>& clients,
+                         const Flags& flags, uint32_t window, bool warn, std::string* text) {
+  const auto answers =
+      CallEach<v1::GetBreakdownResponse>(nodes, [&](size_t i, v1::GetBreakdownResponse* out) {
+        return clients[i].GetBreakdown(flags.service, window, "", out);
+      });
+  std::vector<NodeBreakdown> answered_nodes;
+  std::vector<std::string> answered;
+  std::vector<NodeFailure> failed;
+  const grpc::Status* not_found = nullptr;
+  for (const auto& a : answers) {
+    if (a.status.ok()) {
+      answered_nodes.push_back({a.node->name, a.response});
+      answered.push_back(a.node->name);
+    } else if (a.status.error_code() == grpc::StatusCode::NOT_FOUND) {
+      answered.push_back(a.node->name);
+      not_found = not_found ? not_found : &a.status;
+    } else {
+      failed.push_back({a.node->name, DescribeRpcError(a.status, a.node->name, "GetBreakdown")});
+    }
+  }
+  if (answered_nodes.empty()) {
+    for (const auto& f : failed) std::cerr << f.error << std::endl;
+    if (not_found) std::cerr << DescribeRpcError(*not_found, answered.front()) << std::endl;
+    return kExitError;
+  }
+  if (warn) Warn(failed);
+  const MergedBreakdown merged = MergeBreakdown(answered_nodes);
+  if (flags.output == "json") {
+    *text = ToJsonWithNodes(merged.breakdown, answered, failed);
+  } else {
+    BreakdownTableOptions options;
+    if (!flags.sort.empty()) options.sort = flags.sort;
+    options.limit = flags.limit;
+    options.route_nodes = &merged.route_nodes;
+    options.nodes = answered.size();
+    for (const auto& f : failed) options.failed_nodes.push_back(f.node);
+    options.unsampled_nodes = merged.unsampled_nodes;
+    options.untraced_loop_nodes = merged.untraced_loop_nodes;
+    *text = RenderBreakdownTable(merged.breakdown, options);
+  }
+  return failed.empty() ? kExitOk : kExitPartial;
 }
 
 // One frame: its exit code, and the text in *text. warn: print warning
@@ -352,6 +432,10 @@ int RunTop(const Flags& flags, const std::vector<Node>& nodes) {
   }
   const auto once = [&](bool warn, std::string* text) {
     if (flags.functions) return FunctionsOnce(*client, flags, window, single->name, text);
+    if (flags.breakdown) {
+      if (several) return BreakdownAcrossNodes(nodes, clients, flags, window, warn, text);
+      return BreakdownOnce(*client, flags, window, single->name, text);
+    }
     if (several) return TopAcrossNodes(nodes, clients, flags, window, warn, text);
     return TopOnce(*client, flags, window, single->name, text);
   };
@@ -411,6 +495,81 @@ int RunBlocking(const Flags& flags, const std::vector<Node>& nodes) {
   });
 }
 
+// The route `explain` is about, from GetBreakdown(route): into data, or
+// (after a message) exit 1 when the service or route is unknown, the route
+// names several, or the call fails.
+int FindExplainedRoute(Client& client, const Flags& flags, uint32_t window, const std::string& node,
+                       ExplainData* data) {
+  v1::GetBreakdownResponse answer;
+  const grpc::Status s = client.GetBreakdown(flags.service, window, flags.route, &answer);
+  if (!s.ok() && s.error_code() != grpc::StatusCode::NOT_FOUND) {
+    std::cerr << DescribeRpcError(s, node, "GetBreakdown") << std::endl;
+    return kExitError;
+  }
+  if (s.ok() && answer.routes_size() == 1) {
+    data->route = answer.routes(0);
+    data->breakdown = std::move(answer);
+    return kExitOk;
+  }
+  if (s.ok() && answer.routes_size() > 1) {
+    std::cerr << "perfctl: " << AmbiguousRouteMessage(flags.route, answer) << std::endl;
+    return kExitError;
+  }
+  // No such route (an empty answer, or NOT_FOUND): name the ones there are.
+  // When the service itself is unknown, this call fails too and the
+  // server's message (which names the services) is the one to show.
+  v1::GetBreakdownResponse all;
+  if (grpc::Status s_all = client.GetBreakdown(flags.service, window, "", &all); !s_all.ok()) {
+    std::cerr << DescribeRpcError(s_all, node, "GetBreakdown") << std::endl;
+    return kExitError;
+  }
+  std::cerr << "perfctl: " << UnknownRouteMessage(flags.route, all) << std::endl;
+  return kExitError;
+}
+
+// Reads one perfd: the route's breakdown, then what explains its parts.
+// A detail call that fails leaves its section out, says so (stderr and the
+// output) and makes the exit code 1.
+int RunExplain(const Flags& flags, const std::vector<Node>& nodes) {
+  const std::optional<Node> node = SingleNode(nodes, "explain");
+  if (!node) return kExitUsage;
+  Client client(*node, flags);
+  const auto window = static_cast<uint32_t>(ParseDuration(flags.window)->count() / 1000);
+  ExplainData data;
+  if (int rc = FindExplainedRoute(client, flags, window, node->name, &data); rc != kExitOk) {
+    return rc;
+  }
+  // Details by the route's full name ("GET /x"), whatever form was asked.
+  const std::string route = data.route.route();
+  for (const PartName* part : PartsToProfile(data.route)) {
+    ExplainFunctions f{part->part, {}};
+    if (grpc::Status s =
+            client.GetFunctions(flags.service, window, route, part->category, &f.functions);
+        s.ok()) {
+      data.functions.push_back(std::move(f));
+    } else {
+      data.errors.push_back(DescribeRpcError(s, node->name));
+    }
+  }
+  if (WantsQueries(data.route)) {
+    if (grpc::Status s = client.GetQueries(flags.service, window, route, &data.queries); s.ok()) {
+      data.has_queries = true;
+    } else {
+      data.errors.push_back(DescribeRpcError(s, node->name));
+    }
+  }
+  if (grpc::Status s = client.GetBlocking(flags.service, window, route,
+                                          static_cast<uint32_t>(kExplainSites), &data.blocking);
+      s.ok()) {
+    data.has_blocking = true;
+  } else {
+    data.errors.push_back(DescribeRpcError(s, node->name));
+  }
+  std::cout << (flags.output == "json" ? ExplainToJson(data) : RenderExplain(data)) << std::flush;
+  for (const auto& e : data.errors) std::cerr << e << std::endl;
+  return data.errors.empty() ? kExitOk : kExitError;
+}
+
 bool WriteFile(const std::string& path, const std::string& bytes) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   if (out) out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
@@ -456,6 +615,24 @@ int RunProfile(const Flags& flags, const std::vector<Node>& nodes) {
   std::cerr << "perfctl: wrote " << samples << " samples in " << profile.stacks_size()
             << " stacks to " << path << std::endl;
   return kExitOk;
+}
+
+// One --sort flag serves the three tables of `top`; each takes only its
+// own keys. "" when the key fits the table, else why not (after the key).
+std::string SortKeyError(const Flags& flags) {
+  const std::string& key = flags.sort;
+  if (flags.breakdown) {
+    if (IsBreakdownSortKey(key)) return "";
+    std::string names;
+    for (const auto& n : BreakdownSortKeyNames()) names += (names.empty() ? "" : ", ") + n;
+    return " is not a --breakdown sort key (" + names + ")";
+  }
+  if (flags.functions) {
+    return ParseFunctionSortKey(key) ? "" : " is not a --functions sort key (own, total)";
+  }
+  if (ParseSortKey(key)) return "";
+  return ParseFunctionSortKey(key) ? " sorts functions: use it with --functions"
+                                   : " sorts --breakdown: use it with --breakdown";
 }
 
 CLI::Validator DurationValidator(std::string (*check)(const std::string&), const char* name) {
@@ -509,8 +686,10 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   std::vector<std::string> sort_names = SortKeyNames();
   for (const auto& name : FunctionSortKeyNames()) sort_names.push_back(name);
+  for (const auto& name : BreakdownSortKeyNames()) sort_names.push_back(name);
   top->add_option("--sort", flags.sort,
-                  "Sort key, descending (route: by name); default rps, or own with --functions")
+                  "Sort key, descending (route: by name); default rps, own with --functions, "
+                  "time with --breakdown")
       ->check(CLI::IsMember(sort_names));
   top->add_flag("--once", flags.once, "Print one table and exit");
   top->add_option("--interval", flags.interval, "Redraw period in live mode (>= 100ms)")
@@ -523,9 +702,15 @@ int main(int argc, char** argv) {
       "--limit", flags.limit, "Show at most N routes (default 0: all) or functions (default 30)");
   CLI::Option* functions =
       top->add_flag("--functions", flags.functions, "Hot Python functions instead of routes");
+  CLI::Option* breakdown = top->add_flag(
+      "--breakdown", flags.breakdown,
+      "Where each route's request time goes: ms per request in each part (queued, CPU by "
+      "category, DB, loop, GC, other)");
+  breakdown->excludes(functions);
   top->add_flag("--by-node", flags.by_node,
                 "Under each route, one row per node (perfd endpoint) with its own numbers")
-      ->excludes(functions);
+      ->excludes(functions)
+      ->excludes(breakdown);
   top->add_option("-r,--route", flags.route,
                   "With --functions: only this route (\"/users/{user_id}\" or \"GET /users/...\")")
       ->needs(functions);
@@ -580,6 +765,24 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"table", "json"}))
       ->capture_default_str();
 
+  CLI::App* explain =
+      app.add_subcommand("explain",
+                         "One route's request time part by part, with the functions, queries and "
+                         "blocking behind each part");
+  explain->add_option("-s,--service", flags.service, "Service name (see `perfctl services`)")
+      ->required();
+  explain
+      ->add_option("-r,--route", flags.route,
+                   "The route: \"GET /users/{user_id}\", or \"/users/{user_id}\" when one method "
+                   "serves it")
+      ->required();
+  explain->add_option("-w,--window", flags.window, "Sliding window, whole seconds (30s, 5m)")
+      ->check(DurationValidator(CheckWindow, "DURATION"))
+      ->capture_default_str();
+  explain->add_option("-o,--output", flags.output, "table or json")
+      ->check(CLI::IsMember({"table", "json"}))
+      ->capture_default_str();
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -588,13 +791,8 @@ int main(int argc, char** argv) {
   }
   flags.limit_set = limit->count() > 0 || query_limit->count() > 0 || blocking_limit->count() > 0;
   if (top->parsed() && !flags.sort.empty()) {
-    // One --sort flag serves both tables; each takes only its own keys.
-    const bool function_key = ParseFunctionSortKey(flags.sort).has_value();
-    if (function_key != flags.functions) {
-      std::cerr << "--sort: " << flags.sort
-                << (flags.functions ? " is not a --functions sort key (own, total)"
-                                    : " sorts functions: use it with --functions")
-                << std::endl;
+    if (const std::string error = SortKeyError(flags); !error.empty()) {
+      std::cerr << "--sort: " << flags.sort << error << std::endl;
       return kExitUsage;
     }
   }
@@ -607,5 +805,6 @@ int main(int argc, char** argv) {
   if (services->parsed()) return RunServices(flags, nodes);
   if (queries->parsed()) return RunQueries(flags, nodes);
   if (blocking->parsed()) return RunBlocking(flags, nodes);
+  if (explain->parsed()) return RunExplain(flags, nodes);
   return profile->parsed() ? RunProfile(flags, nodes) : RunTop(flags, nodes);
 }

@@ -246,6 +246,16 @@ std::string RenderGcLine(const v1::GetTopResponse& top) {
   return out + "\n";
 }
 
+std::string RenderPartialLine(const std::vector<std::string>& failed_nodes, size_t answered) {
+  if (failed_nodes.empty()) return "";
+  std::string names;
+  for (const auto& node : failed_nodes)
+    names += (names.empty() ? "" : ", ") + EscapeForTerminal(node);
+  return "PARTIAL: no answer from " + names + " (" + std::to_string(answered) + " of " +
+         std::to_string(answered + failed_nodes.size()) +
+         " nodes answered; their numbers are left out)\n";
+}
+
 std::string RenderTopTable(const v1::GetTopResponse& top, const TopTableOptions& options) {
   const bool cpu = top.sample_period_seconds() > 0;
   double total_rps = 0, total_cpu = 0;
@@ -273,15 +283,7 @@ std::string RenderTopTable(const v1::GetTopResponse& top, const TopTableOptions&
   out += "\n";
   out += RenderLoopLine(top, options.workers);
   out += RenderGcLine(top);
-  if (!options.failed_nodes.empty()) {
-    std::string names;
-    for (const auto& node : options.failed_nodes) {
-      names += (names.empty() ? "" : ", ") + EscapeForTerminal(node);
-    }
-    out += "PARTIAL: no answer from " + names + " (" + std::to_string(options.nodes) + " of " +
-           std::to_string(options.nodes + options.failed_nodes.size()) +
-           " nodes answered; their numbers are left out)\n";
-  }
+  out += RenderPartialLine(options.failed_nodes, options.nodes);
   out += "\n";
 
   using A = TextTable::Align;

@@ -90,6 +90,10 @@ struct TopTableOptions {
 // and with GC figures a "gc" line (RenderGcLine).
 std::string RenderTopTable(const v1::GetTopResponse& top, const TopTableOptions& options);
 
+// "PARTIAL: no answer from <node>, ... (N of M nodes answered; their numbers
+// are left out)\n" under a table header of several nodes; "" when none failed.
+std::string RenderPartialLine(const std::vector<std::string>& failed_nodes, size_t answered);
+
 // "loop    busy 12.3% of 2 loops   blocking 3.0/min (>= 20.0ms)   worst 152ms\n":
 // the service's event loops over the window (busy: iterations' busy time
 // over the loops' wall time), or "" when the response has no loop figures

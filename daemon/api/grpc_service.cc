@@ -57,6 +57,15 @@ std::string UnknownServiceMessage(const std::string& service,
   return message;
 }
 
+// `unknown category "x"; valid categories: auth, validation, ...`, as
+// UnknownServiceMessage words it.
+std::string UnknownCategoryMessage(const std::string& category) {
+  std::string message = "unknown category \"" + category + "\"; valid categories: ";
+  for (int c = 0; c < kNumCategories; ++c)
+    message += (c ? ", " : "") + std::string(kCategoryNames[c]);
+  return message;
+}
+
 constexpr uint64_t kNsPerSecond = 1000000000ULL;
 
 // The store keeps whole-second slots; this is the first nanosecond of the
@@ -67,15 +76,19 @@ uint64_t WindowStartNs(uint32_t window_s, uint64_t now_ns) {
   return now_s + 1 >= window_s ? (now_s + 1 - window_s) * kNsPerSecond : 0;
 }
 
-// Stacks of the routes the filter means ("" = all), merged.
+// Stacks of the routes the filter means ("" = all) and of one category
+// (kAllCategories = all), merged.
 StackCounts StacksFor(const CpuProfileStore& cpu, const std::string& service,
-                      const std::string& route, uint64_t from_ns, uint64_t to_ns) {
-  if (route.empty()) return cpu.Stacks(service, "", from_ns, to_ns);
+                      const std::string& route, uint64_t from_ns, uint64_t to_ns,
+                      int category = kAllCategories) {
+  if (route.empty()) return cpu.Stacks(service, "", from_ns, to_ns, category);
   const uint32_t window_s =
       static_cast<uint32_t>(to_ns / kNsPerSecond - from_ns / kNsPerSecond + 1);
   StackCounts merged;
   for (const auto& key : MatchCpuRoutes(cpu.RouteCpuInWindow(service, window_s, to_ns), route)) {
-    for (const auto& [id, n] : cpu.Stacks(service, key, from_ns, to_ns)) merged[id] += n;
+    for (const auto& [id, n] : cpu.Stacks(service, key, from_ns, to_ns, category)) {
+      merged[id] += n;
+    }
   }
   return merged;
 }
@@ -221,6 +234,12 @@ grpc::Status PerfdService::GetFunctions(grpc::ServerContext* /*context*/,
   if (request->service().empty()) {
     return {grpc::StatusCode::INVALID_ARGUMENT, "service is required"};
   }
+  int category = kAllCategories;
+  if (!request->category().empty()) {
+    category = CategoryIndex(request->category());
+    if (category < 0)
+      return {grpc::StatusCode::INVALID_ARGUMENT, UnknownCategoryMessage(request->category())};
+  }
   if (grpc::Status s = CheckSampling(); !s.ok()) return s;
   uint32_t window = request->window_seconds();
   if (window == 0) window = kDefaultWindowSeconds;
@@ -228,8 +247,8 @@ grpc::Status PerfdService::GetFunctions(grpc::ServerContext* /*context*/,
   if (grpc::Status s = CheckService(request->service()); !s.ok()) return s;
 
   const uint64_t now = clocks_.monotonic_ns();
-  const StackCounts stacks =
-      StacksFor(*cpu_, request->service(), request->route(), WindowStartNs(window, now), now);
+  const StackCounts stacks = StacksFor(*cpu_, request->service(), request->route(),
+                                       WindowStartNs(window, now), now, category);
   response->set_service(request->service());
   response->set_window_seconds(window);
   FunctionsToProto(stacks, *stacks_, cpu_->seconds_per_sample(), response);

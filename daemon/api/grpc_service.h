@@ -93,8 +93,9 @@ class PerfdService final : public v1::Perfd::Service {
   grpc::Status GetTop(grpc::ServerContext* context, const v1::GetTopRequest* request,
                       v1::GetTopResponse* response) override;
   // Own / total samples per function (function, file, first line) over the
-  // window; route "" = all. Errors as GetTop, plus FAILED_PRECONDITION when
-  // sampling is off.
+  // window; route "" = all; category "" = all, else only samples of that
+  // category (an unknown name is INVALID_ARGUMENT naming the valid ones).
+  // Errors as GetTop, plus FAILED_PRECONDITION when sampling is off.
   grpc::Status GetFunctions(grpc::ServerContext* context, const v1::GetFunctionsRequest* request,
                             v1::GetFunctionsResponse* response) override;
   // Blocks for duration_seconds (1 .. window max, else INVALID_ARGUMENT),

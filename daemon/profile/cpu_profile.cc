@@ -7,6 +7,23 @@ namespace perfd {
 const char* const kCategoryNames[kNumCategories] = {"auth", "validation", "serialization",
                                                     "db",   "framework",  "app"};
 
+namespace {
+
+uint64_t StackKey(int category, uint32_t stack_id) {
+  return (static_cast<uint64_t>(category) << 32) | stack_id;
+}
+int CategoryOf(uint64_t key) { return static_cast<int>(key >> 32); }
+uint32_t StackIdOf(uint64_t key) { return static_cast<uint32_t>(key); }
+
+}  // namespace
+
+int CategoryIndex(const std::string& name) {
+  for (int c = 0; c < kNumCategories; ++c) {
+    if (name == kCategoryNames[c]) return c;
+  }
+  return -1;
+}
+
 CpuProfileStore::CpuProfileStore(uint32_t window_max_seconds, double seconds_per_sample)
     : window_max_(window_max_seconds), seconds_per_sample_(seconds_per_sample) {}
 
@@ -28,7 +45,7 @@ void CpuProfileStore::Add(const std::string& service, const std::string& route, 
   ++rs.cpu.by_category[category];
   ++rs.cpu.total;
   if (exact) ++rs.cpu.exact;
-  ++rs.stacks[stack_id];
+  ++rs.stacks[StackKey(category, stack_id)];
 }
 
 std::map<std::string, RouteCpu> CpuProfileStore::RouteCpuInWindow(const std::string& service,
@@ -55,8 +72,8 @@ std::map<std::string, RouteCpu> CpuProfileStore::RouteCpuInWindow(const std::str
 
 std::unordered_map<uint32_t, uint64_t> CpuProfileStore::Stacks(const std::string& service,
                                                                const std::string& route,
-                                                               uint64_t from_ns,
-                                                               uint64_t to_ns) const {
+                                                               uint64_t from_ns, uint64_t to_ns,
+                                                               int category) const {
   std::unordered_map<uint32_t, uint64_t> out;
   const uint64_t from_s = from_ns / 1000000000ull, to_s = to_ns / 1000000000ull;
   std::lock_guard<std::mutex> lock(mu_);
@@ -66,7 +83,9 @@ std::unordered_map<uint32_t, uint64_t> CpuProfileStore::Stacks(const std::string
     if (slot.second == UINT64_MAX || slot.second < from_s || slot.second > to_s) continue;
     for (const auto& [r, rs] : slot.routes) {
       if (!route.empty() && r != route) continue;
-      for (const auto& [stack, n] : rs.stacks) out[stack] += n;
+      for (const auto& [key, n] : rs.stacks) {
+        if (category == kAllCategories || CategoryOf(key) == category) out[StackIdOf(key)] += n;
+      }
     }
   }
   return out;

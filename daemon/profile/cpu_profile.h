@@ -17,6 +17,10 @@ namespace perfd {
 // Index order matches perfd::Category (daemon/python/categories.h).
 inline constexpr int kNumCategories = 6;
 extern const char* const kCategoryNames[kNumCategories];
+// Stacks() of every category.
+inline constexpr int kAllCategories = -1;
+// Index of a name in kCategoryNames; -1 for an unknown name.
+int CategoryIndex(const std::string& name);
 
 // Routes for samples that belong to no known request, and for samples that
 // could belong to several overlapping requests of their process.
@@ -39,10 +43,12 @@ class CpuProfileStore {
   // Samples per route over the last window_s seconds ending at now_ns.
   std::map<std::string, RouteCpu> RouteCpuInWindow(const std::string& service, uint32_t window_s,
                                                    uint64_t now_ns) const;
-  // Stack id → samples for slots in [from_ns, to_ns]; route "" = all.
+  // Stack id → samples for slots in [from_ns, to_ns]; route "" = all;
+  // category: an index of kCategoryNames, or kAllCategories.
   std::unordered_map<uint32_t, uint64_t> Stacks(const std::string& service,
                                                 const std::string& route, uint64_t from_ns,
-                                                uint64_t to_ns) const;
+                                                uint64_t to_ns,
+                                                int category = kAllCategories) const;
   // Drops services whose newest sample is idle_ns or more before now_ns:
   // each holds window_max_seconds + 1 slots, and the names of services that
   // came and went over days are unbounded.
@@ -55,7 +61,11 @@ class CpuProfileStore {
  private:
   struct RouteSlot {
     RouteCpu cpu;
-    std::unordered_map<uint32_t, uint64_t> stacks;
+    // StackKey(category, stack id) → samples: GetFunctions filters by the
+    // category the classifier gave each sample, kept as given rather than
+    // re-derived from the stack. A stack has one category in practice, so
+    // the map is no larger than one keyed by stack id alone.
+    std::unordered_map<uint64_t, uint64_t> stacks;
   };
   struct Slot {
     uint64_t second = UINT64_MAX;

@@ -86,11 +86,13 @@ class CpuServiceTest : public ::testing::Test {
     request.set_window_seconds(window);
     return service_.GetTop(nullptr, &request, out);
   }
-  grpc::Status Functions(uint32_t window, const std::string& route, v1::GetFunctionsResponse* out) {
+  grpc::Status Functions(uint32_t window, const std::string& route, v1::GetFunctionsResponse* out,
+                         const std::string& category = "") {
     v1::GetFunctionsRequest request;
     request.set_service("api");
     request.set_window_seconds(window);
     request.set_route(route);
+    request.set_category(category);
     return service_.GetFunctions(nullptr, &request, out);
   }
 
@@ -242,6 +244,60 @@ TEST_F(CpuServiceTest, FunctionsRouteFilterTakesTemplateOrMethodAndTemplate) {
   ASSERT_TRUE(Functions(60, "POST /users/{user_id}", &f).ok());
   EXPECT_EQ(f.total_samples(), 0u);
   EXPECT_EQ(f.functions_size(), 0);
+}
+
+// `perfctl explain` asks for one route's functions of one category.
+TEST_F(CpuServiceTest, FunctionsCategoryFilterAloneAndWithARoute) {
+  FeedStandard();
+  // The users route: 30 serialization samples (serialize under
+  // UserService.get) and 10 app samples (UserService.get's own).
+  v1::GetFunctionsResponse f;
+  ASSERT_TRUE(Functions(60, "/users/{user_id}", &f, "serialization").ok());
+  EXPECT_EQ(f.total_samples(), 30u);
+  ASSERT_EQ(f.functions_size(), 3) << f.DebugString();
+  EXPECT_EQ(f.functions(0).function(), "serialize");
+  EXPECT_EQ(f.functions(0).own_samples(), 30u);
+  EXPECT_NEAR(f.functions(0).own_seconds(), 0.30, 1e-12);
+  EXPECT_EQ(f.functions(1).function(), "UserService.get");
+  EXPECT_EQ(f.functions(1).own_samples(), 0u);
+  EXPECT_EQ(f.functions(1).total_samples(), 30u);
+
+  f.Clear();
+  ASSERT_TRUE(Functions(60, "GET /users/{user_id}", &f, "app").ok());
+  EXPECT_EQ(f.total_samples(), 10u);
+  ASSERT_EQ(f.functions_size(), 2) << f.DebugString();
+  EXPECT_EQ(f.functions(0).function(), "UserService.get");
+  EXPECT_EQ(f.functions(0).own_samples(), 10u);
+
+  // No route: every route's (and pseudo-route's) samples of the category.
+  f.Clear();
+  ASSERT_TRUE(Functions(60, "", &f, "app").ok());
+  EXPECT_EQ(f.total_samples(), 33u);  // users 10, fib 20, (unattributed) 3
+  EXPECT_EQ(f.functions(0).function(), "fib");
+  f.Clear();
+  ASSERT_TRUE(Functions(60, "", &f, "framework").ok());
+  EXPECT_EQ(f.total_samples(), 5u);
+  ASSERT_EQ(f.functions_size(), 1);
+  EXPECT_EQ(f.functions(0).function(), "BaseEventLoop._run_once");
+
+  // A category the route has no samples of: an empty answer, not an error.
+  f.Clear();
+  ASSERT_TRUE(Functions(60, "/fib", &f, "auth").ok());
+  EXPECT_EQ(f.total_samples(), 0u);
+  EXPECT_EQ(f.functions_size(), 0);
+  EXPECT_EQ(f.window_seconds(), 60u);
+}
+
+TEST_F(CpuServiceTest, FunctionsUnknownCategoryNamesTheValidOnes) {
+  FeedStandard();
+  for (const std::string bad : {"cpu_app", "App", "sql"}) {
+    v1::GetFunctionsResponse f;
+    const grpc::Status s = Functions(60, "", &f, bad);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << bad;
+    EXPECT_EQ(s.error_message(), "unknown category \"" + bad +
+                                     "\"; valid categories: auth, validation, serialization, db, "
+                                     "framework, app");
+  }
 }
 
 TEST_F(CpuServiceTest, FunctionsErrorsMatchTop) {

@@ -70,5 +70,17 @@ TEST(DescribeRpcError, ServerErrorsPrintTheServerMessage) {
             std::string::npos);
 }
 
+// A perfd from before an RPC was added answers UNIMPLEMENTED: the line says
+// which call, not that the endpoint is no perfd at all.
+TEST(DescribeRpcError, AnRpcAnOlderPerfdLacksIsNamed) {
+  EXPECT_EQ(
+      DescribeRpcError(grpc::Status(grpc::StatusCode::UNIMPLEMENTED, ""), "h:1", "GetBreakdown"),
+      "perfctl: h:1 does not serve GetBreakdown (an older perfd? this command needs a newer "
+      "one)");
+  // Other errors as without the name.
+  grpc::Status status(grpc::StatusCode::NOT_FOUND, "unknown service \"nope\"; known services: api");
+  EXPECT_EQ(DescribeRpcError(status, "h:1", "GetBreakdown"), DescribeRpcError(status, "h:1"));
+}
+
 }  // namespace
 }  // namespace perfd::cli

@@ -1,16 +1,10 @@
 // Runs the real perfctl binary against an in-process perfd API server:
 // exit codes, error lines and output shapes as a user sees them.
-#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdlib.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <chrono>
-#include <fstream>
-#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -18,9 +12,8 @@
 #include "daemon/api/grpc_server.h"
 #include "daemon/api/grpc_service.h"
 #include "pprof/profile.pb.h"
+#include "tests/unit/cli/perfctl_runner.h"
 #include "tests/unit/cli/pprof_test_util.h"
-
-extern char** environ;
 
 namespace perfd {
 namespace {
@@ -36,19 +29,6 @@ class NoWorkers : public WorkerDirectory {
     return {w};
   }
 };
-
-struct Result {
-  int exit_code = -1;
-  std::string out;
-  std::string err;
-};
-
-std::string Slurp(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 class PerfctlCliTest : public ::testing::Test {
  protected:
@@ -95,34 +75,8 @@ class PerfctlCliTest : public ::testing::Test {
   }
 
   // Starts perfctl with stdout/stderr captured in files; returns its pid.
-  pid_t Spawn(const std::vector<std::string>& args) {
-    std::vector<std::string> argv_storage = {PERFCTL_BIN};
-    argv_storage.insert(argv_storage.end(), args.begin(), args.end());
-    std::vector<char*> argv;
-    for (auto& a : argv_storage) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, 1, (dir_ + "/out").c_str(),
-                                     O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    posix_spawn_file_actions_addopen(&actions, 2, (dir_ + "/err").c_str(),
-                                     O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    pid_t pid = -1;
-    EXPECT_EQ(posix_spawn(&pid, PERFCTL_BIN, &actions, nullptr, argv.data(), environ), 0);
-    posix_spawn_file_actions_destroy(&actions);
-    return pid;
-  }
-
-  Result Wait(pid_t pid) {
-    Result r;
-    int status = 0;
-    EXPECT_EQ(waitpid(pid, &status, 0), pid);
-    r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    r.out = Slurp(dir_ + "/out");
-    r.err = Slurp(dir_ + "/err");
-    return r;
-  }
-
+  pid_t Spawn(const std::vector<std::string>& args) { return PerfctlRunner(dir_).Spawn(args); }
+  Result Wait(pid_t pid) { return PerfctlRunner(dir_).Wait(pid); }
   Result Run(const std::vector<std::string>& args) { return Wait(Spawn(args)); }
 
   std::string Endpoint() const { return "--endpoint=unix://" + socket_; }

@@ -50,6 +50,34 @@ TEST(CpuProfileStore, StacksByIntervalAndRoute) {
   EXPECT_EQ(b[8], 2u);
 }
 
+// GetFunctions' category filter: each sample's stack is kept under the
+// category it was given, so one stack sampled in two categories splits.
+TEST(CpuProfileStore, StacksByCategory) {
+  CpuProfileStore store(60, 0.01);
+  store.Add("api", "/a", 2, 7, 100 * kS);
+  store.Add("api", "/a", 2, 7, 100 * kS);
+  store.Add("api", "/a", 5, 7, 100 * kS);
+  store.Add("api", "/a", 5, 8, 101 * kS);
+  store.Add("api", "/b", 2, 9, 101 * kS);
+  using Counts = std::unordered_map<uint32_t, uint64_t>;
+  EXPECT_EQ(store.Stacks("api", "", 0, 200 * kS, 2), (Counts{{7, 2}, {9, 1}}));
+  EXPECT_EQ(store.Stacks("api", "/a", 0, 200 * kS, 5), (Counts{{7, 1}, {8, 1}}));
+  EXPECT_EQ(store.Stacks("api", "/a", 0, 200 * kS), (Counts{{7, 3}, {8, 1}}));
+  EXPECT_EQ(store.Stacks("api", "/a", 0, 200 * kS, kAllCategories), (Counts{{7, 3}, {8, 1}}));
+  EXPECT_TRUE(store.Stacks("api", "", 0, 200 * kS, 0).empty());
+  // An out-of-range category was stored as app, and is found there.
+  store.Add("api", "/c", 99, 3, 101 * kS);
+  EXPECT_EQ(store.Stacks("api", "/c", 0, 200 * kS, kNumCategories - 1), (Counts{{3, 1}}));
+}
+
+TEST(CpuProfileStore, CategoryIndexIsTheNamesOrder) {
+  for (int c = 0; c < kNumCategories; ++c) EXPECT_EQ(CategoryIndex(kCategoryNames[c]), c);
+  EXPECT_EQ(CategoryIndex("serialization"), 2);
+  EXPECT_EQ(CategoryIndex(""), -1);
+  EXPECT_EQ(CategoryIndex("App"), -1);
+  EXPECT_EQ(CategoryIndex("cpu_app"), -1);
+}
+
 TEST(CpuProfileStore, OutOfRangeCategoryCountsAsApp) {
   CpuProfileStore store(60, 0.01);
   store.Add("api", "/a", 99, 1, 100 * kS);
