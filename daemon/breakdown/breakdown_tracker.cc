@@ -56,11 +56,12 @@ void BreakdownTracker::OnGcPause(const py_gc_pause& g) {
   now_ns_ = std::max<uint64_t>(now_ns_, g.start_ns + g.duration_ns);
   if (g.conn_id == 0) return;  // interrupted no request
   Proc& p = procs_[g.tgid];
-  if (p.pauses.size() >= kMaxGcPauses) {
+  if (p.npauses >= kMaxGcPauses) {
     ++stats_.gc_overflow;
-    p.pauses.pop_front();
+    return;
   }
-  p.pauses.push_back({g.start_ns, g.start_ns + g.duration_ns, g.conn_id, g.tid});
+  p.pauses[g.conn_id].push_back({g.start_ns, g.start_ns + g.duration_ns, g.tid});
+  ++p.npauses;
 }
 
 void BreakdownTracker::OnBlockingEvent(const BlockingEvent& e) {
@@ -93,7 +94,7 @@ void BreakdownTracker::Tick(uint64_t now_ns) {
   }
   for (auto it = procs_.begin(); it != procs_.end();) {
     const Proc& p = it->second;
-    if (p.pending.empty() && p.nsamples == 0 && p.pauses.empty() && p.blocked.empty())
+    if (p.pending.empty() && p.nsamples == 0 && p.npauses == 0 && p.blocked.empty())
       it = procs_.erase(it);
     else
       ++it;
@@ -123,15 +124,21 @@ void BreakdownTracker::Decide(Proc& p, const Pending& r) {
   ev.loop = r.reply_waits;
   ev.sample_period_ns = sample_period_ns_;
 
-  struct TidPause {
-    uint32_t tid;
-    Interval at;
-  };
-  std::vector<TidPause> own_pauses;
-  for (const Pause& g : p.pauses) {
-    if (g.conn_id != r.conn_id || g.end_ns <= r.start_ns || g.start_ns >= r.end_ns) continue;
-    ev.gc.push_back({g.start_ns, g.end_ns});
-    own_pauses.push_back({g.tid, {g.start_ns, g.end_ns}});
+  // The connection's pauses that started by the request's end are its own
+  // (inside it) or older; later ones belong to its next request.
+  std::vector<Pause> own_pauses;
+  if (auto pit = p.pauses.find(r.conn_id); pit != p.pauses.end()) {
+    std::deque<Pause>& q = pit->second;
+    while (!q.empty() && q.front().start_ns < r.end_ns) {
+      const Pause& g = q.front();
+      if (g.end_ns > r.start_ns) {
+        ev.gc.push_back({g.start_ns, g.end_ns});
+        own_pauses.push_back(g);
+      }
+      q.pop_front();
+      --p.npauses;
+    }
+    if (q.empty()) p.pauses.erase(pit);
   }
   for (const Blocked& b : p.blocked) {
     if (b.end_ns <= r.start_ns || b.start_ns >= r.end_ns) continue;
@@ -148,8 +155,8 @@ void BreakdownTracker::Decide(Proc& p, const Pending& r) {
     while (!q.empty() && q.front().ts_ns <= r.end_ns) {
       const Sample& s = q.front();
       bool in_gc = false;
-      for (const TidPause& g : own_pauses)
-        if (g.tid == s.tid && s.ts_ns >= g.at.start_ns && s.ts_ns < g.at.end_ns) in_gc = true;
+      for (const Pause& g : own_pauses)
+        if (g.tid == s.tid && s.ts_ns >= g.start_ns && s.ts_ns < g.end_ns) in_gc = true;
       if (s.ts_ns < r.arrival_ns)
         ++stats_.samples_unclaimed;
       else if (!in_gc && s.category >= 0 && s.category < python::kNumCategories)
@@ -172,7 +179,17 @@ void BreakdownTracker::Decide(Proc& p, const Pending& r) {
 void BreakdownTracker::Prune(Proc& p) {
   if (now_ns_ <= kKeepNs) return;
   const uint64_t horizon = now_ns_ - kKeepNs;
-  while (!p.pauses.empty() && p.pauses.front().end_ns < horizon) p.pauses.pop_front();
+  for (auto it = p.pauses.begin(); it != p.pauses.end();) {
+    std::deque<Pause>& q = it->second;
+    while (!q.empty() && q.front().end_ns < horizon) {
+      q.pop_front();
+      --p.npauses;
+    }
+    if (q.empty())
+      it = p.pauses.erase(it);
+    else
+      ++it;
+  }
   while (!p.blocked.empty() && p.blocked.front().end_ns < horizon) p.blocked.pop_front();
   for (auto it = p.samples.begin(); it != p.samples.end();) {
     std::deque<Sample>& q = it->second;

@@ -86,7 +86,6 @@ class BreakdownTracker {
   };
   struct Pause {
     uint64_t start_ns = 0, end_ns = 0;
-    uint64_t conn_id = 0;
     uint32_t tid = 0;
   };
   struct Blocked {
@@ -106,7 +105,10 @@ class BreakdownTracker {
     std::deque<Pending> pending;                               // by due time
     std::unordered_map<uint64_t, std::deque<Sample>> samples;  // conn → by time
     size_t nsamples = 0;
-    std::deque<Pause> pauses;     // by arrival
+    // By connection, like the samples: a request takes its own at once
+    // instead of scanning every pause of the worker.
+    std::unordered_map<uint64_t, std::deque<Pause>> pauses;  // conn → by arrival
+    size_t npauses = 0;
     std::deque<Blocked> blocked;  // by arrival
   };
 
