@@ -327,16 +327,21 @@ grpc::Status PerfdService::GetQueries(grpc::ServerContext* /*context*/,
   return grpc::Status::OK;
 }
 
+grpc::Status PerfdService::CheckWindowedRequest(const std::string& service, uint32_t window_seconds,
+                                                uint32_t* window) const {
+  if (service.empty()) return {grpc::StatusCode::INVALID_ARGUMENT, "service is required"};
+  *window = window_seconds != 0 ? window_seconds : kDefaultWindowSeconds;
+  if (grpc::Status s = CheckWindow(*window); !s.ok()) return s;
+  return CheckService(service);
+}
+
 grpc::Status PerfdService::GetBlocking(grpc::ServerContext* /*context*/,
                                        const v1::GetBlockingRequest* request,
                                        v1::GetBlockingResponse* response) {
-  if (request->service().empty()) {
-    return {grpc::StatusCode::INVALID_ARGUMENT, "service is required"};
-  }
-  uint32_t window = request->window_seconds();
-  if (window == 0) window = kDefaultWindowSeconds;
-  if (grpc::Status s = CheckWindow(window); !s.ok()) return s;
-  if (grpc::Status s = CheckService(request->service()); !s.ok()) return s;
+  uint32_t window = 0;
+  if (grpc::Status s = CheckWindowedRequest(request->service(), request->window_seconds(), &window);
+      !s.ok())
+    return s;
 
   response->set_service(request->service());
   response->set_window_seconds(window);
@@ -357,13 +362,10 @@ grpc::Status PerfdService::GetBlocking(grpc::ServerContext* /*context*/,
 grpc::Status PerfdService::GetBreakdown(grpc::ServerContext* /*context*/,
                                         const v1::GetBreakdownRequest* request,
                                         v1::GetBreakdownResponse* response) {
-  if (request->service().empty()) {
-    return {grpc::StatusCode::INVALID_ARGUMENT, "service is required"};
-  }
-  uint32_t window = request->window_seconds();
-  if (window == 0) window = kDefaultWindowSeconds;
-  if (grpc::Status s = CheckWindow(window); !s.ok()) return s;
-  if (grpc::Status s = CheckService(request->service()); !s.ok()) return s;
+  uint32_t window = 0;
+  if (grpc::Status s = CheckWindowedRequest(request->service(), request->window_seconds(), &window);
+      !s.ok())
+    return s;
   if (breakdown_ == nullptr) {
     return {grpc::StatusCode::FAILED_PRECONDITION, "this perfd keeps no request breakdowns"};
   }

@@ -122,6 +122,10 @@ class PerfdService final : public v1::Perfd::Service {
   // OK, or the status for an empty / unknown service.
   grpc::Status CheckService(const std::string& service) const;
   grpc::Status CheckWindow(uint32_t window) const;
+  // The checks of a windowed request: a service is required, window 0 is
+  // the default, then CheckWindow and CheckService; *window is the window.
+  grpc::Status CheckWindowedRequest(const std::string& service, uint32_t window_seconds,
+                                    uint32_t* window) const;
   grpc::Status CheckSampling() const;
 
   const Aggregator& aggregator_;
